@@ -1,0 +1,3 @@
+"""argo-admission: an admission webhook that enforces Argo Workflows' template referencing rules."""
+
+__version__ = "0.1.0"

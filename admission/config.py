@@ -1,0 +1,407 @@
+"""The policy file: typed, validated whole at load, never read inside a request.
+
+Accepts our own policy format (README "Policy file") and Argo's workflow-controller ConfigMap
+(`data.workflowRestrictions`, `data.workflowDefaults` as YAML strings, or the legacy
+`data.config`), read as YAML 1.1 like the controller reads it. Every error is collected with
+its dotted key path and reported at once: a bad file fails at start-up, never mid-request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from admission.merge import DEFAULT_OVERRIDE_ALLOWLIST, WORKFLOW_SPEC_FIELDS
+
+TEMPLATE_REFERENCING: Final = ("", "Strict", "Secure")
+MODES: Final = ("enforce", "warn", "audit")
+SECURITY_CONTEXT_MODES: Final = ("off", "mutate", "require")
+FAILURE_POLICIES: Final = ("Fail", "Ignore")
+SELECTOR_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
+# Fields beside a ref that mutation may default from workflowDefaults (all in Argo's allowlist).
+REF_DEFAULTABLE: Final = ("ttlStrategy", "podGC", "activeDeadlineSeconds", "volumeClaimGC",
+                          "archiveLogs", "priority", "workflowMetadata")
+
+
+class ConfigError(ValueError):
+    """The policy file is invalid; `errors` lists every problem as `key.path: reason`."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.source = source
+        self.errors = errors
+        super().__init__(f"invalid policy {source}:\n" + "\n".join(f"  {e}" for e in errors))
+
+
+@dataclass(frozen=True)
+class Exemptions:
+    """Who and where the rules do not apply. Matching is exact: no prefixes, no patterns."""
+
+    namespaces: frozenset[str] = frozenset()
+    """Namespaces whose objects are admitted unchecked (e.g. the webhook's own)."""
+    users: frozenset[str] = frozenset()
+    """Usernames, e.g. Argo's controller `system:serviceaccount:argo:argo`."""
+    groups: frozenset[str] = frozenset()
+    """Groups any of which exempts the requester."""
+
+    def matches(self, *, namespace: str, username: str, groups: Iterable[str]) -> str:
+        """The reason the requester is exempt, or "" when it is not."""
+        if namespace and namespace in self.namespaces:
+            return f"namespace {namespace}"
+        if username in self.users:
+            return f"user {username}"
+        hit = sorted(set(groups) & self.groups)
+        return f"group {hit[0]}" if hit else ""
+
+
+@dataclass(frozen=True)
+class LabelSelector:
+    """A Kubernetes label selector (matchLabels + matchExpressions)."""
+
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+    match_expressions: tuple[tuple[str, str, frozenset[str]], ...] = ()
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        """Whether `labels` satisfy every term of the selector."""
+        if any(labels.get(k) != v for k, v in self.match_labels.items()):
+            return False
+        for key, op, values in self.match_expressions:
+            present = key in labels
+            if op == "In" and not (present and labels[key] in values):
+                return False
+            if op == "NotIn" and present and labels[key] in values:
+                return False
+            if op == "Exists" and not present:
+                return False
+            if op == "DoesNotExist" and present:
+                return False
+        return True
+
+    def describe(self) -> str:
+        """The selector in kubectl's `-l` syntax."""
+        parts = [f"{k}={v}" for k, v in sorted(self.match_labels.items())]
+        for key, op, values in self.match_expressions:
+            if op in ("In", "NotIn"):
+                parts.append(f"{key} {op.lower()} ({','.join(sorted(values))})")
+            else:
+                parts.append(key if op == "Exists" else f"!{key}")
+        return ",".join(parts)
+
+
+@dataclass(frozen=True)
+class TemplateLibrary:
+    """Which (Cluster)WorkflowTemplates a Workflow may reference."""
+
+    namespaces: frozenset[str] = frozenset()
+    """Namespaces whose WorkflowTemplates form the library; empty = every namespace."""
+    selector: LabelSelector | None = None
+    """Labels a library template must carry; None = any labels."""
+    cluster_scoped_only: bool = False
+    """Only ClusterWorkflowTemplates may be referenced."""
+    allow_cluster_templates: bool = True
+    """ClusterWorkflowTemplates may be referenced at all."""
+
+
+@dataclass(frozen=True)
+class SecurityContextPolicy:
+    """The securityContext baseline: mutated in, required, and the restricted profile check."""
+
+    mode: str = "mutate"
+    """off: nothing; mutate: /mutate applies the baseline; require: deny templates without it."""
+    pod: Mapping[str, Any] = field(default_factory=dict)
+    """Pod-level baseline (WorkflowSpec.securityContext), e.g. runAsNonRoot, seccompProfile."""
+    container: Mapping[str, Any] = field(default_factory=dict)
+    """Container-level baseline for each template's container/script/init/sidecars."""
+    restricted: bool = False
+    """Deny privileged, root, host namespaces, hostPath, added capabilities (PSS restricted)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole policy, loaded once."""
+
+    template_referencing: str = ""
+    """Argo's `workflowRestrictions.templateReferencing`: "", Strict or Secure."""
+    workflow_defaults: Mapping[str, Any] = field(default_factory=dict)
+    """Argo's `workflowDefaults`: a Workflow fragment (metadata, spec)."""
+    security_context: SecurityContextPolicy = field(default_factory=SecurityContextPolicy)
+    mode: str = "enforce"
+    """enforce: deny; warn: admit with warnings; audit: admit and record."""
+    exemptions: Exemptions = field(default_factory=Exemptions)
+    template_library: TemplateLibrary = field(default_factory=TemplateLibrary)
+    override_allowlist: frozenset[str] = DEFAULT_OVERRIDE_ALLOWLIST
+    """Fields a user may set beside a ref: Argo's list plus WORKFLOW_USER_OVERRIDE_ALLOWLIST."""
+    controller_instance_ids: frozenset[str] = frozenset({""})
+    """Values of `workflows.argoproj.io/controller-instanceid` this policy covers ("" = none)."""
+    ref_defaults: tuple[str, ...] = ("ttlStrategy", "podGC", "activeDeadlineSeconds")
+    """workflowDefaults fields /mutate may set beside a ref (all on Argo's allowlist)."""
+    lookup_failure_policy: str = "Fail"
+    """When a template lookup fails: Fail (deny, code 500) or Ignore (admit with a warning)."""
+    source: str = "<defaults>"
+
+    @property
+    def strict(self) -> bool:
+        """Strict or Secure: Workflows must use workflowTemplateRef."""
+        return self.template_referencing in ("Strict", "Secure")
+
+    @property
+    def secure(self) -> bool:
+        """Secure: the merged spec may not change during execution."""
+        return self.template_referencing == "Secure"
+
+
+# --- loading --------------------------------------------------------------------------------
+
+POLICY_KEYS: Final = {
+    "workflowRestrictions",
+    "workflowDefaults",
+    "securityContext",
+    "mode",
+    "exemptions",
+    "templateLibrary",
+    "overrideAllowlist",
+    "controllerInstanceIDs",
+    "mutation",
+    "lookupFailurePolicy",
+}
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a policy file or a workflow-controller ConfigMap manifest."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
+    return parse_config(text, source=str(path))
+
+
+def parse_config(text: str, *, source: str = "<string>") -> Config:
+    """Validate policy YAML text; raises ConfigError listing every problem."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
+    if doc is None:
+        doc = {}
+    errors: list[str] = []
+    if not isinstance(doc, dict):
+        raise ConfigError(source, ["(top): must be a mapping"])
+    if doc.get("kind") == "ConfigMap":
+        doc = _from_configmap(doc, errors)
+    config = _build(doc, errors, source)
+    if errors:
+        raise ConfigError(source, errors)
+    return config
+
+
+def _from_configmap(doc: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
+    """Argo's controller ConfigMap: data values are YAML strings; `config` is the legacy form."""
+    data = doc.get("data") or {}
+    if not isinstance(data, dict):
+        errors.append("data: must be a mapping of strings")
+        return {}
+    out: dict[str, Any] = {}
+    if "config" in data:
+        legacy = _yaml_value(data["config"], "data.config", errors)
+        if isinstance(legacy, dict):
+            for key in ("workflowRestrictions", "workflowDefaults"):
+                if key in legacy:
+                    out[key] = legacy[key]
+    for key in ("workflowRestrictions", "workflowDefaults"):
+        if key in data:
+            out[key] = _yaml_value(data[key], f"data.{key}", errors)
+    return out
+
+
+def _yaml_value(value: Any, path: str, errors: list[str]) -> Any:
+    if not isinstance(value, str):
+        errors.append(f"{path}: must be a YAML string, as in a ConfigMap")
+        return None
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError as exc:
+        errors.append(f"{path}: not valid YAML: {exc}")
+        return None
+
+
+class _Reader:
+    """Typed getters that record `dotted.path: reason` instead of raising."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+
+    def mapping(self, doc: Any, path: str, allowed: Iterable[str] | None = None) -> dict[str, Any]:
+        if doc is None:
+            return {}
+        if not isinstance(doc, dict):
+            self.errors.append(f"{path}: must be a mapping")
+            return {}
+        if allowed is not None:
+            known = set(allowed)
+            for key in doc:
+                if key not in known:
+                    hint = ", ".join(sorted(known))
+                    self.errors.append(f"{_join(path, str(key))}: unknown key (known: {hint})")
+        return doc
+
+    def choice(self, value: Any, path: str, choices: Iterable[str], default: str) -> str:
+        options = tuple(choices)
+        if value is None:
+            return default
+        if value not in options:
+            shown = ", ".join(repr(c) for c in options)
+            self.errors.append(f"{path}: {value!r} is not one of {shown}")
+            return default
+        return str(value)
+
+    def strings(self, value: Any, path: str) -> frozenset[str]:
+        if value is None:
+            return frozenset()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.errors.append(f"{path}: must be a list of strings")
+            return frozenset()
+        return frozenset(value)
+
+    def boolean(self, value: Any, path: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.errors.append(f"{path}: must be true or false")
+            return default
+        return value
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _build(doc: Mapping[str, Any], errors: list[str], source: str) -> Config:
+    read = _Reader(errors)
+    doc = read.mapping(doc, "", POLICY_KEYS | {"apiVersion", "kind", "metadata"})
+    restrictions = read.mapping(doc.get("workflowRestrictions"), "workflowRestrictions",
+                                {"templateReferencing"})
+    referencing = read.choice(restrictions.get("templateReferencing"),
+                              "workflowRestrictions.templateReferencing", TEMPLATE_REFERENCING, "")
+    return Config(
+        template_referencing=referencing,
+        workflow_defaults=_defaults(read, doc.get("workflowDefaults")),
+        security_context=_security_context(read, doc.get("securityContext")),
+        mode=read.choice(doc.get("mode"), "mode", MODES, "enforce"),
+        exemptions=_exemptions(read, doc.get("exemptions")),
+        template_library=_library(read, doc.get("templateLibrary")),
+        override_allowlist=_allowlist(read, doc.get("overrideAllowlist")),
+        controller_instance_ids=_instance_ids(read, doc.get("controllerInstanceIDs")),
+        ref_defaults=_ref_defaults(read, doc.get("mutation")),
+        lookup_failure_policy=read.choice(doc.get("lookupFailurePolicy"), "lookupFailurePolicy",
+                                          FAILURE_POLICIES, "Fail"),
+        source=source,
+    )
+
+
+def _defaults(read: _Reader, value: Any) -> dict[str, Any]:
+    defaults = read.mapping(value, "workflowDefaults", {"metadata", "spec", "apiVersion", "kind"})
+    spec = read.mapping(defaults.get("spec"), "workflowDefaults.spec")
+    for key in spec:
+        if key not in WORKFLOW_SPEC_FIELDS:
+            read.errors.append(f"workflowDefaults.spec.{key}: not a WorkflowSpec field")
+    read.mapping(defaults.get("metadata"), "workflowDefaults.metadata")
+    return dict(defaults)
+
+
+def _security_context(read: _Reader, value: Any) -> SecurityContextPolicy:
+    doc = read.mapping(value, "securityContext", {"mode", "pod", "container", "restricted"})
+    return SecurityContextPolicy(
+        mode=read.choice(doc.get("mode"), "securityContext.mode", SECURITY_CONTEXT_MODES,
+                         "mutate" if (doc.get("pod") or doc.get("container")) else "off"),
+        pod=read.mapping(doc.get("pod"), "securityContext.pod"),
+        container=read.mapping(doc.get("container"), "securityContext.container"),
+        restricted=read.boolean(doc.get("restricted"), "securityContext.restricted", False),
+    )
+
+
+def _exemptions(read: _Reader, value: Any) -> Exemptions:
+    doc = read.mapping(value, "exemptions", {"namespaces", "users", "groups", "serviceAccounts"})
+    users = set(read.strings(doc.get("users"), "exemptions.users"))
+    for account in read.strings(doc.get("serviceAccounts"), "exemptions.serviceAccounts"):
+        namespace, sep, name = account.partition("/")
+        if not sep or not namespace or not name or "/" in name:
+            read.errors.append(f"exemptions.serviceAccounts: {account!r} must be NAMESPACE/NAME")
+            continue
+        users.add(f"system:serviceaccount:{namespace}:{name}")
+    return Exemptions(
+        namespaces=read.strings(doc.get("namespaces"), "exemptions.namespaces"),
+        users=frozenset(users),
+        groups=read.strings(doc.get("groups"), "exemptions.groups"),
+    )
+
+
+def _library(read: _Reader, value: Any) -> TemplateLibrary:
+    doc = read.mapping(value, "templateLibrary",
+                       {"namespaces", "selector", "clusterScopedOnly", "allowClusterTemplates"})
+    return TemplateLibrary(
+        namespaces=read.strings(doc.get("namespaces"), "templateLibrary.namespaces"),
+        selector=_selector(read, doc.get("selector"), "templateLibrary.selector"),
+        cluster_scoped_only=read.boolean(doc.get("clusterScopedOnly"),
+                                         "templateLibrary.clusterScopedOnly", False),
+        allow_cluster_templates=read.boolean(doc.get("allowClusterTemplates"),
+                                             "templateLibrary.allowClusterTemplates", True),
+    )
+
+
+def _selector(read: _Reader, value: Any, path: str) -> LabelSelector | None:
+    if value is None:
+        return None
+    doc = read.mapping(value, path, {"matchLabels", "matchExpressions"})
+    labels = read.mapping(doc.get("matchLabels"), f"{path}.matchLabels")
+    if not all(isinstance(v, str) for v in labels.values()):
+        read.errors.append(f"{path}.matchLabels: values must be strings")
+    expressions = []
+    raw = doc.get("matchExpressions") or []
+    if not isinstance(raw, list):
+        read.errors.append(f"{path}.matchExpressions: must be a list")
+        raw = []
+    for i, expr in enumerate(raw):
+        where = f"{path}.matchExpressions[{i}]"
+        item = read.mapping(expr, where, {"key", "operator", "values"})
+        op = read.choice(item.get("operator"), f"{where}.operator", SELECTOR_OPERATORS, "Exists")
+        if not isinstance(item.get("key"), str):
+            read.errors.append(f"{where}.key: must be a string")
+            continue
+        values = read.strings(item.get("values"), f"{where}.values")
+        if op in ("In", "NotIn") and not values:
+            read.errors.append(f"{where}.values: required for operator {op}")
+        expressions.append((item["key"], op, values))
+    return LabelSelector(match_labels={str(k): str(v) for k, v in labels.items()},
+                         match_expressions=tuple(expressions))
+
+
+def _allowlist(read: _Reader, value: Any) -> frozenset[str]:
+    extra = read.strings(value, "overrideAllowlist")
+    for name in sorted(extra):
+        if name not in WORKFLOW_SPEC_FIELDS:
+            read.errors.append(f"overrideAllowlist: {name!r} is not a WorkflowSpec field name")
+    return DEFAULT_OVERRIDE_ALLOWLIST | extra
+
+
+def _instance_ids(read: _Reader, value: Any) -> frozenset[str]:
+    if value is None:
+        return frozenset({""})
+    return read.strings(value, "controllerInstanceIDs")
+
+
+def _ref_defaults(read: _Reader, value: Any) -> tuple[str, ...]:
+    doc = read.mapping(value, "mutation", {"refDefaults"})
+    if "refDefaults" not in doc:
+        return Config.ref_defaults
+    fields = read.strings(doc.get("refDefaults"), "mutation.refDefaults")
+    for name in sorted(fields):
+        if name not in REF_DEFAULTABLE:
+            read.errors.append(
+                f"mutation.refDefaults: {name!r} cannot be set beside a ref "
+                f"(allowed: {', '.join(REF_DEFAULTABLE)})")
+    return tuple(sorted(fields))
+

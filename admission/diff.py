@@ -1,0 +1,157 @@
+"""The semantic compare of Workflow specs, and the diff a person reads when it fails.
+
+Argo writes Go zero values (`container.name: ""`, `resources: {}`, `arguments: {}`), users and
+kubectl omit them: a byte-for-byte compare would deny every UPDATE of a running Workflow. Here
+absent = null = "" = [] = {}, except where presence means something (`emptyDir: {}`,
+`securityContext: {}`, a template's `suspend: {}`, a parameter's `value: ""`). Lists Argo merges
+by a key (templates by name, ...) compare by that key, so the diff says
+`spec.templates[name=main].container.image: 'alpine:3.19' -> 'evil:latest'`. Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from deepdiff import DeepDiff
+
+from admission.merge import FIELDS, any_string
+
+JSON = Any
+
+# An empty value here is not "unset": it selects a behaviour.
+PRESENCE_KEYS: Final = frozenset(
+    {
+        "emptyDir",
+        "securityContext",
+        "suspend",
+        "retryStrategy",
+        "none",
+        "tar",
+        "value",
+        "default",
+        "archive",
+        "memoize",
+        "synchronization",
+        "data",
+    }
+)
+
+# Plain Go bools (no pointer) with omitempty: false is never written, so false = absent.
+PLAIN_BOOLS: Final = frozenset({"clusterScope", "forceFinalizerRemoval", "optional", "deleted"})
+
+KEY_PREFIX: Final = "["  # keyed-list members are stored under "[name=main]"
+
+
+def normalise(value: JSON, type_name: str | None = "WorkflowSpec") -> JSON:
+    """Canonical form for comparison: zero values removed, keyed lists turned into maps."""
+    if isinstance(value, dict):
+        return _normalise_map(value, type_name)
+    if isinstance(value, list):
+        items = [normalise(item, type_name) for item in value]
+        return [item for item in items if not _is_empty(item)] if type_name else items
+    return value
+
+
+def _normalise_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str, JSON]:
+    fields = FIELDS.get(type_name or "", {})
+    out: dict[str, JSON] = {}
+    for key, item in value.items():
+        child_type, merge_key = fields.get(key, (None, None))
+        if type_name == "Parameter" and key in ("value", "default") and item is not None:
+            item = any_string(item)
+        if key in PLAIN_BOOLS and item is False:
+            continue
+        norm = normalise(item, child_type) if child_type else _normalise_untyped(item)
+        if merge_key and isinstance(norm, list):
+            norm = _key_list(norm, merge_key)
+        if key in PRESENCE_KEYS and item is not None:
+            out[key] = norm
+        elif not _is_empty(norm):
+            out[key] = norm
+    return out
+
+
+def _normalise_untyped(value: JSON) -> JSON:
+    if isinstance(value, dict):
+        return _normalise_map(value, None)
+    if isinstance(value, list):
+        return [_normalise_untyped(item) for item in value]
+    return value
+
+
+def _is_empty(value: JSON) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _key_list(items: list[JSON], merge_key: str) -> JSON:
+    """A list merged by key becomes a map from `[key=value]`, unless keys are missing or repeat."""
+    keyed: dict[str, JSON] = {}
+    for item in items:
+        if not isinstance(item, dict) or merge_key not in item:
+            return items
+        label = f"[{merge_key}={item[merge_key]}]"
+        if label in keyed:
+            return items
+        keyed[label] = item
+    return keyed
+
+
+def equivalent(left: JSON, right: JSON, type_name: str | None = "WorkflowSpec") -> bool:
+    """Whether two specs mean the same to Argo's controller."""
+    return bool(normalise(left, type_name) == normalise(right, type_name))
+
+
+def diff_lines(
+    old: JSON,
+    new: JSON,
+    *,
+    prefix: str = "spec",
+    type_name: str | None = "WorkflowSpec",
+    limit: int = 20,
+) -> list[str]:
+    """`path: old -> new` lines between two specs, on their normalised forms (deepdiff)."""
+    left, right = normalise(old, type_name), normalise(new, type_name)
+    if left == right:
+        return []
+    report = DeepDiff(left, right, verbose_level=2, view="tree")
+    lines: list[str] = []
+    for items in report.values():
+        for item in items:
+            path = format_path(prefix, item.path(output_format="list"))
+            lines.append(f"{path}: {_show(item.t1)} -> {_show(item.t2)}")
+    lines.sort()
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
+    return lines
+
+
+def format_path(prefix: str, keys: list[Any]) -> str:
+    """Render deepdiff path keys as `spec.templates[name=main].container.image`."""
+    out = prefix
+    for key in keys:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        elif isinstance(key, str) and key.startswith(KEY_PREFIX):
+            out += key
+        else:
+            out += f".{key}" if out else str(key)
+    return out
+
+
+def _show(value: Any) -> str:
+    if type(value).__name__ == "NotPresent":
+        return "(absent)"
+    if isinstance(value, dict) and all(str(k).startswith(KEY_PREFIX) for k in value):
+        value = list(value.values()) if value else value
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def strip_empty(value: JSON) -> JSON:
+    """`value` without its zero-valued members (what is left is what was really written)."""
+    return normalise(value, None)

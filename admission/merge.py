@@ -1,0 +1,517 @@
+"""Argo's spec joining: the spec the workflow-controller computes and stores.
+
+The controller builds `status.storedWorkflowTemplateSpec` by joining the user's (sanitised)
+Workflow spec over the referenced template's spec over `workflowDefaults`, each step a
+Kubernetes strategic merge patch typed by Argo's Go structs. This module re-implements those
+semantics over plain dicts so the webhook can compute, before anything is stored, exactly what
+Argo would run. Pure functions; no I/O.
+
+Mirrors (argoproj/argo-workflows v3.7.18):
+- workflow/util/merge.go: MergeTo, JoinWorkflowSpec, SanitizeUserWorkflowSpec, ValidateUserOverrides
+- k8s.io/apimachinery/pkg/util/strategicpatch/patch.go: mergeMap, mergeSlice (IgnoreUnmatchedNulls)
+- pkg/apis/workflow/v1alpha1/workflow_types.go: patchStrategy/patchMergeKey tags, omitempty tags
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+JSON = Any
+Spec = dict[str, Any]
+
+
+class MergeError(ValueError):
+    """The specs cannot be joined: Argo's controller would mark the Workflow Error."""
+
+
+# --- The Go types, as far as merging needs them -------------------------------------------
+#
+# FIELDS[type][json name] = (child type or None, merge key or None). A list field with a merge
+# key is merged element by element (patchStrategy "merge"); any other list is replaced. Map
+# fields merge recursively whatever their type. Types not listed are plain: maps merge, lists
+# are replaced, exactly as the strategic merge does for fields without patch tags.
+FIELDS: Final[dict[str, dict[str, tuple[str | None, str | None]]]] = {
+    "Workflow": {"metadata": ("ObjectMeta", None), "spec": ("WorkflowSpec", None)},
+    "ObjectMeta": {"finalizers": (None, "")},  # list of scalars, merged as a set
+    "WorkflowSpec": {
+        "templates": ("Template", "name"),
+        "arguments": ("Arguments", None),
+        "volumes": ("Volume", "name"),
+        "tolerations": (None, "key"),
+        "imagePullSecrets": (None, "name"),
+        "hostAliases": ("HostAlias", "ip"),
+        "templateDefaults": ("Template", None),
+        "metrics": ("Metrics", None),
+    },
+    "Template": {
+        "inputs": ("Inputs", None),
+        "outputs": ("Outputs", None),
+        "arguments": ("Arguments", None),
+        "dag": ("DAG", None),
+        "container": ("Container", None),
+        "script": ("Container", None),
+        "initContainers": ("Container", "name"),
+        "sidecars": ("Container", "name"),
+        "volumes": ("Volume", "name"),
+        "tolerations": (None, "key"),
+        "hostAliases": ("HostAlias", "ip"),
+        "metrics": ("Metrics", None),
+    },
+    "Arguments": {"parameters": ("Parameter", "name"), "artifacts": ("Artifact", "name")},
+    "Inputs": {"parameters": ("Parameter", "name"), "artifacts": ("Artifact", "name")},
+    "Outputs": {"parameters": ("Parameter", "name"), "artifacts": ("Artifact", "name")},
+    "DAG": {"tasks": ("DAGTask", "name")},
+    "DAGTask": {"arguments": ("Arguments", None)},
+    "Container": {
+        "env": ("EnvVar", "name"),
+        "ports": ("ContainerPort", "containerPort"),
+        "volumeMounts": ("VolumeMount", "mountPath"),
+        "volumeDevices": ("VolumeDevice", "devicePath"),
+    },
+}
+
+# Fields Go writes even when zero (no `omitempty`): they take part in the merge, e.g. a
+# `metrics: {}` on the Workflow marshals as `prometheus: null` and deletes the template's.
+ALWAYS_EMITTED: Final[dict[str, dict[str, JSON]]] = {
+    "Container": {"name": ""},
+    "Parameter": {"name": ""},
+    "Artifact": {"name": ""},
+    "DAGTask": {"name": ""},
+    "Volume": {"name": ""},
+    "HostAlias": {"ip": ""},
+    "EnvVar": {"name": ""},
+    "ContainerPort": {"containerPort": 0},
+    "VolumeMount": {"name": "", "mountPath": ""},
+    "VolumeDevice": {"name": "", "devicePath": ""},
+    "Metrics": {"prometheus": None},
+    "DAG": {"tasks": None},
+}
+
+# Parameter fields typed AnyString: Go accepts numbers and booleans and stores them as strings.
+ANY_STRING_FIELDS: Final = ("value", "default")
+
+# WorkflowSpec: json name -> (Go field name, Go kind). Kinds: "string" and "bool"/"int" are
+# plain values whose zero is "unset"; "ptr", "slice", "map" are unset only when null/absent.
+WORKFLOW_SPEC_FIELDS: Final[dict[str, tuple[str, str]]] = {
+    "templates": ("Templates", "slice"),
+    "entrypoint": ("Entrypoint", "string"),
+    "arguments": ("Arguments", "struct"),
+    "serviceAccountName": ("ServiceAccountName", "string"),
+    "automountServiceAccountToken": ("AutomountServiceAccountToken", "ptr"),
+    "executor": ("Executor", "ptr"),
+    "volumes": ("Volumes", "slice"),
+    "volumeClaimTemplates": ("VolumeClaimTemplates", "slice"),
+    "parallelism": ("Parallelism", "ptr"),
+    "artifactRepositoryRef": ("ArtifactRepositoryRef", "ptr"),
+    "suspend": ("Suspend", "ptr"),
+    "nodeSelector": ("NodeSelector", "map"),
+    "affinity": ("Affinity", "ptr"),
+    "tolerations": ("Tolerations", "slice"),
+    "imagePullSecrets": ("ImagePullSecrets", "slice"),
+    "hostNetwork": ("HostNetwork", "ptr"),
+    "dnsPolicy": ("DNSPolicy", "ptr"),
+    "dnsConfig": ("DNSConfig", "ptr"),
+    "onExit": ("OnExit", "string"),
+    "ttlStrategy": ("TTLStrategy", "ptr"),
+    "activeDeadlineSeconds": ("ActiveDeadlineSeconds", "ptr"),
+    "priority": ("Priority", "ptr"),
+    "schedulerName": ("SchedulerName", "string"),
+    "podGC": ("PodGC", "ptr"),
+    "podPriorityClassName": ("PodPriorityClassName", "string"),
+    "hostAliases": ("HostAliases", "slice"),
+    "securityContext": ("SecurityContext", "ptr"),
+    "podSpecPatch": ("PodSpecPatch", "string"),
+    "podDisruptionBudget": ("PodDisruptionBudget", "ptr"),
+    "metrics": ("Metrics", "ptr"),
+    "shutdown": ("Shutdown", "string"),
+    "workflowTemplateRef": ("WorkflowTemplateRef", "ptr"),
+    "synchronization": ("Synchronization", "ptr"),
+    "volumeClaimGC": ("VolumeClaimGC", "ptr"),
+    "retryStrategy": ("RetryStrategy", "ptr"),
+    "podMetadata": ("PodMetadata", "ptr"),
+    "templateDefaults": ("TemplateDefaults", "ptr"),
+    "archiveLogs": ("ArchiveLogs", "ptr"),
+    "hooks": ("Hooks", "map"),
+    "workflowMetadata": ("WorkflowMetadata", "ptr"),
+    "artifactGC": ("ArtifactGC", "ptr"),
+}
+
+# Argo's newest allowlist of fields a user may set beside `workflowTemplateRef` under
+# Strict/Secure (merge.go allowedUserOverrideFields), as json names.
+DEFAULT_OVERRIDE_ALLOWLIST: Final = frozenset(
+    {
+        "arguments",
+        "entrypoint",
+        "shutdown",
+        "suspend",
+        "activeDeadlineSeconds",
+        "priority",
+        "ttlStrategy",
+        "podGC",
+        "volumeClaimGC",
+        "archiveLogs",
+        "workflowMetadata",
+        "workflowTemplateRef",
+        "metrics",
+        "artifactGC",
+    }
+)
+
+# artifactGC is allowlisted, but these nested fields reach the GC pod and are always refused.
+ARTIFACT_GC_SENSITIVE: Final = (
+    ("podSpecPatch", "ArtifactGC.PodSpecPatch"),
+    ("serviceAccountName", "ArtifactGC.ServiceAccountName"),
+    ("podMetadata", "ArtifactGC.PodMetadata"),
+)
+
+
+# --- Go's JSON round trip -------------------------------------------------------------------
+
+
+def go_roundtrip(value: JSON, type_name: str | None = "WorkflowSpec") -> JSON:
+    """Return `value` as Argo's controller would re-marshal it after reading it into its types.
+
+    Nulls become zero values (dropped), `$`-directives are not fields and vanish, AnyString
+    parameter values become strings, and the few fields Go writes even when zero are written.
+    """
+    if isinstance(value, dict):
+        return _roundtrip_map(value, type_name)
+    if isinstance(value, list):
+        return [go_roundtrip(item, type_name) for item in value if item is not None]
+    return value
+
+
+def _roundtrip_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str, JSON]:
+    fields = FIELDS.get(type_name or "", {})
+    out: dict[str, JSON] = {}
+    for key, item in value.items():
+        if item is None or key.startswith("$"):
+            continue
+        child_type = fields.get(key, (None, None))[0]
+        if type_name == "Parameter" and key in ANY_STRING_FIELDS:
+            out[key] = any_string(item)
+        elif type_name == "Parameter" and key == "enum" and isinstance(item, list):
+            out[key] = [any_string(v) for v in item if v is not None]
+        else:
+            out[key] = go_roundtrip(item, child_type)
+    for key, zero in ALWAYS_EMITTED.get(type_name or "", {}).items():
+        out.setdefault(key, zero)
+    return out
+
+
+def any_string(value: JSON) -> JSON:
+    """Go's AnyString: numbers and booleans read as their string form (anystring.go)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        try:
+            text = format(Decimal(repr(float(value))).normalize(), "f")
+        except InvalidOperation:
+            return str(value)
+        return text
+    return value
+
+
+def strip_nulls(value: JSON) -> JSON:
+    """Drop null members recursively: what a Go reader makes of explicit nulls."""
+    if isinstance(value, dict):
+        return {k: strip_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [strip_nulls(v) for v in value]
+    return value
+
+
+# --- Strategic merge ------------------------------------------------------------------------
+
+
+def strategic_merge(original: JSON, patch: JSON, type_name: str | None) -> JSON:
+    """Apply `patch` to `original` with strategic-merge semantics; the patch wins.
+
+    Both must be Go-marshalled JSON (see go_roundtrip). Inputs are not modified.
+    """
+    if not isinstance(original, dict) or not isinstance(patch, dict):
+        return _drop_nulls(copy.deepcopy(patch))
+    return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), type_name)
+
+
+def _merge_map(original: dict[str, JSON], patch: dict[str, JSON], type_name: str | None) -> JSON:
+    fields = FIELDS.get(type_name or "", {})
+    for key, patch_value in patch.items():
+        if patch_value is None:
+            original.pop(key, None)  # IgnoreUnmatchedNulls: a null deletes, and is not kept
+            continue
+        if key not in original or type(original[key]) is not type(patch_value):
+            original[key] = _drop_nulls(patch_value)
+            continue
+        child_type, merge_key = fields.get(key, (None, None))
+        current = original[key]
+        if isinstance(current, dict):
+            original[key] = _merge_map(current, patch_value, child_type)
+        elif isinstance(current, list) and merge_key is not None:
+            original[key] = _merge_list(current, patch_value, child_type, merge_key, key)
+        else:
+            original[key] = _drop_nulls(patch_value)
+    return original
+
+
+def _drop_nulls(value: JSON) -> JSON:
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def _merge_list(
+    original: list[JSON], patch: list[JSON], type_name: str | None, merge_key: str, field: str
+) -> list[JSON]:
+    if not original and not patch:
+        return original
+    kinds = {type(item) for item in [*original, *patch]}
+    if len(kinds) > 1:
+        raise MergeError(f"{field}: list element types are not identical")
+    if list in kinds:
+        raise MergeError(f"{field}: lists of lists cannot be merged")
+    if dict not in kinds:
+        return _dedupe_scalars([*original, *patch])
+    if not merge_key:
+        raise MergeError(f"{field}: cannot merge lists without merge key")
+    for item in patch:
+        if merge_key not in item:
+            raise MergeError(f"{field}: map {item} does not contain declared merge key {merge_key!r}")
+    for item in original:
+        if merge_key not in item:
+            raise MergeError(f"{field}: map {item} does not contain declared merge key {merge_key!r}")
+    merged = list(original)
+    for item in patch:
+        index = _index_of(merged, item[merge_key], merge_key)
+        if index < 0:
+            merged.append(_drop_nulls(item))
+        else:
+            merged[index] = _merge_map(merged[index], item, type_name)
+    return _order_like_go(merged, patch, original, merge_key)
+
+
+def _dedupe_scalars(items: list[JSON]) -> list[JSON]:
+    # strategicpatch's deduplicateScalars: a duplicate is overwritten by the last element.
+    items = list(items)
+    last = len(items) - 1
+    i = 0
+    while i < last:
+        j = i + 1
+        while j <= last:
+            if items[i] == items[j]:
+                items[j] = items[last]
+                items.pop()
+                last -= 1
+                j -= 1
+            j += 1
+        i += 1
+    return items
+
+
+def _index_of(items: list[JSON], value: JSON, merge_key: str) -> int:
+    for i, item in enumerate(items):
+        if item.get(merge_key) == value:
+            return i
+    return -1
+
+
+def _order_like_go(
+    merged: list[JSON], patch: list[JSON], original: list[JSON], merge_key: str
+) -> list[JSON]:
+    """The element order strategicpatch's normalizeElementOrder produces.
+
+    Elements named in the patch keep the patch's order; the others keep the original's; the
+    two runs are interleaved by their positions in the original list where both appear there.
+    """
+    patch_keys = [item[merge_key] for item in patch]
+    original_keys = [item[merge_key] for item in original]
+    in_patch = [item for item in merged if item[merge_key] in patch_keys]
+    server_only = [item for item in merged if item[merge_key] not in patch_keys]
+    in_patch.sort(key=lambda item: patch_keys.index(item[merge_key]))
+
+    def position(item: JSON) -> int:
+        key = item[merge_key]
+        return original_keys.index(key) if key in original_keys else -1
+
+    out: list[JSON] = []
+    i = j = 0
+    while i < len(server_only) or j < len(in_patch):
+        if j >= len(in_patch):
+            out.append(server_only[i])
+            i += 1
+        elif i >= len(server_only):
+            out.append(in_patch[j])
+            j += 1
+        else:
+            left, right = position(server_only[i]), position(in_patch[j])
+            if left >= 0 and right >= 0 and left < right:
+                out.append(server_only[i])
+                i += 1
+            else:
+                out.append(in_patch[j])
+                j += 1
+    return out
+
+
+# --- Argo's joins ---------------------------------------------------------------------------
+
+
+def merge_to(patch: Mapping[str, JSON], target: Mapping[str, JSON]) -> dict[str, JSON]:
+    """Argo's MergeTo: fill `target` (a Workflow object) from `patch`; what `target` sets wins.
+
+    Hooks and `workflowMetadata.labelsFrom` of the patch do not merge field by field: each
+    entry is added whole when the target lacks that name.
+    """
+    patch_obj = go_roundtrip(dict(patch), "Workflow")
+    target_obj = go_roundtrip(dict(target), "Workflow")
+    patch_spec = patch_obj.setdefault("spec", {})
+    hooks = patch_spec.pop("hooks", None) or {}
+    labels_from = {}
+    if isinstance(patch_spec.get("workflowMetadata"), dict):
+        labels_from = patch_spec["workflowMetadata"].pop("labelsFrom", None) or {}
+    merged = strategic_merge(patch_obj, target_obj, "Workflow")
+    spec = merged.setdefault("spec", {})
+    if not isinstance(spec, dict):
+        raise MergeError("spec: expected an object")
+    _add_missing(spec, "hooks", hooks)
+    if labels_from:
+        _add_missing(spec.setdefault("workflowMetadata", {}), "labelsFrom", labels_from)
+    return merged
+
+
+def _add_missing(holder: dict[str, JSON], key: str, entries: Mapping[str, JSON]) -> None:
+    if not entries:
+        return
+    existing = holder.get(key)
+    if not isinstance(existing, dict):
+        existing = {}
+        holder[key] = existing
+    for name, value in entries.items():
+        existing.setdefault(name, copy.deepcopy(value))
+
+
+def join_workflow_spec(
+    workflow_spec: Mapping[str, JSON],
+    template_spec: Mapping[str, JSON] | None,
+    defaults_spec: Mapping[str, JSON] | None,
+) -> Spec:
+    """Argo's JoinWorkflowSpec: Workflow spec over template spec over `workflowDefaults` spec.
+
+    Returns the spec the controller stores in `status.storedWorkflowTemplateSpec` (Go-marshalled:
+    zero-valued fields Go always writes are present; compare with diff.equivalent()).
+    """
+    target: dict[str, JSON] = {"spec": dict(workflow_spec)}
+    if template_spec is not None:
+        target = merge_to({"spec": dict(template_spec)}, target)
+    if defaults_spec is not None:
+        target = merge_to({"spec": dict(defaults_spec)}, target)
+    spec: Spec = go_roundtrip(target.get("spec") or {})
+    user = go_roundtrip(dict(workflow_spec))
+    # The Workflow's own `suspend` always stands, even when absent (merge.go compares pointers).
+    if "suspend" in user:
+        spec["suspend"] = user["suspend"]
+    else:
+        spec.pop("suspend", None)
+    _prefer_parameter_sources(spec, user, go_roundtrip(dict(template_spec or {})))
+    return spec
+
+
+def _prefer_parameter_sources(spec: Spec, user: Spec, template: Spec) -> None:
+    """A parameter's value comes whole from the highest layer that gives it one.
+
+    Merging field by field could join `valueFrom` from the Workflow with `value` from the
+    template; Argo keeps only the winning layer's parameter (merge.go JoinWorkflowSpec).
+    """
+    params = (spec.get("arguments") or {}).get("parameters")
+    if not isinstance(params, list):
+        return
+    by_user = _valued_parameters(user)
+    by_template = _valued_parameters(template)
+    for i, param in enumerate(params):
+        if not isinstance(param, dict) or not _has_value(param):
+            continue
+        name = param.get("name")
+        if name in by_user:
+            params[i] = copy.deepcopy(by_user[name])
+        elif name in by_template:
+            params[i] = copy.deepcopy(by_template[name])
+
+
+def _valued_parameters(spec: Mapping[str, JSON]) -> dict[str, JSON]:
+    params = (spec.get("arguments") or {}).get("parameters") or []
+    out: dict[str, JSON] = {}
+    for param in params:
+        if isinstance(param, dict) and _has_value(param):
+            out[param.get("name", "")] = param
+    return out
+
+
+def _has_value(param: Mapping[str, JSON]) -> bool:
+    return any(param.get(k) is not None for k in ("value", "default", "valueFrom"))
+
+
+def apply_workflow_defaults(
+    workflow: Mapping[str, JSON], defaults: Mapping[str, JSON] | None
+) -> dict[str, JSON]:
+    """What the controller does to a Workflow without a ref: MergeTo(workflowDefaults, wf)."""
+    if not defaults:
+        return go_roundtrip(dict(workflow), "Workflow")  # type: ignore[no-any-return]
+    return merge_to(defaults, workflow)
+
+
+# --- Fields beside a ref --------------------------------------------------------------------
+
+
+def is_set(field: str, value: JSON) -> bool:
+    """Whether a WorkflowSpec field differs from its Go zero value once read by the controller."""
+    if value is None:
+        return False
+    kind = WORKFLOW_SPEC_FIELDS.get(field, ("", "unknown"))[1]
+    if kind == "string":
+        return value != ""
+    if kind == "struct":
+        return bool(strip_nulls(value)) if isinstance(value, dict) else True
+    return kind != "unknown"
+
+
+def override_violations(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> list[str]:
+    """Go names of the fields a user set beside a ref that Argo's allowlist refuses, sorted.
+
+    Mirrors ValidateUserOverrides; the result reads like Argo's own error.
+    """
+    allowed = set(allowlist)
+    found = [
+        WORKFLOW_SPEC_FIELDS[name][0]
+        for name, value in spec.items()
+        if name in WORKFLOW_SPEC_FIELDS and name not in allowed and is_set(name, value)
+    ]
+    gc = spec.get("artifactGC")
+    if isinstance(gc, dict):
+        for key, go_name in ARTIFACT_GC_SENSITIVE:
+            if gc.get(key) not in (None, ""):
+                found.append(go_name)
+    return sorted(found)
+
+
+def sanitize_user_spec(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> Spec:
+    """Argo's SanitizeUserWorkflowSpec: only allowlisted fields survive, artifactGC stripped."""
+    allowed = set(allowlist)
+    out: Spec = {k: copy.deepcopy(v) for k, v in spec.items() if k in allowed}
+    gc = out.get("artifactGC")
+    if isinstance(gc, dict):
+        for key, _ in ARTIFACT_GC_SENSITIVE:
+            gc.pop(key, None)
+    return out
+
+
+def overrides_message(fields: list[str]) -> str:
+    """Argo's wording for refused overrides (merge.go ValidateUserOverrides)."""
+    return (
+        f"fields [{' '.join(fields)}] are not permitted when using workflowTemplateRef "
+        "with templateReferencing restriction"
+    )

@@ -1,0 +1,239 @@
+"""The policy engine: `evaluate(request, config=, templates=) -> Decision`. Pure; no I/O.
+
+Decides in a fixed order (PSA ValidatePod): kind and operation routing -> exemptions -> UPDATEs
+that change nothing significant -> the rules of the kind. Each rule lives in its own module and
+records what it finds on the Context; `decide` turns the findings into a Decision by mode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from admission.config import Config
+from admission.decision import Decision, Outcome, Violation
+from admission.merge import MergeError
+from admission.policy import (
+    exemptions,
+    library,
+    overrides,
+    secure,
+    security_context,
+    spelling,
+    status,
+    strict,
+    updates,
+    wellformed,
+)
+from admission.policy.context import (
+    CLUSTER_WORKFLOW_TEMPLATE,
+    CRON_WORKFLOW,
+    WORKFLOW,
+    WORKFLOW_TEMPLATE,
+    Context,
+    labels_of,
+    ref_key,
+    spec_of,
+)
+from admission.policy.source import EmptySource, TemplateKey, TemplateSource
+from admission.review import Request
+
+__all__ = ["evaluate", "route"]
+
+GROUP: Final = "argoproj.io"
+KINDS: Final = {
+    "workflow": WORKFLOW,
+    "cronworkflow": CRON_WORKFLOW,
+    "workflowtemplate": WORKFLOW_TEMPLATE,
+    "clusterworkflowtemplate": CLUSTER_WORKFLOW_TEMPLATE,
+}
+RESOURCES: Final = {
+    **{kind + "s": name for kind, name in KINDS.items()},
+    **KINDS,
+    "wf": WORKFLOW,
+    "cwf": CRON_WORKFLOW,
+    "cronwf": CRON_WORKFLOW,
+    "wftmpl": WORKFLOW_TEMPLATE,
+    "cwftmpl": CLUSTER_WORKFLOW_TEMPLATE,
+    "clusterwftmpl": CLUSTER_WORKFLOW_TEMPLATE,
+}
+
+
+def route(request: Request) -> tuple[str | None, str]:
+    """(kind we police or None, problem). Spelling variants of a policed kind are policed too."""
+    by_kind = KINDS.get(request.kind.lower())
+    by_resource = RESOURCES.get(request.resource.lower())
+    if by_kind and by_resource and by_kind != by_resource:
+        return None, f"request.kind {request.kind} does not match request.resource {request.resource}"
+    found = by_kind or by_resource
+    if found is None:
+        return None, ""
+    if request.group.lower() != GROUP and request.group != "":
+        return None, f"{request.kind} in group {request.group!r} is not {GROUP}"
+    return found, ""
+
+
+def evaluate(
+    request: Request, *, config: Config, templates: TemplateSource | None = None
+) -> Decision:
+    """Decide one AdmissionRequest for the validating webhook."""
+    kind, problem = route(request)
+    if problem:
+        return _errored(config, 400, Violation("request", "malformed request", problem))
+    if kind is None or request.operation not in ("CREATE", "UPDATE"):
+        return _skip(config, "not a policed kind or operation")
+    if kind == CRON_WORKFLOW and request.sub_resource == "status":
+        return _skip(config, "CronWorkflow status")
+    obj, old = request.object, request.old_object
+    if not isinstance(obj, dict):
+        return _errored(config, 400, Violation("request", "request.object must be an object"))
+    if request.operation == "UPDATE" and not isinstance(old, dict):
+        return _errored(config, 400,
+                        Violation("request", "request.oldObject must be an object on UPDATE"))
+    ctx = Context(request, config, templates or EmptySource(), kind, obj,
+                  old if isinstance(old, dict) else None)
+    reason = exemptions.exempt_reason(request, config, ctx.namespace)
+    if reason:
+        return _allow(config, exempt=reason)
+    if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, obj):
+        return _skip(config, "no significant change")
+    if not isinstance(obj.get("spec"), dict):
+        return _errored(config, 400, Violation("well-formed", f"{kind} spec must be an object",
+                                               "set spec", "spec"))
+    try:
+        RULES[kind](ctx)
+    except MergeError as exc:
+        ctx.error(400, "merge", "the specs cannot be joined as Argo joins them", str(exc))
+    return decide(ctx)
+
+
+def _workflow(ctx: Context) -> None:
+    spec = spec_of(ctx.obj)
+    spelling.check_object(ctx, ctx.obj, status=True)
+    spelling.check_workflow_spec(ctx, spec, "spec")
+    exemptions.check_object_instance_id(ctx)
+    _workflow_spec_rules(ctx, spec, spec_of(ctx.old) if ctx.is_update else None, "spec")
+    if ctx.is_update:
+        status.check_update(ctx)
+        secure.check_update(ctx)
+    else:
+        status.check_create(ctx)
+
+
+def _cron_workflow(ctx: Context) -> None:
+    spec = spec_of(ctx.obj)
+    spelling.check_object(ctx, ctx.obj, status=False)
+    spelling.check_keys(ctx, spec, spelling.CRON_FIELDS, "spec")
+    workflow_spec = spec.get("workflowSpec")
+    if not isinstance(workflow_spec, dict):
+        ctx.error(400, "well-formed", "spec.workflowSpec must be an object", "set spec.workflowSpec")
+        return
+    spelling.check_workflow_spec(ctx, workflow_spec, "spec.workflowSpec")
+    exemptions.check_object_instance_id(ctx)
+    meta = spec.get("workflowMetadata")
+    exemptions.check_instance_id(ctx, labels_of({"metadata": meta}),
+                                 "spec.workflowMetadata.labels")
+    old_spec = spec_of(ctx.old).get("workflowSpec") if ctx.is_update else None
+    _workflow_spec_rules(ctx, workflow_spec, old_spec if isinstance(old_spec, dict) else None,
+                         "spec.workflowSpec")
+
+
+def _workflow_spec_rules(
+    ctx: Context, spec: dict[str, Any], old_spec: dict[str, Any] | None, where: str
+) -> None:
+    """The rules every Workflow spec meets, on CREATE and again on every UPDATE."""
+    strict.check(ctx, spec, where)
+    overrides.check(ctx, spec, where)
+    if old_spec is None or _ref(ctx, spec) != _ref(ctx, old_spec):
+        library.check(ctx, spec, where)
+    if spec.get("workflowTemplateRef") is None:
+        security_context.check_baseline(ctx, spec, where)
+        security_context.check_restricted(ctx, spec, where)
+
+
+def _ref(ctx: Context, spec: dict[str, Any]) -> TemplateKey | None:
+    return ref_key(spec, ctx.namespace)
+
+
+def _template(ctx: Context) -> None:
+    spec = spec_of(ctx.obj)
+    spelling.check_object(ctx, ctx.obj, status=False)
+    wellformed.check(ctx)
+    security_context.check_baseline(ctx, spec, "spec")
+    security_context.check_restricted(ctx, spec, "spec")
+    if ctx.is_update and ctx.config.secure and spec != spec_of(ctx.old):
+        _warn_running(ctx)
+
+
+def _warn_running(ctx: Context) -> None:
+    meta = ctx.obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else None
+    if not isinstance(name, str):
+        return
+    namespace = "" if ctx.kind == CLUSTER_WORKFLOW_TEMPLATE else ctx.namespace
+    running = list(ctx.templates.workflows_using(TemplateKey(ctx.kind, namespace, name)))
+    if running:
+        shown = ", ".join(running[:10]) + (f" and {len(running) - 10} more" if len(running) > 10
+                                           else "")
+        ctx.warn(f"[secure] editing this template fails the running Workflows that reference "
+                 f"it (templateReferencing: Secure): {shown}")
+
+
+RULES: Final[dict[str, Callable[[Context], None]]] = {
+    WORKFLOW: _workflow,
+    CRON_WORKFLOW: _cron_workflow,
+    WORKFLOW_TEMPLATE: _template,
+    CLUSTER_WORKFLOW_TEMPLATE: _template,
+}
+
+
+# --- findings -> decision -------------------------------------------------------------------
+
+
+def decide(ctx: Context) -> Decision:
+    """Apply the mode and the lookup failure policy to what the rules found."""
+    config, found = ctx.config, ctx.findings
+    warnings = list(found.warnings)
+    errors = []
+    for code, violation in found.errors:
+        if code == 500 and config.lookup_failure_policy == "Ignore":
+            warnings.append(f"{violation.message()} (lookupFailurePolicy: Ignore)")
+        else:
+            errors.append((code, violation))
+    problems = [*found.violations, *(v for _, v in errors)]
+    if not problems:
+        outcome = Outcome.WARN if warnings else Outcome.PASS
+        return Decision(True, outcome, warnings=tuple(warnings), mode=config.mode,
+                        annotations=_annotations("allow", "", config.mode))
+    outcome = Outcome.FAIL if found.violations else Outcome.ERROR
+    code = 403 if found.violations else max(code for code, _ in errors)
+    rule = problems[0].rule
+    if config.mode == "enforce":
+        return Decision(False, outcome, code, tuple(problems), tuple(warnings), tuple(found.diff),
+                        mode=config.mode, annotations=_annotations("deny", rule, config.mode))
+    if config.mode == "warn":
+        warnings = [*(p.message() for p in problems), *found.diff, *warnings]
+    return Decision(True, outcome, code, tuple(problems), tuple(warnings), tuple(found.diff),
+                    mode=config.mode, annotations=_annotations(config.mode, rule, config.mode))
+
+
+def _annotations(decision: str, rule: str, mode: str) -> dict[str, str]:
+    out = {"decision": decision, "mode": mode}
+    if rule:
+        out["rule"] = rule
+    return out
+
+
+def _allow(config: Config, *, exempt: str) -> Decision:
+    annotations = {"decision": "exempt", "mode": config.mode, "exempt": exempt}
+    return Decision(True, Outcome.SKIP, mode=config.mode, exempt=exempt, annotations=annotations)
+
+
+def _skip(config: Config, why: str) -> Decision:
+    return Decision(True, Outcome.SKIP, mode=config.mode,
+                    annotations={"decision": "skip", "mode": config.mode, "skip": why})
+
+
+def _errored(config: Config, code: int, violation: Violation) -> Decision:
+    return Decision(False, Outcome.ERROR, code, (violation,), mode=config.mode,
+                    annotations=_annotations("deny", violation.rule, config.mode))

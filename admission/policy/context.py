@@ -1,0 +1,104 @@
+"""What one evaluation works on, and what its rules have found so far."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from admission.config import Config
+from admission.decision import Violation
+from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey, TemplateLookupError, TemplateSource
+from admission.review import Request
+
+WORKFLOW = "Workflow"
+CRON_WORKFLOW = "CronWorkflow"
+WORKFLOW_TEMPLATE = NAMESPACED
+CLUSTER_WORKFLOW_TEMPLATE = CLUSTER
+
+INSTANCE_ID_LABEL = "workflows.argoproj.io/controller-instanceid"
+
+
+@dataclass
+class Findings:
+    """Violations (deny), errors (cannot evaluate), warnings and diff lines, in order found."""
+
+    violations: list[Violation] = field(default_factory=list)
+    errors: list[tuple[int, Violation]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """A request being evaluated: the objects, the policy, the template source, the findings."""
+
+    request: Request
+    config: Config
+    templates: TemplateSource
+    kind: str
+    obj: dict[str, Any]
+    old: dict[str, Any] | None
+    findings: Findings = field(default_factory=Findings)
+    _lookups: dict[TemplateKey, Mapping[str, Any] | None] = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str:
+        """The object's namespace (the request's, as the API server states it)."""
+        meta = self.obj.get("metadata")
+        own = meta.get("namespace") if isinstance(meta, dict) else None
+        return self.request.namespace or (own if isinstance(own, str) else "")
+
+    @property
+    def is_update(self) -> bool:
+        """An UPDATE with a previous object to compare with."""
+        return self.request.operation == "UPDATE" and isinstance(self.old, dict)
+
+    def deny(self, rule: str, reason: str, detail: str = "", path: str = "") -> None:
+        """Record a broken rule (403 in enforce mode)."""
+        self.findings.violations.append(Violation(rule, reason, detail, path))
+
+    def error(self, code: int, rule: str, reason: str, detail: str = "") -> None:
+        """Record what could not be evaluated: 400 for a broken object, 500 for a lookup."""
+        self.findings.errors.append((code, Violation(rule, reason, detail)))
+
+    def warn(self, message: str) -> None:
+        """Record a warning for the client (admission warnings) and the audit log."""
+        self.findings.warnings.append(message)
+
+    def lookup(self, key: TemplateKey) -> tuple[bool, Mapping[str, Any] | None]:
+        """(ok, template): ok is False when the lookup failed; the failure is recorded."""
+        if key in self._lookups:
+            return True, self._lookups[key]
+        try:
+            found = self.templates.get(key)
+        except TemplateLookupError as exc:
+            self.error(500, "template-lookup", f"cannot look up {key}", str(exc))
+            return False, None
+        self._lookups[key] = found
+        return True, found
+
+
+def spec_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    """obj.spec as a dict ({} when absent or not a mapping)."""
+    spec = obj.get("spec") if isinstance(obj, Mapping) else None
+    return spec if isinstance(spec, dict) else {}
+
+
+def labels_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    """obj.metadata.labels as a dict."""
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    return labels if isinstance(labels, dict) else {}
+
+
+def ref_key(spec: Mapping[str, Any], namespace: str) -> TemplateKey | None:
+    """The template a Workflow spec's workflowTemplateRef names, where Argo looks for it."""
+    ref = spec.get("workflowTemplateRef")
+    if not isinstance(ref, dict):
+        return None
+    name = ref.get("name")
+    name = name if isinstance(name, str) else ""
+    if ref.get("clusterScope") is True:
+        return TemplateKey(CLUSTER, "", name)
+    return TemplateKey(NAMESPACED, namespace, name)

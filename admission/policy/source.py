@@ -1,0 +1,56 @@
+"""Where the policy gets (Cluster)WorkflowTemplates and running Workflows from.
+
+The core only sees this Protocol; the file-backed and cluster-backed implementations live at
+the edges (admission/templates.py, admission/kube.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+NAMESPACED = "WorkflowTemplate"
+CLUSTER = "ClusterWorkflowTemplate"
+
+
+class TemplateLookupError(RuntimeError):
+    """A template could not be looked up (API server unreachable, timed out, forbidden)."""
+
+
+@dataclass(frozen=True)
+class TemplateKey:
+    """A (Cluster)WorkflowTemplate by kind, namespace ("" for cluster scope) and name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        if self.kind == CLUSTER:
+            return f"ClusterWorkflowTemplate {self.name}"
+        return f"WorkflowTemplate {self.namespace}/{self.name}"
+
+
+class TemplateSource(Protocol):
+    """Answers template lookups; raises TemplateLookupError when it cannot."""
+
+    def get(self, key: TemplateKey) -> Mapping[str, Any] | None:
+        """The template object, or None when it does not exist."""
+        ...
+
+    def workflows_using(self, key: TemplateKey) -> Sequence[str]:
+        """`namespace/name` of unfinished Workflows referencing `key` ([] when unknown)."""
+        ...
+
+
+class EmptySource:
+    """A source that knows no templates and no Workflows."""
+
+    def get(self, key: TemplateKey) -> Mapping[str, Any] | None:
+        """Nothing exists."""
+        return None
+
+    def workflows_using(self, key: TemplateKey) -> Sequence[str]:
+        """No Workflows are known."""
+        return ()

@@ -1,0 +1,111 @@
+"""File-backed template source for the offline CLI and the tests.
+
+Reads (Cluster)WorkflowTemplates, and optionally Workflows for the template-edit warning, from
+YAML/JSON files or directories (multi-document YAML, `kind: List` too). A namespaced template
+without `metadata.namespace` answers for any namespace, as `kubectl apply -n NS` would place it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey
+
+SUFFIXES = (".yaml", ".yml", ".json")
+FINISHED = ("Succeeded", "Failed", "Error")
+
+
+class ManifestError(ValueError):
+    """A manifest file cannot be read or parsed."""
+
+
+def read_documents(path: Path) -> list[Any]:
+    """Every YAML/JSON document in a file, `kind: List` items flattened."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: not valid YAML/JSON: {exc}") from exc
+    out: list[Any] = []
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            out.extend(doc["items"])
+        else:
+            out.append(doc)
+    return out
+
+
+def manifest_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named, and YAML/JSON files under directories named, in a stable order."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+        elif path.exists():
+            yield path
+        else:
+            raise ManifestError(f"{path}: no such file or directory")
+
+
+class FileTemplateSource:
+    """Templates (and Workflows) read once from files."""
+
+    def __init__(self, objects: Iterable[Mapping[str, Any]] = ()) -> None:
+        self._templates: dict[TemplateKey, Mapping[str, Any]] = {}
+        self._workflows: list[Mapping[str, Any]] = []
+        for obj in objects:
+            self.add(obj)
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[str | Path]) -> FileTemplateSource:
+        """Load every document under `paths`; raises ManifestError on unreadable input."""
+        source = cls()
+        for path in manifest_files(paths):
+            for doc in read_documents(path):
+                if isinstance(doc, dict):
+                    source.add(doc)
+        return source
+
+    def add(self, obj: Mapping[str, Any]) -> None:
+        """Index one object if it is a template or a Workflow; ignore anything else."""
+        kind = obj.get("kind")
+        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        name = meta.get("name", "")
+        if kind == NAMESPACED:
+            self._templates[TemplateKey(NAMESPACED, meta.get("namespace", ""), name)] = obj
+        elif kind == CLUSTER:
+            self._templates[TemplateKey(CLUSTER, "", name)] = obj
+        elif kind == "Workflow":
+            self._workflows.append(obj)
+
+    def get(self, key: TemplateKey) -> Mapping[str, Any] | None:
+        """The template, or one without a namespace of that name."""
+        found = self._templates.get(key)
+        if found is None and key.kind == NAMESPACED:
+            found = self._templates.get(TemplateKey(NAMESPACED, "", key.name))
+        return found
+
+    def workflows_using(self, key: TemplateKey) -> Sequence[str]:
+        """Unfinished Workflows whose workflowTemplateRef names `key`."""
+        out = []
+        for wf in self._workflows:
+            meta = wf.get("metadata") or {}
+            spec = wf.get("spec") or {}
+            status = wf.get("status") or {}
+            ref = spec.get("workflowTemplateRef") or {}
+            if status.get("phase") in FINISHED or ref.get("name") != key.name:
+                continue
+            cluster = ref.get("clusterScope") is True
+            if cluster != (key.kind == CLUSTER):
+                continue
+            namespace = meta.get("namespace", "")
+            if key.kind == NAMESPACED and key.namespace and namespace not in ("", key.namespace):
+                continue
+            out.append(f"{namespace}/{meta.get('name', '')}")
+        return sorted(out)
