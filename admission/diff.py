@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
-from admission.merge import FIELDS, any_string
+from admission.merge import FIELDS, PLAIN_BOOLS, any_string
 
 JSON = Any
 
@@ -38,8 +38,6 @@ PRESENCE_KEYS: Final = frozenset(
     }
 )
 
-# Plain Go bools (no pointer) with omitempty: false is never written, so false = absent.
-PLAIN_BOOLS: Final = frozenset({"clusterScope", "forceFinalizerRemoval", "optional", "deleted"})
 
 KEY_PREFIX: Final = "["  # keyed-list members are stored under "[name=main]"
 

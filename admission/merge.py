@@ -90,6 +90,18 @@ ALWAYS_EMITTED: Final[dict[str, dict[str, JSON]]] = {
     "DAG": {"tasks": None},
 }
 
+# Go map fields (omitempty): an empty map is not written. Struct pointers (`artifactGC: {}`) are.
+MAP_FIELDS: Final = frozenset({"nodeSelector", "hooks", "labels", "annotations", "labelsFrom",
+                               "limits", "requests"})
+# Slices Go writes even when empty (no omitempty); every other empty list is not written.
+KEPT_EMPTY_LISTS: Final = frozenset({"tasks"})
+# Strings Go writes even when "" below the types above (ConfigMapKeySelector.key, ...); any
+# other "" is an omitempty zero and is not written.
+KEPT_EMPTY_STRINGS: Final = frozenset({"key", "help"})
+# Plain (non-pointer) bools with omitempty: false is not written.
+PLAIN_BOOLS: Final = frozenset({"clusterScope", "forceFinalizerRemoval", "optional", "readOnly",
+                                "stdin", "stdinOnce", "tty", "deleted"})
+
 # Parameter fields typed AnyString: Go accepts numbers and booleans and stores them as strings.
 ANY_STRING_FIELDS: Final = ("value", "default")
 
@@ -186,6 +198,8 @@ def go_roundtrip(value: JSON, type_name: str | None = "WorkflowSpec") -> JSON:
 
 def _roundtrip_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str, JSON]:
     fields = FIELDS.get(type_name or "", {})
+    if type_name == "WorkflowSpec":
+        value = canonical_spec_keys(value)
     out: dict[str, JSON] = {}
     for key, item in value.items():
         if item is None or key.startswith("$"):
@@ -195,11 +209,59 @@ def _roundtrip_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str
             out[key] = any_string(item)
         elif type_name == "Parameter" and key == "enum" and isinstance(item, list):
             out[key] = [any_string(v) for v in item if v is not None]
+        elif key in MAP_FIELDS and isinstance(item, dict):
+            out[key] = _roundtrip_entries(item)
         else:
             out[key] = go_roundtrip(item, child_type)
+        if _omitted_when_empty(key, out[key], type_name):
+            del out[key]
     for key, zero in ALWAYS_EMITTED.get(type_name or "", {}).items():
         out.setdefault(key, zero)
     return out
+
+
+_FOLDED_SPEC_FIELDS: Final = {name.lower(): name for name in WORKFLOW_SPEC_FIELDS}
+
+
+def canonical_spec_keys(spec: Mapping[str, JSON]) -> dict[str, JSON]:
+    """A WorkflowSpec's keys as Go's encoding/json reads them.
+
+    Go matches keys to fields case-insensitively (an exact match preferred) and drops keys
+    that name no field: `workflowMetaData` is read as `workflowMetadata`, `bogus` vanishes.
+    Members folding onto one field are read in order, objects merging into the same struct.
+    """
+    out: dict[str, JSON] = {}
+    exact = [k for k in spec if k in WORKFLOW_SPEC_FIELDS]
+    folded = [k for k in spec if k not in WORKFLOW_SPEC_FIELDS]
+    for key in [*folded, *exact]:
+        name = _FOLDED_SPEC_FIELDS.get(key.lower()) if isinstance(key, str) else None
+        if name is None:
+            continue
+        value = spec[key]
+        if isinstance(out.get(name), dict) and isinstance(value, dict):
+            out[name] = {**out[name], **value}
+        else:
+            out[name] = value
+    return out
+
+
+def _roundtrip_entries(value: Mapping[str, JSON]) -> dict[str, JSON]:
+    """A Go map: every entry is written, values of struct type read like any struct."""
+    return {k: go_roundtrip(v, None) if isinstance(v, dict | list) else v
+            for k, v in value.items() if v is not None}
+
+
+def _omitted_when_empty(key: str, value: JSON, type_name: str | None) -> bool:
+    """Whether Go's omitempty drops this member when marshalling."""
+    if isinstance(value, list):
+        return not value and key not in KEPT_EMPTY_LISTS
+    if isinstance(value, dict):
+        return not value and key in MAP_FIELDS
+    if value == "" and isinstance(value, str):
+        if type_name == "Parameter" and key in ANY_STRING_FIELDS:
+            return False  # *AnyString: an empty value is still a value
+        return key not in ALWAYS_EMITTED.get(type_name or "", {}) and key not in KEPT_EMPTY_STRINGS
+    return value is False and key in PLAIN_BOOLS
 
 
 def any_string(value: JSON) -> JSON:
@@ -337,6 +399,8 @@ def _order_like_go(
     def position(item: JSON) -> int:
         key = item[merge_key]
         return original_keys.index(key) if key in original_keys else -1
+
+    server_only.sort(key=position)  # stable: repeated keys gather at their first position
 
     out: list[JSON] = []
     i = j = 0

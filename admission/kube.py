@@ -1,0 +1,394 @@
+"""Templates from the cluster: a watch-fed cache of (Cluster)WorkflowTemplates and Workflows.
+
+Each resource is listed, then watched from the list's resourceVersion (re-listed on 410 Gone,
+retried with backoff on any other failure), as client-go's reflector does. A lookup the cache
+cannot answer falls back to one GET bounded by the lookup timeout: 404 means "does not exist",
+anything else raises TemplateLookupError naming the API server, so the policy applies its
+lookupFailurePolicy well within the webhook's own timeout. Absent templates are remembered for
+a few seconds, so a burst of Workflows naming a missing template costs one GET, not one each.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+from kubernetes.watch.watch import iter_resp_lines
+
+from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey, TemplateLookupError
+from admission.templates import FINISHED
+
+log = logging.getLogger("argo_admission.kube")
+
+GROUP: Final = "argoproj.io"
+VERSION: Final = "v1alpha1"
+PLURALS: Final = {NAMESPACED: "workflowtemplates", CLUSTER: "clusterworkflowtemplates"}
+WORKFLOWS: Final = "workflows"
+# Argo labels finished Workflows; leaving them out keeps the cache to what can still run.
+UNFINISHED: Final = "workflows.argoproj.io/completed!=true"
+PAGE: Final = 500
+WATCH_SECONDS: Final = 300
+CONNECT_SECONDS: Final = 10.0
+ABSENT_SECONDS: Final = 5.0
+
+
+class Gone(Exception):
+    """The watch's resourceVersion is too old (410): list again."""
+
+
+def kube_configuration(kubeconfig: str | None) -> client.Configuration:
+    """`kubeconfig` when given, else the in-cluster config, else the default kubeconfig."""
+    configuration = client.Configuration()
+    if kubeconfig is None:
+        try:
+            config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration)
+            return configuration
+        except ConfigException:
+            pass
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=kubeconfig, client_configuration=configuration)
+    return configuration
+
+
+def cluster_config_exists() -> bool:
+    """Whether there is an in-cluster config or a default kubeconfig file to use."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return True
+    default = os.path.expanduser(config.KUBE_CONFIG_DEFAULT_LOCATION)
+    return any(Path(p).exists() for p in default.split(os.pathsep) if p)
+
+
+def _key_of(kind: str, obj: Mapping[str, Any]) -> TemplateKey | None:
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
+        return None
+    namespace = "" if kind == CLUSTER else str(meta.get("namespace") or "")
+    return TemplateKey(kind, namespace, meta["name"])
+
+
+def _ref_of(workflow: Mapping[str, Any]) -> TemplateKey | None:
+    """The template an unfinished Workflow runs from, or None."""
+    status = workflow.get("status")
+    if isinstance(status, Mapping) and status.get("phase") in FINISHED:
+        return None
+    spec = workflow.get("spec")
+    ref = spec.get("workflowTemplateRef") if isinstance(spec, Mapping) else None
+    meta = workflow.get("metadata")
+    if not isinstance(ref, Mapping) or not isinstance(meta, Mapping):
+        return None
+    name = str(ref.get("name") or "")
+    if ref.get("clusterScope") is True:
+        return TemplateKey(CLUSTER, "", name)
+    return TemplateKey(NAMESPACED, str(meta.get("namespace") or ""), name)
+
+
+def _workflow_name(obj: Mapping[str, Any]) -> str | None:
+    meta = obj.get("metadata")
+    if not isinstance(meta, Mapping):
+        return None
+    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+class Backoff:
+    """Exponential delays with jitter, 0.5 s doubling to 30 s; reset after a success."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
+        self.first, self.cap, self.current = first, cap, first
+
+    def next(self) -> float:
+        """The next delay to wait."""
+        delay = self.current * random.uniform(0.8, 1.2)
+        self.current = min(self.current * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        """Start again from the first delay."""
+        self.current = self.first
+
+
+class Reflector:
+    """Lists and watches one resource (all namespaces) into `replace` and `apply` callbacks."""
+
+    def __init__(self, api: client.CustomObjectsApi, plural: str, *,
+                 replace: Callable[[list[dict[str, Any]]], None],
+                 apply: Callable[[str, dict[str, Any]], None],
+                 stop: threading.Event, label_selector: str | None = None) -> None:
+        self.api, self.plural = api, plural
+        self.replace, self.apply = replace, apply
+        self.stop, self.label_selector = stop, label_selector
+        self.synced = threading.Event()
+
+    def run(self) -> None:
+        """Keep the callbacks fed until `stop` is set."""
+        backoff, version = Backoff(), None
+        while not self.stop.is_set():
+            try:
+                if version is None:
+                    version = self._list()
+                    self.synced.set()
+                version = self._watch(version)
+                backoff.reset()
+            except Gone:
+                log.info("watch of %s expired; listing again", self.plural)
+                version = None
+            except Exception as exc:  # the API server may come and go; the loop must not
+                delay = backoff.next()
+                log.warning("list/watch of %s failed (retrying in %.1fs): %s", self.plural,
+                            delay, _describe(exc))
+                self.stop.wait(delay)
+
+    def _list(self) -> str:
+        items: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            page = self._call(limit=PAGE, _continue=token,
+                              _request_timeout=(CONNECT_SECONDS, 60))
+            items.extend(page.get("items") or [])
+            meta = page.get("metadata") or {}
+            token = meta.get("continue")
+            if not token:
+                break
+        self.replace(items)
+        log.info("listed %d %s", len(items), self.plural)
+        return str(meta.get("resourceVersion") or "")
+
+    def _watch(self, version: str) -> str:
+        seconds = int(WATCH_SECONDS * random.uniform(1.0, 2.0))  # spread re-watches out
+        resp = self._call(watch=True, resource_version=version, allow_watch_bookmarks=True,
+                          timeout_seconds=seconds,
+                          _request_timeout=(CONNECT_SECONDS, seconds + 30))
+        try:
+            for event in _events(resp):
+                version = self._event(event) or version
+                if self.stop.is_set():
+                    break
+        finally:
+            resp.release_conn()
+        return version
+
+    def _event(self, event: dict[str, Any]) -> str | None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            if obj.get("code") == 410:
+                raise Gone()
+            raise ApiException(status=obj.get("code"), reason=obj.get("message"))
+        if kind in ("ADDED", "MODIFIED", "DELETED"):
+            self.apply(str(kind), obj)
+        return (obj.get("metadata") or {}).get("resourceVersion")
+
+    def _call(self, **kwargs: Any) -> Any:
+        try:
+            resp: Any = self.api.list_cluster_custom_object(
+                GROUP, VERSION, self.plural, label_selector=self.label_selector,
+                _preload_content=False, **kwargs)
+        except ApiException as exc:
+            if exc.status == 410:
+                raise Gone() from exc
+            raise
+        if kwargs.get("watch"):
+            return resp
+        return orjson.loads(resp.data)
+
+
+def _events(resp: Any) -> Iterator[dict[str, Any]]:
+    for line in iter_resp_lines(resp):  # type: ignore[no-untyped-call]
+        if line.strip():
+            yield orjson.loads(line)
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        return f"{exc.status} {exc.reason}".strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
+class KubeTemplateSource:
+    """The TemplateSource the server uses in a cluster: cache first, a bounded GET on a miss."""
+
+    def __init__(self, configuration: client.Configuration, *, lookup_timeout: float,
+                 observe: Callable[[str], None] | None = None) -> None:
+        self.host = configuration.host
+        self.lookup_timeout = lookup_timeout
+        self._observe = observe or (lambda result: None)
+        self._watch_api = client.CustomObjectsApi(client.ApiClient(configuration))
+        self._lookup_api = client.CustomObjectsApi(client.ApiClient(_single_try(configuration)))
+        self._lock = threading.Lock()
+        self._templates: dict[TemplateKey, bytes] = {}
+        self._absent: dict[TemplateKey, float] = {}
+        self._workflows: dict[str, TemplateKey] = {}
+        self._stop = threading.Event()
+        self._reflectors = self._make_reflectors()
+
+    def _make_reflectors(self) -> list[Reflector]:
+        out = [Reflector(self._watch_api, plural, replace=self._replacer(kind),
+                         apply=self._applier(kind), stop=self._stop)
+               for kind, plural in PLURALS.items()]
+        out.append(Reflector(self._watch_api, WORKFLOWS, replace=self._replace_workflows,
+                             apply=self._apply_workflow, stop=self._stop,
+                             label_selector=UNFINISHED))
+        return out
+
+    def start(self) -> None:
+        """Start the list/watch threads (in each gunicorn worker, after the fork)."""
+        for reflector in self._reflectors:
+            threading.Thread(target=reflector.run, name=f"watch-{reflector.plural}",
+                             daemon=True).start()
+
+    def synced(self) -> bool:
+        """Whether every initial list has completed."""
+        return all(r.synced.is_set() for r in self._reflectors)
+
+    def wait_synced(self, timeout: float) -> bool:
+        """Block until synced or `timeout` seconds pass; whether synced."""
+        deadline = time.monotonic() + timeout
+        for reflector in self._reflectors:
+            if not reflector.synced.wait(max(0.0, deadline - time.monotonic())):
+                return False
+        return True
+
+    def close(self) -> None:
+        """Stop the watch threads (they end at their next event or timeout)."""
+        self._stop.set()
+
+    # --- cache feeding ----------------------------------------------------------------------
+
+    def _replacer(self, kind: str) -> Callable[[list[dict[str, Any]]], None]:
+        def replace(items: list[dict[str, Any]]) -> None:
+            fresh = {}
+            for obj in items:
+                key = _key_of(kind, obj)
+                if key is not None:
+                    fresh[key] = orjson.dumps(_with_kind(obj, kind))
+            with self._lock:
+                kept = {k: v for k, v in self._templates.items() if k.kind != kind}
+                self._templates = {**kept, **fresh}
+                self._absent.clear()
+        return replace
+
+    def _applier(self, kind: str) -> Callable[[str, dict[str, Any]], None]:
+        def apply(event: str, obj: dict[str, Any]) -> None:
+            key = _key_of(kind, obj)
+            if key is None:
+                return
+            with self._lock:
+                self._absent.pop(key, None)
+                if event == "DELETED":
+                    self._templates.pop(key, None)
+                else:
+                    self._templates[key] = orjson.dumps(_with_kind(obj, kind))
+        return apply
+
+    def _replace_workflows(self, items: list[dict[str, Any]]) -> None:
+        fresh = {}
+        for obj in items:
+            name, ref = _workflow_name(obj), _ref_of(obj)
+            if name and ref:
+                fresh[name] = ref
+        with self._lock:
+            self._workflows = fresh
+
+    def _apply_workflow(self, event: str, obj: dict[str, Any]) -> None:
+        name, ref = _workflow_name(obj), _ref_of(obj)
+        if not name:
+            return
+        with self._lock:
+            if event == "DELETED" or ref is None:
+                self._workflows.pop(name, None)
+            else:
+                self._workflows[name] = ref
+
+    # --- TemplateSource ---------------------------------------------------------------------
+
+    def get(self, key: TemplateKey, *, remember: bool = True) -> Mapping[str, Any] | None:
+        """The template from the cache, else from one GET; None when it does not exist."""
+        with self._lock:
+            data = self._templates.get(key)
+            absent_until = self._absent.get(key, 0.0)
+        if data is not None or absent_until > time.monotonic():
+            self._observe("hit")
+            # a fresh copy per lookup: nothing a request does can alter the cache
+            return orjson.loads(data) if data is not None else None
+        self._observe("miss")
+        found = self._fetch(key)
+        if found is None and remember:
+            with self._lock:
+                self._absent[key] = time.monotonic() + ABSENT_SECONDS
+        return found
+
+    def _fetch(self, key: TemplateKey) -> dict[str, Any] | None:
+        try:
+            resp = self._get(key)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            self._observe("error")
+            if exc.status == 0:  # the client's own transport failures
+                raise TemplateLookupError(f"API server {self.host} unreachable: "
+                                          f"{exc.reason}") from exc
+            raise TemplateLookupError(f"API server {self.host} refused the lookup of {key}: "
+                                      f"{exc.status} {exc.reason}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self._observe("error")
+            raise TemplateLookupError(f"API server {self.host} unreachable: {exc}") from exc
+        found: dict[str, Any] = orjson.loads(resp.data)
+        return found
+
+    def _get(self, key: TemplateKey) -> Any:  # urllib3 response (unparsed: orjson is faster)
+        timeout = (min(CONNECT_SECONDS, self.lookup_timeout), self.lookup_timeout)
+        if key.kind == CLUSTER:
+            return self._lookup_api.get_cluster_custom_object(
+                GROUP, VERSION, PLURALS[CLUSTER], key.name, _preload_content=False,
+                _request_timeout=timeout)
+        return self._lookup_api.get_namespaced_custom_object(
+            GROUP, VERSION, key.namespace, PLURALS[NAMESPACED], key.name,
+            _preload_content=False, _request_timeout=timeout)
+
+    def workflows_using(self, key: TemplateKey) -> Sequence[str]:
+        """Unfinished Workflows whose workflowTemplateRef names `key` ([] before the sync)."""
+        with self._lock:
+            return sorted(name for name, ref in self._workflows.items() if ref == key)
+
+    def for_dry_run(self) -> DryRunView:
+        """The same lookups, remembering nothing (a dryRun request changes no cache)."""
+        return DryRunView(self)
+
+
+class DryRunView:
+    """A KubeTemplateSource seen by a dryRun request: reads only."""
+
+    def __init__(self, source: KubeTemplateSource) -> None:
+        self._source = source
+
+    def get(self, key: TemplateKey) -> Mapping[str, Any] | None:
+        """The template, without remembering an absent one."""
+        return self._source.get(key, remember=False)
+
+    def workflows_using(self, key: TemplateKey) -> Sequence[str]:
+        """As the source answers."""
+        return self._source.workflows_using(key)
+
+
+def _with_kind(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    if obj.get("kind"):
+        return obj
+    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **obj}
+
+
+def _single_try(configuration: client.Configuration) -> client.Configuration:
+    """A copy that never retries: the lookup must end within its timeout."""
+    single = copy.deepcopy(configuration)
+    single.retries = False
+    return single

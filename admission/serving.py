@@ -1,0 +1,228 @@
+"""`argo-admission serve`: the webhook under gunicorn, over TLS, with JSON logs.
+
+The master validates the policy, makes certificates when there are none, and forks gthread
+workers; each worker loads the policy itself, starts its own template cache (watch threads
+run in the worker, after the fork) and builds the Flask app. Connections are kept alive long
+enough for the API server to reuse them; the certificate is re-read when its files change.
+Metrics are shared between workers through files in a private run directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import logging.config
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import orjson
+from gunicorn.app.base import BaseApplication
+from kubernetes.config.config_exception import ConfigException
+
+from admission import certs
+from admission.config import Config
+from admission.kube import KubeTemplateSource, cluster_config_exists, kube_configuration
+from admission.state import PolicyFile, State, StaticSource
+from admission.templates import FileTemplateSource
+from admission.tls import CertReloader
+
+log = logging.getLogger("argo_admission.serving")
+
+KEEPALIVE_SECONDS: Final = 120  # longer than the API server's idle connection reuse
+WORKER_TIMEOUT: Final = 30
+GRACEFUL_SECONDS: Final = 20  # under a Pod's default 30 s termination grace period
+KEPT_POLICY: Final = "policy.yaml"
+STANDARD_RECORD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line: time, level, logger, pid, message (+ exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        line: dict[str, Any] = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "pid": record.process,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        line.update({k: v for k, v in vars(record).items() if k not in STANDARD_RECORD})
+        return orjson.dumps(line, default=str).decode()
+
+
+def logging_dict(level: str) -> dict[str, Any]:
+    """dictConfig for gunicorn and our loggers: JSON lines on stderr."""
+    handler = {"class": "logging.StreamHandler", "formatter": "json",
+               "stream": "ext://sys.stderr"}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": JsonFormatter}},
+        "handlers": {"console": handler, "error_console": handler},
+        "root": {"level": level.upper(), "handlers": ["console"]},
+        "loggers": {
+            "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": level.upper(), "handlers": [], "propagate": True},
+        },
+    }
+
+
+def bind_address(host: str, port: int) -> str:
+    """host:port for gunicorn, with brackets around an IPv6 address."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class WebhookApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured in code; `load` builds the app in each worker."""
+
+    def __init__(self, options: dict[str, Any], build: Callable[[], Any]) -> None:
+        self.options = options
+        self.build = build
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Apply our options to gunicorn's settings."""
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """The WSGI app, built in the worker process."""
+        return self.build()
+
+
+# --- the run --------------------------------------------------------------------------------
+
+SourceFactory = Callable[[Callable[[str], None]], Any]
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the webhook until SIGTERM/SIGINT; returns an exit code on start-up errors."""
+    logging.config.dictConfig(logging_dict(args.log_level))
+    from admission.cli import read_config
+
+    config = read_config(args.config)  # a ConfigError ends the start here, with every problem
+    try:
+        templates, where = template_factory(args)
+        generated = certs.ensure_certs(args.cert_dir, _cert_hosts(args.host))
+    except (ConfigException, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    if generated:
+        log.info("generated a CA and a serving certificate in %s (ca.crt is the caBundle)",
+                 args.cert_dir)
+    log.info("serving %s (templateReferencing=%r, mode=%s) on https://%s, templates from %s",
+             config.source, config.template_referencing, config.mode,
+             bind_address(args.host, args.port), where)
+    run_dir = Path(tempfile.mkdtemp(prefix="argo-admission-"))
+    use_metrics_dir(run_dir)
+    options = gunicorn_options(args, cert_dir=Path(args.cert_dir), run_dir=run_dir)
+    WebhookApplication(options, lambda: build_app(args, config, templates, run_dir=run_dir)).run()
+    return 0
+
+
+def _cert_hosts(host: str) -> list[str]:
+    wildcard = host in ("", "0.0.0.0", "::")
+    return certs.default_hosts(extra=[] if wildcard else [host])
+
+
+def use_metrics_dir(run_dir: Path) -> None:
+    """Point prometheus_client's multiprocess mode at an empty directory.
+
+    Set before prometheus_client is first imported, which the workers do when they build the
+    app. A directory the operator chose is emptied of old values, as its docs require.
+    """
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return
+    metrics_dir = run_dir / "metrics"
+    metrics_dir.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+
+
+def template_factory(args: argparse.Namespace) -> tuple[SourceFactory, str]:
+    """How each worker gets its template source, checked now: files are read once, here."""
+    if args.templates or args.no_cluster:
+        files = FileTemplateSource.from_paths(args.templates)
+        return (lambda observe: StaticSource(files, observe=observe),
+                f"files ({', '.join(args.templates) or 'none'})")
+    if args.kubeconfig is None and not cluster_config_exists():
+        log.warning("no in-cluster config and no kubeconfig: no template can be looked up, so "
+                    "every workflowTemplateRef is reported as not found (pass --kubeconfig, or "
+                    "--templates for files)")
+        return (lambda observe: StaticSource(FileTemplateSource(), observe=observe), "nowhere")
+    configuration = kube_configuration(args.kubeconfig)
+
+    def kube(observe: Callable[[str], None]) -> Any:
+        source = KubeTemplateSource(configuration, lookup_timeout=args.lookup_timeout,
+                                    observe=observe)
+        source.start()  # in the worker: threads do not survive a fork
+        return source
+
+    return kube, f"the API server {configuration.host}"
+
+
+def gunicorn_options(args: argparse.Namespace, *, cert_dir: Path,
+                     run_dir: Path) -> dict[str, Any]:
+    """gunicorn settings: gthread workers, TLS with reloading certificates, JSON logs."""
+    reloader = CertReloader(cert_dir / "tls.crt", cert_dir / "tls.key")
+    return {
+        "bind": [bind_address(args.host, args.port)],
+        "worker_class": "gthread",
+        "workers": args.workers,
+        "threads": args.threads,
+        "keepalive": KEEPALIVE_SECONDS,
+        "timeout": WORKER_TIMEOUT,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "certfile": str(cert_dir / "tls.crt"),
+        "keyfile": str(cert_dir / "tls.key"),
+        "ssl_context": lambda conf, default_factory: reloader.context(),
+        "logconfig_dict": logging_dict(args.log_level),
+        "loglevel": args.log_level,
+        "proc_name": "argo-admission",
+        "worker_tmp_dir": str(run_dir),
+        "control_socket_disable": True,  # no gunicornc socket: nothing else steers this server
+        "child_exit": _child_exit,
+        "worker_exit": _worker_exit,
+        "on_exit": lambda arbiter: shutil.rmtree(run_dir, ignore_errors=True),
+    }
+
+
+def _child_exit(arbiter: Any, worker: Any) -> None:
+    from admission.audit import mark_process_dead
+
+    mark_process_dead(worker.pid)
+
+
+def _worker_exit(arbiter: Any, worker: Any) -> None:
+    app = getattr(worker, "wsgi", None)
+    deps = getattr(app, "extensions", {}).get("argo_admission")
+    if deps is not None:
+        deps.state.close()
+
+
+def build_app(args: argparse.Namespace, config: Config, templates: SourceFactory, *,
+              run_dir: Path) -> Any:
+    """The Flask app for one worker: policy, template source, audit and metrics."""
+    from admission.audit import Audit, Metrics
+    from admission.server import create_app
+
+    metrics = Metrics.create()
+    policy = PolicyFile(args.config, fallback=config, keep=run_dir / KEPT_POLICY,
+                        on_reload=lambda ok: metrics.count_reload(ok=ok))
+    state = State(policy, templates(metrics.count_lookup))
+    state.start()
+    audit = Audit(metrics=metrics, file=args.audit_file,
+                  level=logging.getLevelName(args.log_level.upper()))
+    return create_app(state, audit=audit)
