@@ -35,8 +35,12 @@ class Bundle:
 
 def service_names(service: str, namespace: str) -> list[str]:
     """The DNS names the API server may use for a Service: NAME, NAME.NS, NAME.NS.svc, ..."""
-    return [service, f"{service}.{namespace}", f"{service}.{namespace}.svc",
-            f"{service}.{namespace}.svc.cluster.local"]
+    return [
+        service,
+        f"{service}.{namespace}",
+        f"{service}.{namespace}.svc",
+        f"{service}.{namespace}.svc.cluster.local",
+    ]
 
 
 def _utcnow() -> dt.datetime:
@@ -48,12 +52,14 @@ def _key() -> PrivateKey:
 
 
 def _pem_key(key: PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
-def make_ca(common_name: str = "argo-admission-ca", *, now: dt.datetime | None = None,
-            days: int = 3650) -> tuple[x509.Certificate, PrivateKey]:
+def make_ca(
+    common_name: str = "argo-admission-ca", *, now: dt.datetime | None = None, days: int = 3650
+) -> tuple[x509.Certificate, PrivateKey]:
     """A self-signed CA certificate and its key."""
     now = now or _utcnow()
     key = _key()
@@ -67,19 +73,35 @@ def make_ca(common_name: str = "argo-admission-ca", *, now: dt.datetime | None =
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
     return cert, key
 
 
-def make_serving(ca_cert: x509.Certificate, ca_key: PrivateKey, hosts: Sequence[str], *,
-                 now: dt.datetime | None = None, days: int = 365,
-                 client: bool = False) -> tuple[x509.Certificate, PrivateKey]:
+def make_serving(
+    ca_cert: x509.Certificate,
+    ca_key: PrivateKey,
+    hosts: Sequence[str],
+    *,
+    now: dt.datetime | None = None,
+    days: int = 365,
+    client: bool = False,
+) -> tuple[x509.Certificate, PrivateKey]:
     """A certificate for `hosts` (DNS names and IP addresses), signed by the CA."""
     if not hosts:
         raise ValueError("a serving certificate needs at least one host")
@@ -91,8 +113,9 @@ def make_serving(ca_cert: x509.Certificate, ca_key: PrivateKey, hosts: Sequence[
             sans.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             sans.append(x509.DNSName(host))
-    usages = [ExtendedKeyUsageOID.SERVER_AUTH] + ([ExtendedKeyUsageOID.CLIENT_AUTH] if client
-                                                  else [])
+    usages = [ExtendedKeyUsageOID.SERVER_AUTH] + (
+        [ExtendedKeyUsageOID.CLIENT_AUTH] if client else []
+    )
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
@@ -104,25 +127,27 @@ def make_serving(ca_cert: x509.Certificate, ca_key: PrivateKey, hosts: Sequence[
         .add_extension(x509.SubjectAlternativeName(sans), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     return cert, key
 
 
-def make_bundle(hosts: Sequence[str], *, now: dt.datetime | None = None,
-                days: int = 365) -> Bundle:
+def make_bundle(hosts: Sequence[str], *, now: dt.datetime | None = None, days: int = 365) -> Bundle:
     """A fresh CA and a serving certificate for `hosts`, as PEM."""
     ca_cert, ca_key = make_ca(now=now, days=max(days, 3650))
     cert, key = make_serving(ca_cert, ca_key, hosts, now=now, days=days)
     pem = serialization.Encoding.PEM
-    return Bundle(ca_cert.public_bytes(pem), _pem_key(ca_key), cert.public_bytes(pem),
-                  _pem_key(key))
+    return Bundle(
+        ca_cert.public_bytes(pem), _pem_key(ca_key), cert.public_bytes(pem), _pem_key(key)
+    )
 
 
-def default_hosts(service: str | None = None, namespace: str | None = None,
-                  extra: Iterable[str] = ()) -> list[str]:
+def default_hosts(
+    service: str | None = None, namespace: str | None = None, extra: Iterable[str] = ()
+) -> list[str]:
     """Service names (when given), then localhost and the loopback addresses, then `extra`."""
     hosts = service_names(service, namespace or "default") if service else []
     hosts += ["localhost", "127.0.0.1", "::1", *extra]
@@ -133,8 +158,12 @@ def write_bundle(directory: str | Path, bundle: Bundle) -> None:
     """Write the bundle's four files; keys readable by the owner only."""
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-    for name, data, mode in (("ca.crt", bundle.ca_cert, 0o644), ("ca.key", bundle.ca_key, 0o600),
-                             ("tls.crt", bundle.cert, 0o644), ("tls.key", bundle.key, 0o600)):
+    for name, data, mode in (
+        ("ca.crt", bundle.ca_cert, 0o644),
+        ("ca.key", bundle.ca_key, 0o600),
+        ("tls.crt", bundle.cert, 0o644),
+        ("tls.key", bundle.key, 0o600),
+    ):
         tmp = out / f".{name}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -142,8 +171,9 @@ def write_bundle(directory: str | Path, bundle: Bundle) -> None:
         os.replace(tmp, out / name)  # readers never see a half-written file
 
 
-def ensure_certs(directory: str | Path, hosts: Sequence[str] | None = None, *,
-                 days: int = 365) -> bool:
+def ensure_certs(
+    directory: str | Path, hosts: Sequence[str] | None = None, *, days: int = 365
+) -> bool:
     """Generate a bundle into `directory` unless tls.crt and tls.key are there; True if made."""
     out = Path(directory)
     if (out / "tls.crt").exists() and (out / "tls.key").exists():

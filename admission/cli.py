@@ -27,6 +27,7 @@ from admission.merge import (
     sanitize_user_spec,
 )
 from admission.policy import KINDS
+from admission.policy.context import metadata_of
 from admission.templates import FileTemplateSource, ManifestError, manifest_files, read_documents
 from admission.webhook import handle
 
@@ -49,7 +50,9 @@ def read_config(path: str | None) -> Config:
     return load_config(path)
 
 
-def _template_source(paths: Iterable[str], extra: Iterable[dict[str, Any]] = ()) -> FileTemplateSource:
+def _template_source(
+    paths: Iterable[str], extra: Iterable[dict[str, Any]] = ()
+) -> FileTemplateSource:
     source = FileTemplateSource.from_paths(paths)
     for obj in extra:
         source.add(obj)
@@ -79,8 +82,9 @@ def cmd_review(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.review}: neither JSON nor YAML: {exc}") from exc
         if not isinstance(body, dict):
             raise UsageError(f"{args.review}: not an AdmissionReview object")
-    result = handle(body, endpoint="mutate" if args.mutate else "validate", config=config,
-                    templates=source)
+    result = handle(
+        body, endpoint="mutate" if args.mutate else "validate", config=config, templates=source
+    )
     print(json.dumps(result.body, indent=2, sort_keys=True))
     if result.status != 200:
         print(f"error: {result.body.get('message')}", file=sys.stderr)
@@ -102,14 +106,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Admit each manifest as a CREATE (mutate, then validate) and print a verdict per object."""
     config = read_config(args.config)
     objects: list[tuple[str, dict[str, Any]]] = []
-    for path in manifest_files(args.manifests):
-        for doc in read_documents(path):
+    for file in manifest_files(args.manifests):
+        for doc in read_documents(file):
             if isinstance(doc, dict):
-                objects.append((str(path), doc))
+                objects.append((str(file), doc))
     policed = [(p, o) for p, o in objects if str(o.get("kind", "")).lower() in KINDS]
     if not policed:
-        raise UsageError("no Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate "
-                         "found in the manifests")
+        raise UsageError(
+            "no Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate "
+            "found in the manifests"
+        )
     source = _template_source(args.templates, (o for _, o in objects))
     denied = 0
     for path, obj in policed:
@@ -122,8 +128,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_DENIED if denied else EXIT_OK
 
 
-def _check_one(obj: dict[str, Any], config: Config, source: FileTemplateSource,
-               namespace: str) -> tuple[bool, list[str]]:
+def _check_one(
+    obj: dict[str, Any], config: Config, source: FileTemplateSource, namespace: str
+) -> tuple[bool, list[str]]:
     review = make_review(obj, namespace=namespace)
     mutated = handle(review, endpoint="mutate", config=config, templates=source)
     response = mutated.body["response"]
@@ -145,12 +152,18 @@ def _check_one(obj: dict[str, Any], config: Config, source: FileTemplateSource,
     return bool(response["allowed"]), lines
 
 
-def make_review(obj: dict[str, Any], *, namespace: str, operation: str = "CREATE",
-                old: dict[str, Any] | None = None, username: str = "argo-admission-check",
-                groups: Sequence[str] = ("system:authenticated",)) -> dict[str, Any]:
+def make_review(
+    obj: dict[str, Any],
+    *,
+    namespace: str,
+    operation: str = "CREATE",
+    old: dict[str, Any] | None = None,
+    username: str = "argo-admission-check",
+    groups: Sequence[str] = ("system:authenticated",),
+) -> dict[str, Any]:
     """An AdmissionReview request for `obj` as the API server would send it."""
     kind = str(obj.get("kind", ""))
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = metadata_of(obj)
     cluster = kind == "ClusterWorkflowTemplate"
     ns = "" if cluster else meta.get("namespace") or namespace
     return {
@@ -159,8 +172,11 @@ def make_review(obj: dict[str, Any], *, namespace: str, operation: str = "CREATE
         "request": {
             "uid": str(uuid.uuid4()),
             "kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": kind},
-            "resource": {"group": "argoproj.io", "version": "v1alpha1",
-                         "resource": kind.lower() + "s"},
+            "resource": {
+                "group": "argoproj.io",
+                "version": "v1alpha1",
+                "resource": kind.lower() + "s",
+            },
             "operation": operation,
             "namespace": ns,
             "name": meta.get("name") or meta.get("generateName", ""),
@@ -173,7 +189,7 @@ def make_review(obj: dict[str, Any], *, namespace: str, operation: str = "CREATE
 
 
 def _describe(obj: dict[str, Any], namespace: str) -> str:
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    meta = metadata_of(obj)
     name = meta.get("name") or meta.get("generateName", "?")
     if obj.get("kind") == "ClusterWorkflowTemplate":
         return f"{obj.get('kind')} {name}"
@@ -208,8 +224,10 @@ def cmd_merge(args: argparse.Namespace) -> int:
     print(json.dumps(merged, indent=2, sort_keys=True))
     if args.expect:
         expected = _read_one(args.expect)
-        if isinstance(expected, dict) and "status" in expected:
+        if isinstance(expected, dict) and "status" in expected:  # a Workflow the controller ran
             expected = (expected.get("status") or {}).get("storedWorkflowTemplateSpec")
+        elif isinstance(expected, dict) and isinstance(expected.get("spec"), dict):
+            expected = expected["spec"]
         same = equivalent(merged, expected)
         print("equivalent" if same else "DIFFERENT", file=sys.stderr)
         return EXIT_OK if same else EXIT_DENIED
@@ -218,7 +236,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def _read_defaults(path: str) -> dict[str, Any]:
     doc = _read_one(path)
-    if isinstance(doc, dict) and doc.get("kind") == "ConfigMap" or (
+    if (isinstance(doc, dict) and doc.get("kind") == "ConfigMap") or (
         isinstance(doc, dict) and "workflowDefaults" in doc
     ):
         return dict(load_config(path).workflow_defaults)
@@ -255,49 +273,79 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the webhook server (gunicorn, TLS)")
-    serve.add_argument("--config", help="policy file or workflow-controller ConfigMap "
-                       "(default: the shipped policies/default.yaml)")
+    serve.add_argument(
+        "--config",
+        help="policy file or workflow-controller ConfigMap "
+        "(default: the shipped policies/default.yaml)",
+    )
     serve.add_argument("--cert-dir", default="certs", help="tls.crt/tls.key; generated if absent")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=8443)
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--threads", type=int, default=4)
-    serve.add_argument("--templates", nargs="*", default=[], metavar="PATH",
-                       help="read templates from files instead of the cluster")
-    serve.add_argument("--kubeconfig", help="kubeconfig for template lookups (default: in-cluster, "
-                       "then ~/.kube/config)")
-    serve.add_argument("--no-cluster", action="store_true",
-                       help="no Kubernetes API: templates only from --templates")
+    serve.add_argument(
+        "--templates",
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="read templates from files instead of the cluster",
+    )
+    serve.add_argument(
+        "--kubeconfig",
+        help="kubeconfig for template lookups (default: in-cluster, then ~/.kube/config)",
+    )
+    serve.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="no Kubernetes API: templates only from --templates",
+    )
     serve.add_argument("--audit-file", help="also append audit JSON lines to this file (rotated)")
     serve.add_argument("--log-level", default="info")
-    serve.add_argument("--lookup-timeout", type=float, default=3.0,
-                       help="seconds a template lookup may take on a cache miss")
+    serve.add_argument(
+        "--lookup-timeout",
+        type=float,
+        default=3.0,
+        help="seconds a template lookup may take on a cache miss",
+    )
     serve.set_defaults(func=cmd_serve)
 
     review = sub.add_parser("review", help="print the response to one AdmissionReview")
     review.add_argument("--config")
     review.add_argument("--templates", nargs="*", default=[], metavar="PATH")
-    review.add_argument("--workflows", nargs="*", default=[], metavar="PATH",
-                        help="running Workflows, for the template-edit warning")
+    review.add_argument(
+        "--workflows",
+        nargs="*",
+        default=[],
+        metavar="PATH",
+        help="running Workflows, for the template-edit warning",
+    )
     review.add_argument("--mutate", action="store_true", help="answer as /mutate")
-    review.add_argument("review", help="AdmissionReview request (JSON or YAML; - for stdin)")
+    review.add_argument(
+        "review", nargs="?", help="AdmissionReview request (JSON or YAML; - for stdin)"
+    )
     review.set_defaults(func=cmd_review)
 
     check = sub.add_parser("check", help="check manifests as CREATEs (for CI pipelines)")
     check.add_argument("--config")
     check.add_argument("--templates", nargs="*", default=[], metavar="PATH")
-    check.add_argument("--namespace", default="default",
-                       help="namespace for manifests without one")
-    check.add_argument("manifests", nargs="+")
+    check.add_argument("--namespace", default="default", help="namespace for manifests without one")
+    check.add_argument("manifests", nargs="*")
     check.set_defaults(func=cmd_check)
 
     merge = sub.add_parser("merge", help="print the spec Argo stores for a Workflow")
     merge.add_argument("--workflow", required=True)
     merge.add_argument("--template")
-    merge.add_argument("--defaults", help="workflowDefaults (Workflow fragment), a policy file "
-                       "or a workflow-controller ConfigMap")
+    merge.add_argument(
+        "--defaults",
+        help="workflowDefaults (Workflow fragment), a policy file "
+        "or a workflow-controller ConfigMap",
+    )
     merge.add_argument("--config", help="policy: Strict/Secure sanitise the Workflow as Argo does")
-    merge.add_argument("--expect", help="compare with this stored spec (or a Workflow's status)")
+    merge.add_argument(
+        "--expect",
+        help="compare with this stored spec: a spec, {spec: ...}, or a "
+        "Workflow whose status holds it; exit 1 when different",
+    )
     merge.set_defaults(func=cmd_merge)
 
     certs_cmd = sub.add_parser("certs", help="certificates")
@@ -312,9 +360,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positional_after_list(args: argparse.Namespace) -> None:
+    """`review --templates A B REVIEW`: a greedy --templates list swallowed the positional."""
+    if args.command == "review" and args.review is None and len(args.templates) > 1:
+        args.review = args.templates.pop()
+    if args.command == "check" and not args.manifests and len(args.templates) > 1:
+        args.manifests = [args.templates.pop()]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `argo-admission` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _positional_after_list(args)
+    if args.command == "review" and args.review is None:
+        parser.error("review: the AdmissionReview file is required")
+    if args.command == "check" and not args.manifests:
+        parser.error("check: at least one MANIFEST is required")
     try:
         return int(args.func(args))
     except (UsageError, ManifestError, ConfigError) as exc:

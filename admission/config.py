@@ -23,8 +23,15 @@ SECURITY_CONTEXT_MODES: Final = ("off", "mutate", "require")
 FAILURE_POLICIES: Final = ("Fail", "Ignore")
 SELECTOR_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
 # Fields beside a ref that mutation may default from workflowDefaults (all in Argo's allowlist).
-REF_DEFAULTABLE: Final = ("ttlStrategy", "podGC", "activeDeadlineSeconds", "volumeClaimGC",
-                          "archiveLogs", "priority", "workflowMetadata")
+REF_DEFAULTABLE: Final = (
+    "ttlStrategy",
+    "podGC",
+    "activeDeadlineSeconds",
+    "volumeClaimGC",
+    "archiveLogs",
+    "priority",
+    "workflowMetadata",
+)
 
 
 class ConfigError(ValueError):
@@ -282,10 +289,15 @@ def _join(path: str, key: str) -> str:
 def _build(doc: Mapping[str, Any], errors: list[str], source: str) -> Config:
     read = _Reader(errors)
     doc = read.mapping(doc, "", POLICY_KEYS | {"apiVersion", "kind", "metadata"})
-    restrictions = read.mapping(doc.get("workflowRestrictions"), "workflowRestrictions",
-                                {"templateReferencing"})
-    referencing = read.choice(restrictions.get("templateReferencing"),
-                              "workflowRestrictions.templateReferencing", TEMPLATE_REFERENCING, "")
+    restrictions = read.mapping(
+        doc.get("workflowRestrictions"), "workflowRestrictions", {"templateReferencing"}
+    )
+    referencing = read.choice(
+        restrictions.get("templateReferencing"),
+        "workflowRestrictions.templateReferencing",
+        TEMPLATE_REFERENCING,
+        "",
+    )
     return Config(
         template_referencing=referencing,
         workflow_defaults=_defaults(read, doc.get("workflowDefaults")),
@@ -296,8 +308,9 @@ def _build(doc: Mapping[str, Any], errors: list[str], source: str) -> Config:
         override_allowlist=_allowlist(read, doc.get("overrideAllowlist")),
         controller_instance_ids=_instance_ids(read, doc.get("controllerInstanceIDs")),
         ref_defaults=_ref_defaults(read, doc.get("mutation")),
-        lookup_failure_policy=read.choice(doc.get("lookupFailurePolicy"), "lookupFailurePolicy",
-                                          FAILURE_POLICIES, "Fail"),
+        lookup_failure_policy=read.choice(
+            doc.get("lookupFailurePolicy"), "lookupFailurePolicy", FAILURE_POLICIES, "Fail"
+        ),
         source=source,
     )
 
@@ -315,8 +328,12 @@ def _defaults(read: _Reader, value: Any) -> dict[str, Any]:
 def _security_context(read: _Reader, value: Any) -> SecurityContextPolicy:
     doc = read.mapping(value, "securityContext", {"mode", "pod", "container", "restricted"})
     return SecurityContextPolicy(
-        mode=read.choice(doc.get("mode"), "securityContext.mode", SECURITY_CONTEXT_MODES,
-                         "mutate" if (doc.get("pod") or doc.get("container")) else "off"),
+        mode=read.choice(
+            doc.get("mode"),
+            "securityContext.mode",
+            SECURITY_CONTEXT_MODES,
+            "mutate" if (doc.get("pod") or doc.get("container")) else "off",
+        ),
         pod=read.mapping(doc.get("pod"), "securityContext.pod"),
         container=read.mapping(doc.get("container"), "securityContext.container"),
         restricted=read.boolean(doc.get("restricted"), "securityContext.restricted", False),
@@ -340,15 +357,20 @@ def _exemptions(read: _Reader, value: Any) -> Exemptions:
 
 
 def _library(read: _Reader, value: Any) -> TemplateLibrary:
-    doc = read.mapping(value, "templateLibrary",
-                       {"namespaces", "selector", "clusterScopedOnly", "allowClusterTemplates"})
+    doc = read.mapping(
+        value,
+        "templateLibrary",
+        {"namespaces", "selector", "clusterScopedOnly", "allowClusterTemplates"},
+    )
     return TemplateLibrary(
         namespaces=read.strings(doc.get("namespaces"), "templateLibrary.namespaces"),
         selector=_selector(read, doc.get("selector"), "templateLibrary.selector"),
-        cluster_scoped_only=read.boolean(doc.get("clusterScopedOnly"),
-                                         "templateLibrary.clusterScopedOnly", False),
-        allow_cluster_templates=read.boolean(doc.get("allowClusterTemplates"),
-                                             "templateLibrary.allowClusterTemplates", True),
+        cluster_scoped_only=read.boolean(
+            doc.get("clusterScopedOnly"), "templateLibrary.clusterScopedOnly", False
+        ),
+        allow_cluster_templates=read.boolean(
+            doc.get("allowClusterTemplates"), "templateLibrary.allowClusterTemplates", True
+        ),
     )
 
 
@@ -375,8 +397,10 @@ def _selector(read: _Reader, value: Any, path: str) -> LabelSelector | None:
         if op in ("In", "NotIn") and not values:
             read.errors.append(f"{where}.values: required for operator {op}")
         expressions.append((item["key"], op, values))
-    return LabelSelector(match_labels={str(k): str(v) for k, v in labels.items()},
-                         match_expressions=tuple(expressions))
+    return LabelSelector(
+        match_labels={str(k): str(v) for k, v in labels.items()},
+        match_expressions=tuple(expressions),
+    )
 
 
 def _allowlist(read: _Reader, value: Any) -> frozenset[str]:
@@ -402,6 +426,6 @@ def _ref_defaults(read: _Reader, value: Any) -> tuple[str, ...]:
         if name not in REF_DEFAULTABLE:
             read.errors.append(
                 f"mutation.refDefaults: {name!r} cannot be set beside a ref "
-                f"(allowed: {', '.join(REF_DEFAULTABLE)})")
+                f"(allowed: {', '.join(REF_DEFAULTABLE)})"
+            )
     return tuple(sorted(fields))
-

@@ -113,7 +113,7 @@ def diff_lines(
     left, right = normalise(old, type_name), normalise(new, type_name)
     if left == right:
         return []
-    report = DeepDiff(left, right, verbose_level=2, view="tree")
+    report = DeepDiff(left, right, verbose_level=2, view="tree", threshold_to_diff_deeper=0)
     lines: list[str] = []
     for items in report.values():
         for item in items:

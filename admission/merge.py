@@ -91,16 +91,27 @@ ALWAYS_EMITTED: Final[dict[str, dict[str, JSON]]] = {
 }
 
 # Go map fields (omitempty): an empty map is not written. Struct pointers (`artifactGC: {}`) are.
-MAP_FIELDS: Final = frozenset({"nodeSelector", "hooks", "labels", "annotations", "labelsFrom",
-                               "limits", "requests"})
+MAP_FIELDS: Final = frozenset(
+    {"nodeSelector", "hooks", "labels", "annotations", "labelsFrom", "limits", "requests"}
+)
 # Slices Go writes even when empty (no omitempty); every other empty list is not written.
 KEPT_EMPTY_LISTS: Final = frozenset({"tasks"})
 # Strings Go writes even when "" below the types above (ConfigMapKeySelector.key, ...); any
 # other "" is an omitempty zero and is not written.
 KEPT_EMPTY_STRINGS: Final = frozenset({"key", "help"})
 # Plain (non-pointer) bools with omitempty: false is not written.
-PLAIN_BOOLS: Final = frozenset({"clusterScope", "forceFinalizerRemoval", "optional", "readOnly",
-                                "stdin", "stdinOnce", "tty", "deleted"})
+PLAIN_BOOLS: Final = frozenset(
+    {
+        "clusterScope",
+        "forceFinalizerRemoval",
+        "optional",
+        "readOnly",
+        "stdin",
+        "stdinOnce",
+        "tty",
+        "deleted",
+    }
+)
 
 # Parameter fields typed AnyString: Go accepts numbers and booleans and stores them as strings.
 ANY_STRING_FIELDS: Final = ("value", "default")
@@ -247,8 +258,11 @@ def canonical_spec_keys(spec: Mapping[str, JSON]) -> dict[str, JSON]:
 
 def _roundtrip_entries(value: Mapping[str, JSON]) -> dict[str, JSON]:
     """A Go map: every entry is written, values of struct type read like any struct."""
-    return {k: go_roundtrip(v, None) if isinstance(v, dict | list) else v
-            for k, v in value.items() if v is not None}
+    return {
+        k: go_roundtrip(v, None) if isinstance(v, dict | list) else v
+        for k, v in value.items()
+        if v is not None
+    }
 
 
 def _omitted_when_empty(key: str, value: JSON, type_name: str | None) -> bool:
@@ -343,10 +357,14 @@ def _merge_list(
         raise MergeError(f"{field}: cannot merge lists without merge key")
     for item in patch:
         if merge_key not in item:
-            raise MergeError(f"{field}: map {item} does not contain declared merge key {merge_key!r}")
+            raise MergeError(
+                f"{field}: map {item} does not contain declared merge key {merge_key!r}"
+            )
     for item in original:
         if merge_key not in item:
-            raise MergeError(f"{field}: map {item} does not contain declared merge key {merge_key!r}")
+            raise MergeError(
+                f"{field}: map {item} does not contain declared merge key {merge_key!r}"
+            )
     merged = list(original)
     for item in patch:
         index = _index_of(merged, item[merge_key], merge_key)
@@ -435,7 +453,7 @@ def merge_to(patch: Mapping[str, JSON], target: Mapping[str, JSON]) -> dict[str,
     target_obj = go_roundtrip(dict(target), "Workflow")
     patch_spec = patch_obj.setdefault("spec", {})
     hooks = patch_spec.pop("hooks", None) or {}
-    labels_from = {}
+    labels_from: dict[str, JSON] = {}
     if isinstance(patch_spec.get("workflowMetadata"), dict):
         labels_from = patch_spec["workflowMetadata"].pop("labelsFrom", None) or {}
     merged = strategic_merge(patch_obj, target_obj, "Workflow")
@@ -445,7 +463,7 @@ def merge_to(patch: Mapping[str, JSON], target: Mapping[str, JSON]) -> dict[str,
     _add_missing(spec, "hooks", hooks)
     if labels_from:
         _add_missing(spec.setdefault("workflowMetadata", {}), "labelsFrom", labels_from)
-    return merged
+    return dict(merged)
 
 
 def _add_missing(holder: dict[str, JSON], key: str, entries: Mapping[str, JSON]) -> None:
@@ -537,7 +555,7 @@ def is_set(field: str, value: JSON) -> bool:
         return False
     kind = WORKFLOW_SPEC_FIELDS.get(field, ("", "unknown"))[1]
     if kind == "string":
-        return value != ""
+        return bool(value != "")
     if kind == "struct":
         return bool(strip_nulls(value)) if isinstance(value, dict) else True
     return kind != "unknown"

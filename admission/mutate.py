@@ -62,8 +62,14 @@ def patches(
         mutated = obj
     ops = jsonpatch.make_patch(obj, mutated).patch
     outcome = Outcome.WARN if ctx.findings.warnings else Outcome.PASS
-    return Decision(True, outcome, patch=tuple(ops), warnings=tuple(ctx.findings.warnings),
-                    mode=config.mode, annotations=annotations)
+    return Decision(
+        True,
+        outcome,
+        patch=tuple(ops),
+        warnings=tuple(ctx.findings.warnings),
+        mode=config.mode,
+        annotations=annotations,
+    )
 
 
 def mutate_object(ctx: Context, obj: dict[str, Any]) -> None:
@@ -124,15 +130,20 @@ def _fill_metadata(obj: dict[str, Any], defaults: Any) -> None:
 
 def _ref_defaults(ctx: Context, spec: dict[str, Any]) -> None:
     """Set allowlisted defaults beside a ref where neither Workflow nor template sets them."""
-    wanted = {k: v for k, v in spec_of(ctx.config.workflow_defaults).items()
-              if k in ctx.config.ref_defaults and spec.get(k) is None}
+    wanted = {
+        k: v
+        for k, v in spec_of(ctx.config.workflow_defaults).items()
+        if k in ctx.config.ref_defaults and spec.get(k) is None
+    }
     if not wanted:
         return
     key = ref_key(spec, ctx.namespace)
     ok, template = ctx.lookup(key) if key is not None and key.name else (False, None)
     if not ok or template is None:
-        ctx.warn("[mutate] workflowDefaults not set beside the ref: its template could not be "
-                 "read, and the template's own values must win")
+        ctx.warn(
+            "[mutate] workflowDefaults not set beside the ref: its template could not be "
+            "read, and the template's own values must win"
+        )
         ctx.findings.errors.clear()
         return
     template_spec = spec_of(template)
@@ -151,8 +162,9 @@ def apply_baseline(config: Config, spec: dict[str, Any]) -> None:
     if policy.container:
         for _, _, container in containers(spec):
             assert isinstance(container, dict)
-            container["securityContext"] = fill_missing(container.get("securityContext"),
-                                                         policy.container)
+            container["securityContext"] = fill_missing(
+                container.get("securityContext"), policy.container
+            )
 
 
 def fill_missing(actual: Any, baseline: Mapping[str, Any]) -> dict[str, Any]:

@@ -229,11 +229,12 @@ def respond(decision: Decision) -> Response:
     annotations = dict(decision.annotations)
     if decision.allowed:
         return patched(list(decision.patch), warnings=decision.warnings, annotations=annotations)
-    return denied(decision.message, code=decision.code, warnings=decision.warnings,
-                  annotations=annotations)
+    return denied(
+        decision.message, code=decision.code, warnings=decision.warnings, annotations=annotations
+    )
 
 
 def complete(response: Response, uid: str) -> Review:
     """Wrap a response in its AdmissionReview and copy the request's UID into it."""
-    body: Response = {"uid": uid, **response}  # type: ignore[typeddict-item]
+    body: Response = {"uid": uid, **response}
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": body}

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from admission.policy.context import metadata_of
 from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -34,7 +35,11 @@ def read_documents(path: Path) -> list[Any]:
         raise ManifestError(f"{path}: not valid YAML/JSON: {exc}") from exc
     out: list[Any] = []
     for doc in docs:
-        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+        if (
+            isinstance(doc, dict)
+            and doc.get("kind") == "List"
+            and isinstance(doc.get("items"), list)
+        ):
             out.extend(doc["items"])
         else:
             out.append(doc)
@@ -75,7 +80,7 @@ class FileTemplateSource:
     def add(self, obj: Mapping[str, Any]) -> None:
         """Index one object if it is a template or a Workflow; ignore anything else."""
         kind = obj.get("kind")
-        meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+        meta = metadata_of(obj)
         name = meta.get("name", "")
         if kind == NAMESPACED:
             self._templates[TemplateKey(NAMESPACED, meta.get("namespace", ""), name)] = obj

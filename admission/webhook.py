@@ -29,7 +29,10 @@ class Result:
 
 
 def handle(
-    body: bytes | str | dict[str, Any], *, endpoint: str, config: Config,
+    body: bytes | str | dict[str, Any],
+    *,
+    endpoint: str,
+    config: Config,
     templates: TemplateSource | None = None,
 ) -> Result:
     """Evaluate one AdmissionReview body for `validate` or `mutate`."""

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import MergeOracle, find_binary, require_binaries  # noqa: E402
+from support import MergeOracle, find_binary, require_binaries
 
 
 @pytest.fixture(scope="session")

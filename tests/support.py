@@ -25,7 +25,7 @@ def load_yaml(path: str | Path) -> Any:
 
 
 def require_binaries() -> bool:
-    """Whether missing test binaries must fail the run (CI sets ARGO_ADMISSION_REQUIRE_BINARIES=1)."""
+    """Whether missing binaries fail the run (CI sets ARGO_ADMISSION_REQUIRE_BINARIES=1)."""
     return os.environ.get("ARGO_ADMISSION_REQUIRE_BINARIES") == "1"
 
 

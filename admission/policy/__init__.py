@@ -64,7 +64,10 @@ def route(request: Request) -> tuple[str | None, str]:
     by_kind = KINDS.get(request.kind.lower())
     by_resource = RESOURCES.get(request.resource.lower())
     if by_kind and by_resource and by_kind != by_resource:
-        return None, f"request.kind {request.kind} does not match request.resource {request.resource}"
+        return (
+            None,
+            f"request.kind {request.kind} does not match request.resource {request.resource}",
+        )
     found = by_kind or by_resource
     if found is None:
         return None, ""
@@ -88,18 +91,28 @@ def evaluate(
     if not isinstance(obj, dict):
         return _errored(config, 400, Violation("request", "request.object must be an object"))
     if request.operation == "UPDATE" and not isinstance(old, dict):
-        return _errored(config, 400,
-                        Violation("request", "request.oldObject must be an object on UPDATE"))
-    ctx = Context(request, config, templates or EmptySource(), kind, obj,
-                  old if isinstance(old, dict) else None)
+        return _errored(
+            config, 400, Violation("request", "request.oldObject must be an object on UPDATE")
+        )
+    ctx = Context(
+        request,
+        config,
+        templates or EmptySource(),
+        kind,
+        obj,
+        old if isinstance(old, dict) else None,
+    )
     reason = exemptions.exempt_reason(request, config, ctx.namespace)
     if reason:
         return _allow(config, exempt=reason)
     if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, obj):
         return _skip(config, "no significant change")
     if not isinstance(obj.get("spec"), dict):
-        return _errored(config, 400, Violation("well-formed", f"{kind} spec must be an object",
-                                               "set spec", "spec"))
+        return _errored(
+            config,
+            400,
+            Violation("well-formed", f"{kind} spec must be an object", "set spec", "spec"),
+        )
     try:
         RULES[kind](ctx)
     except MergeError as exc:
@@ -126,16 +139,18 @@ def _cron_workflow(ctx: Context) -> None:
     spelling.check_keys(ctx, spec, spelling.CRON_FIELDS, "spec")
     workflow_spec = spec.get("workflowSpec")
     if not isinstance(workflow_spec, dict):
-        ctx.error(400, "well-formed", "spec.workflowSpec must be an object", "set spec.workflowSpec")
+        ctx.error(
+            400, "well-formed", "spec.workflowSpec must be an object", "set spec.workflowSpec"
+        )
         return
     spelling.check_workflow_spec(ctx, workflow_spec, "spec.workflowSpec")
     exemptions.check_object_instance_id(ctx)
     meta = spec.get("workflowMetadata")
-    exemptions.check_instance_id(ctx, labels_of({"metadata": meta}),
-                                 "spec.workflowMetadata.labels")
+    exemptions.check_instance_id(ctx, labels_of({"metadata": meta}), "spec.workflowMetadata.labels")
     old_spec = spec_of(ctx.old).get("workflowSpec") if ctx.is_update else None
-    _workflow_spec_rules(ctx, workflow_spec, old_spec if isinstance(old_spec, dict) else None,
-                         "spec.workflowSpec")
+    _workflow_spec_rules(
+        ctx, workflow_spec, old_spec if isinstance(old_spec, dict) else None, "spec.workflowSpec"
+    )
 
 
 def _workflow_spec_rules(
@@ -173,10 +188,13 @@ def _warn_running(ctx: Context) -> None:
     namespace = "" if ctx.kind == CLUSTER_WORKFLOW_TEMPLATE else ctx.namespace
     running = list(ctx.templates.workflows_using(TemplateKey(ctx.kind, namespace, name)))
     if running:
-        shown = ", ".join(running[:10]) + (f" and {len(running) - 10} more" if len(running) > 10
-                                           else "")
-        ctx.warn(f"[secure] editing this template fails the running Workflows that reference "
-                 f"it (templateReferencing: Secure): {shown}")
+        shown = ", ".join(running[:10]) + (
+            f" and {len(running) - 10} more" if len(running) > 10 else ""
+        )
+        ctx.warn(
+            f"[secure] editing this template fails the running Workflows that reference "
+            f"it (templateReferencing: Secure): {shown}"
+        )
 
 
 RULES: Final[dict[str, Callable[[Context], None]]] = {
@@ -203,18 +221,39 @@ def decide(ctx: Context) -> Decision:
     problems = [*found.violations, *(v for _, v in errors)]
     if not problems:
         outcome = Outcome.WARN if warnings else Outcome.PASS
-        return Decision(True, outcome, warnings=tuple(warnings), mode=config.mode,
-                        annotations=_annotations("allow", "", config.mode))
+        return Decision(
+            True,
+            outcome,
+            warnings=tuple(warnings),
+            mode=config.mode,
+            annotations=_annotations("allow", "", config.mode),
+        )
     outcome = Outcome.FAIL if found.violations else Outcome.ERROR
     code = 403 if found.violations else max(code for code, _ in errors)
     rule = problems[0].rule
     if config.mode == "enforce":
-        return Decision(False, outcome, code, tuple(problems), tuple(warnings), tuple(found.diff),
-                        mode=config.mode, annotations=_annotations("deny", rule, config.mode))
+        return Decision(
+            False,
+            outcome,
+            code,
+            tuple(problems),
+            tuple(warnings),
+            tuple(found.diff),
+            mode=config.mode,
+            annotations=_annotations("deny", rule, config.mode),
+        )
     if config.mode == "warn":
         warnings = [*(p.message() for p in problems), *found.diff, *warnings]
-    return Decision(True, outcome, code, tuple(problems), tuple(warnings), tuple(found.diff),
-                    mode=config.mode, annotations=_annotations(config.mode, rule, config.mode))
+    return Decision(
+        True,
+        outcome,
+        code,
+        tuple(problems),
+        tuple(warnings),
+        tuple(found.diff),
+        mode=config.mode,
+        annotations=_annotations(config.mode, rule, config.mode),
+    )
 
 
 def _annotations(decision: str, rule: str, mode: str) -> dict[str, str]:
@@ -230,10 +269,20 @@ def _allow(config: Config, *, exempt: str) -> Decision:
 
 
 def _skip(config: Config, why: str) -> Decision:
-    return Decision(True, Outcome.SKIP, mode=config.mode,
-                    annotations={"decision": "skip", "mode": config.mode, "skip": why})
+    return Decision(
+        True,
+        Outcome.SKIP,
+        mode=config.mode,
+        annotations={"decision": "skip", "mode": config.mode, "skip": why},
+    )
 
 
 def _errored(config: Config, code: int, violation: Violation) -> Decision:
-    return Decision(False, Outcome.ERROR, code, (violation,), mode=config.mode,
-                    annotations=_annotations("deny", violation.rule, config.mode))
+    return Decision(
+        False,
+        Outcome.ERROR,
+        code,
+        (violation,),
+        mode=config.mode,
+        annotations=_annotations("deny", violation.rule, config.mode),
+    )

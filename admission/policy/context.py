@@ -8,7 +8,13 @@ from typing import Any
 
 from admission.config import Config
 from admission.decision import Violation
-from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey, TemplateLookupError, TemplateSource
+from admission.policy.source import (
+    CLUSTER,
+    NAMESPACED,
+    TemplateKey,
+    TemplateLookupError,
+    TemplateSource,
+)
 from admission.review import Request
 
 WORKFLOW = "Workflow"
@@ -85,10 +91,15 @@ def spec_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
     return spec if isinstance(spec, dict) else {}
 
 
+def metadata_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    """obj.metadata as a dict ({} when absent or not a mapping)."""
+    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
+    return meta if isinstance(meta, dict) else {}
+
+
 def labels_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
     """obj.metadata.labels as a dict."""
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    labels = meta.get("labels") if isinstance(meta, dict) else None
+    labels = metadata_of(obj).get("labels")
     return labels if isinstance(labels, dict) else {}
 
 

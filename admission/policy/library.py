@@ -27,8 +27,10 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
         return
     if template is None:
         reason = f"{where}.workflowTemplateRef names {key}, which does not exist"
-        detail = (f"looked up {key} (clusterScope: {key.kind == CLUSTER}); create it first or "
-                  "fix the name")
+        detail = (
+            f"looked up {key} (clusterScope: {key.kind == CLUSTER}); create it first or "
+            "fix the name"
+        )
         if ctx.config.strict:
             ctx.deny("template-ref", reason, detail, f"{where}.workflowTemplateRef")
         else:
@@ -50,8 +52,10 @@ def in_library(ctx: Context, key: TemplateKey, template: Mapping[str, Any], path
     elif key.kind == NAMESPACED and library.cluster_scoped_only:
         problem = "only ClusterWorkflowTemplates may be referenced (clusterScope: true)"
     elif key.kind == NAMESPACED and library.namespaces and key.namespace not in library.namespaces:
-        problem = (f"namespace {key.namespace} is not a library namespace "
-                   f"({', '.join(sorted(library.namespaces))})")
+        problem = (
+            f"namespace {key.namespace} is not a library namespace "
+            f"({', '.join(sorted(library.namespaces))})"
+        )
     elif library.selector is not None and not library.selector.matches(labels_of(template)):
         problem = f"it lacks the library labels {library.selector.describe()}"
     if problem:
@@ -61,7 +65,10 @@ def in_library(ctx: Context, key: TemplateKey, template: Mapping[str, Any], path
 
 
 def check_entrypoint(
-    ctx: Context, spec: Mapping[str, Any], key: TemplateKey, template: Mapping[str, Any],
+    ctx: Context,
+    spec: Mapping[str, Any],
+    key: TemplateKey,
+    template: Mapping[str, Any],
     where: str,
 ) -> None:
     """The entrypoint Argo will run must be a template of the referenced spec (or defaults)."""
@@ -70,12 +77,19 @@ def check_entrypoint(
     entry = spec.get("entrypoint") or tmpl_spec.get("entrypoint") or defaults_spec.get("entrypoint")
     names = template_names(tmpl_spec) | template_names(defaults_spec)
     if not entry:
-        ctx.deny("entrypoint", f"no entrypoint: neither {where} nor {key} sets one",
-                 f"set {where}.entrypoint to one of: {', '.join(sorted(names)) or '(none)'}",
-                 f"{where}.entrypoint")
+        ctx.deny(
+            "entrypoint",
+            f"no entrypoint: neither {where} nor {key} sets one",
+            f"set {where}.entrypoint to one of: {', '.join(sorted(names)) or '(none)'}",
+            f"{where}.entrypoint",
+        )
     elif entry not in names:
-        ctx.deny("entrypoint", f"entrypoint {entry!r} is not a template of {key}",
-                 f"choose one of: {', '.join(sorted(names)) or '(none)'}", f"{where}.entrypoint")
+        ctx.deny(
+            "entrypoint",
+            f"entrypoint {entry!r} is not a template of {key}",
+            f"choose one of: {', '.join(sorted(names)) or '(none)'}",
+            f"{where}.entrypoint",
+        )
 
 
 def template_names(spec: Mapping[str, Any]) -> set[str]:
@@ -101,8 +115,12 @@ def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, An
             if not ok:
                 continue
             if found is None:
-                ctx.deny("template-ref", f"{parent} uses templateRef {nested}, which does not exist",
-                         "Argo would resolve it at run time from whatever is created later", path)
+                ctx.deny(
+                    "template-ref",
+                    f"{parent} uses templateRef {nested}, which does not exist",
+                    "Argo would resolve it at run time from whatever is created later",
+                    path,
+                )
                 continue
             if in_library(ctx, nested, found, path) and depth + 1 < MAX_DEPTH:
                 frontier.append((nested, found, depth + 1))

@@ -40,9 +40,12 @@ def check_update(ctx: Context) -> None:
         return
     if template is None:
         if user_changed:
-            ctx.deny("secure", SECURE_MESSAGE,
-                     f"{key} no longer exists, so the changed spec cannot be checked",
-                     "spec.workflowTemplateRef")
+            ctx.deny(
+                "secure",
+                SECURE_MESSAGE,
+                f"{key} no longer exists, so the changed spec cannot be checked",
+                "spec.workflowTemplateRef",
+            )
         else:
             ctx.warn(f"[secure] {key} no longer exists: Argo will fail this Workflow")
         return
@@ -57,13 +60,19 @@ def check_update(ctx: Context) -> None:
         return
     lines = diff_lines(stored_cmp, _without_refreshed(merged_new))
     if user_changed and not equivalent(merged_old, merged_new):
-        ctx.deny("secure", SECURE_MESSAGE,
-                 "the spec joined from this Workflow, its template and workflowDefaults differs "
-                 f"from status.{STORED_SPEC}:", "spec")
+        ctx.deny(
+            "secure",
+            SECURE_MESSAGE,
+            "the spec joined from this Workflow, its template and workflowDefaults differs "
+            f"from status.{STORED_SPEC}:",
+            "spec",
+        )
         ctx.findings.diff.extend(lines)
         return
-    ctx.warn(f"[secure] {key} changed after this Workflow started; Argo will fail it "
-             f"(templateReferencing: Secure): {'; '.join(lines[:5])}")
+    ctx.warn(
+        f"[secure] {key} changed after this Workflow started; Argo will fail it "
+        f"(templateReferencing: Secure): {'; '.join(lines[:5])}"
+    )
 
 
 def _merged(ctx: Context, spec: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:

@@ -62,22 +62,30 @@ def check_baseline(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
     if policy.mode != "require":
         return
     if policy.pod and not contains(spec.get("securityContext"), policy.pod):
-        ctx.deny("security-context", f"{where}.securityContext lacks the required baseline",
-                 f"set {where}.securityContext to include {dict(policy.pod)}",
-                 f"{where}.securityContext")
+        ctx.deny(
+            "security-context",
+            f"{where}.securityContext lacks the required baseline",
+            f"set {where}.securityContext to include {dict(policy.pod)}",
+            f"{where}.securityContext",
+        )
     if not policy.container:
         return
     for path, label, container in containers(spec):
         if not contains(container.get("securityContext"), policy.container):
-            ctx.deny("security-context", f"{label} lacks the required securityContext baseline",
-                     f"set {path}.securityContext to include {dict(policy.container)}",
-                     f"{path}.securityContext")
+            ctx.deny(
+                "security-context",
+                f"{label} lacks the required securityContext baseline",
+                f"set {path}.securityContext to include {dict(policy.container)}",
+                f"{path}.securityContext",
+            )
 
 
 def contains(actual: Any, wanted: Any) -> bool:
     """Whether `actual` carries every value of `wanted` (maps by key, lists as sets)."""
     if isinstance(wanted, dict):
-        return isinstance(actual, dict) and all(contains(actual.get(k), v) for k, v in wanted.items())
+        return isinstance(actual, dict) and all(
+            contains(actual.get(k), v) for k, v in wanted.items()
+        )
     if isinstance(wanted, list):
         return isinstance(actual, list) and all(item in actual for item in wanted)
     return bool(actual == wanted)
@@ -97,8 +105,12 @@ def check_restricted(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
         for check in CONTAINER_CHECKS:
             found = check(sc) if isinstance(sc, dict) else ""
             if found:
-                ctx.deny("restricted", f"{label}: {found}", "not allowed by the restricted "
-                         "profile", f"{path}.securityContext")
+                ctx.deny(
+                    "restricted",
+                    f"{label}: {found}",
+                    "not allowed by the restricted profile",
+                    f"{path}.securityContext",
+                )
 
 
 def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, str, str]]:
@@ -120,21 +132,30 @@ def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, st
                 yield f"{path}.{host} is true", "host namespaces are not allowed", f"{path}.{host}"
         for i, volume in enumerate(_dicts(pod.get("volumes"))):
             if "hostPath" in volume:
-                yield (f"{path}.volumes[{i}] ({volume.get('name')}) uses hostPath",
-                       "hostPath volumes are not allowed", f"{path}.volumes[{i}].hostPath")
+                yield (
+                    f"{path}.volumes[{i}] ({volume.get('name')}) uses hostPath",
+                    "hostPath volumes are not allowed",
+                    f"{path}.volumes[{i}].hostPath",
+                )
         sc = pod.get("securityContext")
         for check in POD_CHECKS:
             found = check(sc) if isinstance(sc, dict) else ""
             if found:
-                yield f"{path}.securityContext: {found}", "not allowed by the restricted " \
-                    "profile", f"{path}.securityContext"
+                yield (
+                    f"{path}.securityContext: {found}",
+                    "not allowed by the restricted profile",
+                    f"{path}.securityContext",
+                )
         for j, item in enumerate(_dicts(pod.get("containers"))):
             sc = item.get("securityContext")
             for check in CONTAINER_CHECKS:
                 found = check(sc) if isinstance(sc, dict) else ""
                 if found:
-                    yield (f"{path}.containers[{j}]: {found}", "not allowed by the restricted "
-                           "profile", f"{path}.containers[{j}].securityContext")
+                    yield (
+                        f"{path}.containers[{j}]: {found}",
+                        "not allowed by the restricted profile",
+                        f"{path}.containers[{j}].securityContext",
+                    )
 
 
 def _parsed_patch(value: Any) -> Mapping[str, Any] | None:
@@ -168,8 +189,11 @@ def check_capabilities(sc: Mapping[str, Any]) -> str:
     """capabilities.add may hold only NET_BIND_SERVICE."""
     caps = sc.get("capabilities")
     added = caps.get("add") if isinstance(caps, dict) else None
-    extra = sorted(str(c) for c in added or [] if c not in ALLOWED_CAPABILITIES) \
-        if isinstance(added, list) else []
+    extra = (
+        sorted(str(c) for c in added or [] if c not in ALLOWED_CAPABILITIES)
+        if isinstance(added, list)
+        else []
+    )
     return f"capabilities.add: {extra}" if extra else ""
 
 
@@ -177,11 +201,16 @@ def check_seccomp(sc: Mapping[str, Any]) -> str:
     """seccompProfile.type must be RuntimeDefault or Localhost when set."""
     profile = sc.get("seccompProfile")
     kind = profile.get("type") if isinstance(profile, dict) else None
-    return f"seccompProfile.type: {kind}" if kind is not None and kind not in ALLOWED_SECCOMP else ""
+    return (
+        f"seccompProfile.type: {kind}" if kind is not None and kind not in ALLOWED_SECCOMP else ""
+    )
 
 
 CONTAINER_CHECKS: Final[tuple[Check, ...]] = (
-    check_privileged, check_privilege_escalation, check_run_as_root, check_capabilities,
+    check_privileged,
+    check_privilege_escalation,
+    check_run_as_root,
+    check_capabilities,
     check_seccomp,
 )
 POD_CHECKS: Final[tuple[Check, ...]] = (check_run_as_root, check_seccomp)

@@ -16,8 +16,13 @@ from admission.policy.context import Context
 OBJECT_FIELDS: Final = ("apiVersion", "kind", "metadata", "spec", "status")
 STATUS_FIELDS: Final = ("storedWorkflowTemplateSpec", "storedTemplates", "phase", "nodes")
 REF_FIELDS: Final = ("name", "clusterScope")
-ARTIFACT_GC_FIELDS: Final = ("strategy", "podMetadata", "serviceAccountName",
-                             "forceFinalizerRemoval", "podSpecPatch")
+ARTIFACT_GC_FIELDS: Final = (
+    "strategy",
+    "podMetadata",
+    "serviceAccountName",
+    "forceFinalizerRemoval",
+    "podSpecPatch",
+)
 CRON_FIELDS: Final = ("workflowSpec", "workflowMetadata")
 
 
@@ -47,9 +52,17 @@ def check_keys(ctx: Context, doc: Mapping[str, Any], known: Iterable[str], where
         folded = key.lower()
         path = f"{where}.{key}" if where else key
         if folded in canonical and key != canonical[folded]:
-            ctx.deny("spelling", f"field {path!r} is a case variant of {canonical[folded]!r}",
-                     "Argo's Go decoder may read it as that field; spell it exactly", path)
+            ctx.deny(
+                "spelling",
+                f"field {path!r} is a case variant of {canonical[folded]!r}",
+                "Argo's Go decoder may read it as that field; spell it exactly",
+                path,
+            )
         elif folded in seen:
-            ctx.deny("spelling", f"fields {seen[folded]!r} and {key!r} differ only in case",
-                     "a Go reader would take one for the other", path)
+            ctx.deny(
+                "spelling",
+                f"fields {seen[folded]!r} and {key!r} differ only in case",
+                "a Go reader would take one for the other",
+                path,
+            )
         seen[folded] = key

@@ -66,19 +66,29 @@ def _check_stored_spec(ctx: Context, old: dict[str, Any], new: dict[str, Any]) -
     if before is None and after is None:
         return
     if before is None:
-        ctx.deny("status", f"{path} may only be written by Argo's workflow-controller",
-                 "the UPDATE adds it; Argo would run it as is", path)
+        ctx.deny(
+            "status",
+            f"{path} may only be written by Argo's workflow-controller",
+            "the UPDATE adds it; Argo would run it as is",
+            path,
+        )
         return
     if after is None:
-        ctx.deny("status", f"{path} may only be written by Argo's workflow-controller",
-                 "the UPDATE removes it; Argo would store a new spec from the changed Workflow",
-                 path)
+        ctx.deny(
+            "status",
+            f"{path} may only be written by Argo's workflow-controller",
+            "the UPDATE removes it; Argo would store a new spec from the changed Workflow",
+            path,
+        )
         return
     if equivalent(before, after) or equivalent(_as_retry(ctx, before, after), after):
         return
-    ctx.deny("status", f"{path} may only be written by Argo's workflow-controller",
-             "only `argo retry` may change it (clear shutdown, set parameters); the UPDATE "
-             "changes:", path)
+    ctx.deny(
+        "status",
+        f"{path} may only be written by Argo's workflow-controller",
+        "only `argo retry` may change it (clear shutdown, set parameters); the UPDATE changes:",
+        path,
+    )
     ctx.findings.diff.extend(diff_lines(before, after, prefix=path))
 
 

@@ -30,9 +30,16 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
     if ref is None:
         return
     if not isinstance(ref, dict) or not isinstance(ref.get("name"), str) or not ref["name"]:
-        ctx.deny("strict", f"{where}.workflowTemplateRef.name must name a template",
-                 "set workflowTemplateRef.name (and clusterScope: true for a "
-                 "ClusterWorkflowTemplate)", f"{where}.workflowTemplateRef.name")
+        ctx.deny(
+            "strict",
+            f"{where}.workflowTemplateRef.name must name a template",
+            "set workflowTemplateRef.name (and clusterScope: true for a ClusterWorkflowTemplate)",
+            f"{where}.workflowTemplateRef.name",
+        )
     elif "clusterScope" in ref and not isinstance(ref["clusterScope"], bool):
-        ctx.deny("strict", f"{where}.workflowTemplateRef.clusterScope must be true or false",
-                 f"got {ref['clusterScope']!r}", f"{where}.workflowTemplateRef.clusterScope")
+        ctx.deny(
+            "strict",
+            f"{where}.workflowTemplateRef.clusterScope must be true or false",
+            f"got {ref['clusterScope']!r}",
+            f"{where}.workflowTemplateRef.clusterScope",
+        )

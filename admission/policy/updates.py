@@ -31,8 +31,24 @@ def is_significant(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) ->
 
 
 _PROTECTED_STATUS = ("storedWorkflowTemplateSpec", "storedTemplates")
-_PLAIN_STATUS = frozenset({"phase", "nodes", "message", "startedAt", "finishedAt", "progress",
-                           "conditions", "estimatedDuration", "resourcesDuration",
-                           "artifactRepositoryRef", "artifactGCStatus", "taskResultsCompletionStatus",
-                           "persistentVolumeClaims", "outputs", "offloadNodeStatusVersion",
-                           "compressedNodes", "synchronization"})
+_PLAIN_STATUS = frozenset(
+    {
+        "phase",
+        "nodes",
+        "message",
+        "startedAt",
+        "finishedAt",
+        "progress",
+        "conditions",
+        "estimatedDuration",
+        "resourcesDuration",
+        "artifactRepositoryRef",
+        "artifactGCStatus",
+        "taskResultsCompletionStatus",
+        "persistentVolumeClaims",
+        "outputs",
+        "offloadNodeStatusVersion",
+        "compressedNodes",
+        "synchronization",
+    }
+)

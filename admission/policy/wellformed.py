@@ -22,20 +22,31 @@ def check(ctx: Context) -> None:
     if not isinstance(templates, list):
         ctx.deny("well-formed", "spec.templates must be a list", path="spec.templates")
         return
-    names = Counter()
+    names: Counter[str] = Counter()
     for i, template in enumerate(templates):
         name = template.get("name") if isinstance(template, dict) else None
         if not isinstance(name, str) or not name:
-            ctx.deny("well-formed", f"spec.templates[{i}] has no name",
-                     "every template needs a unique name", f"spec.templates[{i}].name")
+            ctx.deny(
+                "well-formed",
+                f"spec.templates[{i}] has no name",
+                "every template needs a unique name",
+                f"spec.templates[{i}].name",
+            )
         else:
             names[name] += 1
     for name, count in sorted(names.items()):
         if count > 1:
-            ctx.deny("well-formed", f"template name {name!r} is used {count} times",
-                     "template names must be unique (Argo merges templates by name)",
-                     f"spec.templates[name={name}]")
+            ctx.deny(
+                "well-formed",
+                f"template name {name!r} is used {count} times",
+                "template names must be unique (Argo merges templates by name)",
+                f"spec.templates[name={name}]",
+            )
     entry = spec.get("entrypoint")
     if entry and entry not in template_names(spec):
-        ctx.deny("well-formed", f"entrypoint {entry!r} is not a template of this spec",
-                 f"choose one of: {', '.join(sorted(names)) or '(none)'}", "spec.entrypoint")
+        ctx.deny(
+            "well-formed",
+            f"entrypoint {entry!r} is not a template of this spec",
+            f"choose one of: {', '.join(sorted(names)) or '(none)'}",
+            "spec.entrypoint",
+        )

@@ -31,6 +31,7 @@ CASES = sorted(p for p in CASES_DIR.iterdir() if p.is_dir())
 
 def read_case(folder: Path) -> dict[str, Any]:
     """The inputs of one case."""
+
     def optional(name: str) -> Any:
         path = folder / name
         return load_yaml(path) if path.exists() else None
@@ -115,5 +116,7 @@ def test_every_merge_case_file_is_read() -> None:
         names = {p.name for p in folder.iterdir()}
         assert names <= CASE_FILES, f"{folder.name}: unexpected {sorted(names - CASE_FILES)}"
         assert {"case.yaml", "workflow.yaml"} <= names, folder.name
-        assert load_yaml(folder / "case.yaml").get("source"), f"{folder.name}: case.yaml needs source"
+        assert load_yaml(folder / "case.yaml").get("source"), (
+            f"{folder.name}: case.yaml needs source"
+        )
     assert not [p for p in CASES_DIR.iterdir() if p.is_file()], "files outside case folders"

@@ -1,0 +1,115 @@
+"""The policy file: every shipped policy loads; bad files fail whole, with key paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from admission.config import ConfigError, load_config, parse_config
+
+ROOT = Path(__file__).resolve().parents[2]
+POLICIES = sorted((ROOT / "policies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=[p.name for p in POLICIES])
+def test_every_shipped_policy_loads_and_says_what_it_is(path: Path) -> None:
+    config = load_config(path)
+    assert path.read_text().startswith("#"), "each policy starts with a header comment"
+    assert config.source == str(path)
+
+
+def test_default_policy_is_secure_and_exempts_argos_quickstart_controller() -> None:
+    config = load_config(ROOT / "policies/default.yaml")
+    assert config.secure and config.strict
+    assert "system:serviceaccount:argo:argo" in config.exemptions.users
+
+
+def test_a_bad_policy_reports_every_error_with_its_key_path() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(
+            """
+workflowRestrictions: {templateReferencing: strict}
+mode: block
+exemptions: {namespaces: kube-system, serviceAccounts: [argo], nobody: []}
+templateLibrary: {selector: {matchExpressions: [{key: a, operator: In}]}}
+overrideAllowlist: [podSpecPatch, notAField]
+workflowDefaults: {spec: {bogus: 1}}
+mutation: {refDefaults: [serviceAccountName]}
+extra: 1
+""",
+            source="bad.yaml",
+        )
+    text = str(err.value)
+    for expected in (
+        "workflowRestrictions.templateReferencing: 'strict' is not one of '', 'Strict', 'Secure'",
+        "mode: 'block' is not one of",
+        "exemptions.namespaces: must be a list of strings",
+        "exemptions.serviceAccounts: 'argo' must be NAMESPACE/NAME",
+        "exemptions.nobody: unknown key",
+        "templateLibrary.selector.matchExpressions[0].values: required for operator In",
+        "overrideAllowlist: 'notAField' is not a WorkflowSpec field name",
+        "workflowDefaults.spec.bogus: not a WorkflowSpec field",
+        "mutation.refDefaults: 'serviceAccountName' cannot be set beside a ref",
+        "extra: unknown key",
+    ):
+        assert expected in text, (expected, text)
+    assert len(err.value.errors) == 10
+
+
+def test_invalid_yaml_is_a_config_error_not_a_crash() -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_config("a: [b", source="x")
+
+
+def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_the_workflow_controller_configmap_is_read_like_the_controller_reads_it() -> None:
+    config = parse_config(
+        """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: workflow-controller-configmap, namespace: argo}
+data:
+  workflowRestrictions: |
+    templateReferencing: Secure
+  workflowDefaults: |
+    metadata:
+      labels: {team: data}
+    spec:
+      ttlStrategy: {secondsAfterCompletion: 60}
+      archiveLogs: on
+"""
+    )
+    assert config.secure
+    assert config.workflow_defaults["spec"]["ttlStrategy"] == {"secondsAfterCompletion": 60}
+    assert (
+        config.workflow_defaults["spec"]["archiveLogs"] is True
+    )  # YAML 1.1, as Go's yaml reads it
+    assert config.workflow_defaults["metadata"]["labels"] == {"team": "data"}
+
+
+def test_the_legacy_config_key_of_the_configmap_is_read() -> None:
+    config = parse_config(
+        """
+kind: ConfigMap
+data:
+  config: |
+    workflowRestrictions:
+      templateReferencing: Strict
+"""
+    )
+    assert config.strict and not config.secure
+
+
+def test_a_configmap_value_that_is_not_a_string_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=r"data\.workflowRestrictions: must be a YAML string"):
+        parse_config("kind: ConfigMap\ndata: {workflowRestrictions: {templateReferencing: Strict}}")
+
+
+def test_an_empty_file_is_the_permissive_default() -> None:
+    config = parse_config("")
+    assert not config.strict and config.mode == "enforce"

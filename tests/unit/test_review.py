@@ -1,0 +1,95 @@
+"""AdmissionReview v1 parsing and responses."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from admission.decision import Decision, Outcome, Violation
+from admission.review import ReviewError, complete, parse_review, respond
+
+
+def body(**request: object) -> bytes:
+    base = {
+        "uid": "u1",
+        "kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Workflow"},
+        "resource": {"group": "argoproj.io", "version": "v1alpha1", "resource": "workflows"},
+        "operation": "CREATE",
+        "userInfo": {"username": "alice", "groups": ["team"]},
+        "object": {"spec": {}},
+    }
+    base.update(request)
+    return json.dumps(
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": base}
+    ).encode()
+
+
+def test_a_request_is_parsed_with_user_groups_and_objects() -> None:
+    req = parse_review(body(namespace="team-a", dryRun=True))
+    assert (req.uid, req.kind, req.operation, req.namespace, req.username) == (
+        "u1",
+        "Workflow",
+        "CREATE",
+        "team-a",
+        "alice",
+    )
+    assert req.groups == ("team",) and req.dry_run and req.object == {"spec": {}}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"uid": ""}, "request.uid"),
+        ({"kind": "Workflow"}, "request.kind must be an object"),
+        ({"operation": "GET"}, "request.operation"),
+        ({"dryRun": "yes"}, "request.dryRun must be a boolean"),
+        ({"userInfo": {"username": "a", "groups": "admins"}}, "groups must be a list"),
+        ({"object": "x"}, "request.object must be an object or null"),
+        ({"resource": {"resource": ""}}, "request.resource.resource must be a non-empty string"),
+    ],
+)
+def test_a_broken_envelope_is_a_review_error(change: dict, message: str) -> None:
+    with pytest.raises(ReviewError, match=message):
+        parse_review(body(**change))
+
+
+def test_deeply_nested_json_is_a_review_error_not_a_crash() -> None:
+    with pytest.raises(ReviewError):
+        parse_review(b"[" * 100000 + b"]" * 100000)
+
+
+def test_a_denial_carries_code_reason_message_and_the_uid() -> None:
+    decision = Decision(
+        False,
+        Outcome.FAIL,
+        403,
+        (Violation("strict", "no ref", "add one"),),
+        diff=("spec.x: 1 -> 2",),
+        annotations={"rule": "strict"},
+    )
+    review = complete(respond(decision), "u1")
+    response = review["response"]
+    assert response["uid"] == "u1" and response["allowed"] is False
+    assert response["status"] == {
+        "code": 403,
+        "message": "[strict] no ref: add one\n  spec.x: 1 -> 2",
+        "reason": "Forbidden",
+        "status": "Failure",
+    }
+    assert response["auditAnnotations"] == {"rule": "strict"}
+
+
+def test_a_patch_is_base64_json_and_warnings_are_single_lines() -> None:
+    decision = Decision(
+        True,
+        Outcome.PASS,
+        patch=({"op": "add", "path": "/a", "value": 1},),
+        warnings=("line one\nline two",),
+    )
+    response = respond(decision)
+    assert json.loads(base64.b64decode(response["patch"])) == [
+        {"op": "add", "path": "/a", "value": 1}
+    ]
+    assert response["patchType"] == "JSONPatch" and response["warnings"] == ["line one line two"]
