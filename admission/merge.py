@@ -213,9 +213,10 @@ def _roundtrip_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str
         value = canonical_spec_keys(value)
     out: dict[str, JSON] = {}
     for key, item in value.items():
-        if item is None or key.startswith("$"):
+        if item is None or not isinstance(key, str) or key.startswith("$"):
             continue
-        child_type = fields.get(key, (None, None))[0]
+        child_type, merge_key = fields.get(key, (None, None))
+        _check_shape(type_name, key, item, child_type, merge_key)
         if type_name == "Parameter" and key in ANY_STRING_FIELDS:
             out[key] = any_string(item)
         elif type_name == "Parameter" and key == "enum" and isinstance(item, list):
@@ -254,6 +255,49 @@ def canonical_spec_keys(spec: Mapping[str, JSON]) -> dict[str, JSON]:
         else:
             out[name] = value
     return out
+
+
+# JSON types Go can read into WorkflowSpec's scalar pointer fields.
+_SPEC_SCALARS: Final = {
+    "automountServiceAccountToken": bool,
+    "suspend": bool,
+    "hostNetwork": bool,
+    "archiveLogs": bool,
+    "parallelism": int,
+    "activeDeadlineSeconds": int,
+    "priority": int,
+    "dnsPolicy": str,
+}
+_GO_KINDS: Final = {"string": str, "slice": list, "map": dict, "struct": dict}
+
+
+def _check_shape(
+    type_name: str | None, key: str, item: JSON, child_type: str | None, merge_key: str | None
+) -> None:
+    """Refuse what Go's reader refuses ("cannot unmarshal"): Argo would error the Workflow."""
+    expected: type | tuple[type, ...] | None = None
+    if type_name == "WorkflowSpec" and key in WORKFLOW_SPEC_FIELDS:
+        kind = WORKFLOW_SPEC_FIELDS[key][1]
+        expected = _SPEC_SCALARS.get(key) or _GO_KINDS.get(kind, dict)
+    elif child_type is not None:
+        expected = list if merge_key is not None else dict
+    elif key in MAP_FIELDS:
+        expected = dict
+    if expected is None:
+        return
+    if expected is int:
+        ok = isinstance(item, int | float) and not isinstance(item, bool)
+    else:
+        ok = isinstance(item, expected)
+    if ok and expected is list and child_type is not None:
+        ok = all(isinstance(element, dict) or element is None for element in item)
+    if not ok:
+        raise MergeError(f"{key}: cannot read {type(item).__name__} {_short(item)} here")
+
+
+def _short(value: JSON) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _roundtrip_entries(value: Mapping[str, JSON]) -> dict[str, JSON]:

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Build the e2e control plane and tools from the Go module proxy, once, into a cache.
 #
-#   tests/e2e/setup.sh [all|kube-apiserver|etcd|workflow-controller|argo|helm]...
+#   tests/e2e/setup.sh [all|kube-apiserver|etcd|workflow-controller|argo|helm|oracle]...
 #
 # Binaries land in $ARGO_ADMISSION_BIN (default ~/.cache/argo-admission/bin) and are
 # reused when present with the right version stamp. Any module version the proxy does
 # not serve stops the script with a message naming it.
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 
 KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.8}
@@ -97,8 +98,32 @@ build_argo_cli() {
   local t=$SECONDS; say "building Argo CLI $ARGO_VERSION (about 3 minutes cold)"
   argo_module argo-cli
   get -tool "github.com/argoproj/argo-workflows/v3/cmd/argo@$ARGO_VERSION"
-  go build -o "$BIN/$name" github.com/argoproj/argo-workflows/v3/cmd/argo
+  # The CLI embeds ui/dist/app, which the module zip does not ship. Argo's Makefile writes a
+  # placeholder index.html when STATIC_FILES=false; do the same in a writable copy of the
+  # module and point the build at it.
+  local dir src="$WORK/argo-cli/argo-workflows"
+  dir=$(go list -m -f '{{.Dir}}' "github.com/argoproj/argo-workflows/v3")
+  [ -d "$dir" ] || die "no source for github.com/argoproj/argo-workflows/v3@$ARGO_VERSION in the module cache"
+  cp -r "$dir" "$src" && chmod -R u+w "$src"
+  mkdir -p "$src/ui/dist/app" && touch "$src/ui/dist/app/index.html"
+  go mod edit -replace "github.com/argoproj/argo-workflows/v3=$src"
+  go build -o "$BIN/$name" github.com/argoproj/argo-workflows/v3/cmd/argo \
+    || die "go build of the Argo CLI $ARGO_VERSION failed (see above)"
   stamp "$name" "$ARGO_VERSION" $t
+}
+
+# The merge oracle: tests/oracle/main.go, Argo's own JoinWorkflowSpec behind a pipe, for the
+# differential tests of admission/merge.py.
+build_oracle() {
+  local src="$HERE/../oracle/main.go" sum
+  sum="$ARGO_VERSION-$(sha256sum "$src" | cut -c1-12)"
+  fresh merge-oracle "$sum" && return 0
+  local t=$SECONDS; say "building the merge oracle on Argo $ARGO_VERSION (about 1 minute cold)"
+  argo_module merge-oracle
+  cp "$src" main.go
+  go mod tidy >/dev/null 2>&1 || die "go mod tidy failed for the merge oracle"
+  go build -o "$BIN/merge-oracle" . || die "go build of the merge oracle failed (see above)"
+  stamp merge-oracle "$sum" $t
 }
 
 build_helm() {
@@ -114,7 +139,9 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(all)
 for target in "${targets[@]}"; do
   case $target in
-    all) build_helm; build_etcd; build_kube_apiserver; build_workflow_controller; build_argo_cli ;;
+    all) build_helm; build_etcd; build_kube_apiserver; build_workflow_controller; build_argo_cli
+         build_oracle ;;
+    oracle) build_oracle ;;
     kube-apiserver) build_kube_apiserver ;;
     etcd) build_etcd ;;
     workflow-controller) build_workflow_controller ;;
