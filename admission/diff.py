@@ -53,22 +53,32 @@ def normalise(value: JSON, type_name: str | None = "WorkflowSpec") -> JSON:
 
 
 def _normalise_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str, JSON]:
-    fields = FIELDS.get(type_name or "", {})
+    fields = FIELDS.get(type_name or "", _NO_FIELDS)
+    is_parameter = type_name == "Parameter"
     out: dict[str, JSON] = {}
     for key, item in value.items():
-        child_type, merge_key = fields.get(key, (None, None))
-        if type_name == "Parameter" and key in ("value", "default") and item is not None:
-            item = any_string(item)
-        if key in PLAIN_BOOLS and item is False:
+        if item is None or item == "" or (item is False and key in PLAIN_BOOLS):
+            if key in PRESENCE_KEYS and item is not None:
+                out[key] = item
             continue
-        norm = normalise(item, child_type) if child_type else _normalise_untyped(item)
-        if merge_key and isinstance(norm, list):
-            norm = _key_list(norm, merge_key)
-        if key in PRESENCE_KEYS and item is not None:
-            out[key] = norm
-        elif not _is_empty(norm):
+        child_type, merge_key = fields.get(key, _UNTYPED)
+        if is_parameter and key in ("value", "default"):
+            item = any_string(item)
+        if isinstance(item, dict):
+            norm: JSON = _normalise_map(item, child_type)
+        elif isinstance(item, list):
+            norm = normalise(item, child_type) if child_type else _normalise_untyped(item)
+            if merge_key:
+                norm = _key_list(norm, merge_key)
+        else:
+            norm = item
+        if norm or key in PRESENCE_KEYS or not _is_empty(norm):
             out[key] = norm
     return out
+
+
+_NO_FIELDS: Final[dict[str, tuple[str | None, str | None]]] = {}
+_UNTYPED: Final = (None, None)
 
 
 def _normalise_untyped(value: JSON) -> JSON:
@@ -98,6 +108,8 @@ def _key_list(items: list[JSON], merge_key: str) -> JSON:
 
 def equivalent(left: JSON, right: JSON, type_name: str | None = "WorkflowSpec") -> bool:
     """Whether two specs mean the same to Argo's controller."""
+    if left == right:  # the common case costs one C-level comparison
+        return True
     return bool(normalise(left, type_name) == normalise(right, type_name))
 
 
@@ -110,9 +122,16 @@ def diff_lines(
     limit: int = 20,
 ) -> list[str]:
     """`path: old -> new` lines between two specs, on their normalised forms (deepdiff)."""
-    left, right = normalise(old, type_name), normalise(new, type_name)
+    return diff_normalised(
+        normalise(old, type_name), normalise(new, type_name), prefix=prefix, limit=limit
+    )
+
+
+def diff_normalised(left: JSON, right: JSON, *, prefix: str = "spec", limit: int = 20) -> list[str]:
+    """diff_lines for values already normalised (callers that compared them first)."""
     if left == right:
         return []
+    left, right = _prune(left, right)
     report = DeepDiff(left, right, verbose_level=2, view="tree", threshold_to_diff_deeper=0)
     lines: list[str] = []
     for items in report.values():
@@ -123,6 +142,24 @@ def diff_lines(
     if len(lines) > limit:
         lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
     return lines
+
+
+def _prune(left: JSON, right: JSON) -> tuple[JSON, JSON]:
+    """Drop members equal on both sides, so deepdiff only walks what differs."""
+    if not isinstance(left, dict) or not isinstance(right, dict):
+        return left, right
+    pruned_left: dict[str, JSON] = {}
+    pruned_right: dict[str, JSON] = {}
+    for key in left.keys() | right.keys():
+        if key in left and key in right:
+            if left[key] == right[key]:
+                continue
+            pruned_left[key], pruned_right[key] = _prune(left[key], right[key])
+        elif key in left:
+            pruned_left[key] = left[key]
+        else:
+            pruned_right[key] = right[key]
+    return pruned_left, pruned_right
 
 
 def format_path(prefix: str, keys: list[Any]) -> str:

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+import orjson
+
 JSON = Any
 Spec = dict[str, Any]
 
@@ -212,24 +214,34 @@ def _roundtrip_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str
     if type_name == "WorkflowSpec":
         value = canonical_spec_keys(value)
     out: dict[str, JSON] = {}
+    is_spec, is_parameter = type_name == "WorkflowSpec", type_name == "Parameter"
     for key, item in value.items():
         if item is None or not isinstance(key, str) or key.startswith("$"):
             continue
-        child_type, merge_key = fields.get(key, (None, None))
-        _check_shape(type_name, key, item, child_type, merge_key)
-        if type_name == "Parameter" and key in ANY_STRING_FIELDS:
-            out[key] = any_string(item)
-        elif type_name == "Parameter" and key == "enum" and isinstance(item, list):
-            out[key] = [any_string(v) for v in item if v is not None]
+        child_type, merge_key = fields.get(key, _UNTYPED)
+        if is_spec or child_type is not None or key in MAP_FIELDS:
+            _check_shape(type_name, key, item, child_type, merge_key)
+        if is_parameter and key in ANY_STRING_FIELDS:
+            new = any_string(item)
+        elif is_parameter and key == "enum" and isinstance(item, list):
+            new = [any_string(v) for v in item if v is not None]
         elif key in MAP_FIELDS and isinstance(item, dict):
-            out[key] = _roundtrip_entries(item)
+            new = _roundtrip_entries(item)
+        elif isinstance(item, dict):
+            new = _roundtrip_map(item, child_type)
+        elif isinstance(item, list):
+            new = [go_roundtrip(v, child_type) for v in item if v is not None]
         else:
-            out[key] = go_roundtrip(item, child_type)
-        if _omitted_when_empty(key, out[key], type_name):
-            del out[key]
+            new = item
+        if (new == "" or new is False or not new) and _omitted_when_empty(key, new, type_name):
+            continue
+        out[key] = new
     for key, zero in ALWAYS_EMITTED.get(type_name or "", {}).items():
         out.setdefault(key, zero)
     return out
+
+
+_UNTYPED: Final = (None, None)
 
 
 _FOLDED_SPEC_FIELDS: Final = {name.lower(): name for name in WORKFLOW_SPEC_FIELDS}
@@ -347,14 +359,22 @@ def strip_nulls(value: JSON) -> JSON:
 # --- Strategic merge ------------------------------------------------------------------------
 
 
+def clone(value: JSON) -> JSON:
+    """A deep copy of JSON data (fast path through orjson)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except (TypeError, orjson.JSONEncodeError):
+        return copy.deepcopy(value)
+
+
 def strategic_merge(original: JSON, patch: JSON, type_name: str | None) -> JSON:
     """Apply `patch` to `original` with strategic-merge semantics; the patch wins.
 
     Both must be Go-marshalled JSON (see go_roundtrip). Inputs are not modified.
     """
     if not isinstance(original, dict) or not isinstance(patch, dict):
-        return _drop_nulls(copy.deepcopy(patch))
-    return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), type_name)
+        return _drop_nulls(clone(patch))
+    return _merge_map(clone(original), clone(patch), type_name)
 
 
 def _merge_map(original: dict[str, JSON], patch: dict[str, JSON], type_name: str | None) -> JSON:
@@ -410,13 +430,30 @@ def _merge_list(
                 f"{field}: map {item} does not contain declared merge key {merge_key!r}"
             )
     merged = list(original)
+    first: dict[tuple[Any, ...], int] = {}
+    for index, item in enumerate(merged):
+        first.setdefault(_key_of(item[merge_key]), index)
     for item in patch:
-        index = _index_of(merged, item[merge_key], merge_key)
-        if index < 0:
+        key = _key_of(item[merge_key])
+        if key not in first:
+            first[key] = len(merged)
             merged.append(_drop_nulls(item))
         else:
-            merged[index] = _merge_map(merged[index], item, type_name)
+            merged[first[key]] = _merge_map(merged[first[key]], item, type_name)
     return _order_like_go(merged, patch, original, merge_key)
+
+
+def _key_of(value: JSON) -> tuple[Any, ...]:
+    """A merge-key value as Go compares interface values: numbers by value, bools apart."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", float(value))
+    if isinstance(value, str):
+        return ("string", value)
+    if value is None:
+        return ("null",)
+    return ("object", id(value))  # Go cannot compare maps or slices: never equal
 
 
 def _dedupe_scalars(items: list[JSON]) -> list[JSON]:
@@ -437,11 +474,11 @@ def _dedupe_scalars(items: list[JSON]) -> list[JSON]:
     return items
 
 
-def _index_of(items: list[JSON], value: JSON, merge_key: str) -> int:
-    for i, item in enumerate(items):
-        if item.get(merge_key) == value:
-            return i
-    return -1
+def _first_positions(items: list[JSON], merge_key: str) -> dict[tuple[Any, ...], int]:
+    out: dict[tuple[Any, ...], int] = {}
+    for index, item in enumerate(items):
+        out.setdefault(_key_of(item[merge_key]), index)
+    return out
 
 
 def _order_like_go(
@@ -452,15 +489,14 @@ def _order_like_go(
     Elements named in the patch keep the patch's order; the others keep the original's; the
     two runs are interleaved by their positions in the original list where both appear there.
     """
-    patch_keys = [item[merge_key] for item in patch]
-    original_keys = [item[merge_key] for item in original]
-    in_patch = [item for item in merged if item[merge_key] in patch_keys]
-    server_only = [item for item in merged if item[merge_key] not in patch_keys]
-    in_patch.sort(key=lambda item: patch_keys.index(item[merge_key]))
+    patch_at = _first_positions(patch, merge_key)
+    original_at = _first_positions(original, merge_key)
+    in_patch = [item for item in merged if _key_of(item[merge_key]) in patch_at]
+    server_only = [item for item in merged if _key_of(item[merge_key]) not in patch_at]
+    in_patch.sort(key=lambda item: patch_at[_key_of(item[merge_key])])
 
     def position(item: JSON) -> int:
-        key = item[merge_key]
-        return original_keys.index(key) if key in original_keys else -1
+        return original_at.get(_key_of(item[merge_key]), -1)
 
     server_only.sort(key=position)  # stable: repeated keys gather at their first position
 
@@ -493,14 +529,19 @@ def merge_to(patch: Mapping[str, JSON], target: Mapping[str, JSON]) -> dict[str,
     Hooks and `workflowMetadata.labelsFrom` of the patch do not merge field by field: each
     entry is added whole when the target lacks that name.
     """
-    patch_obj = go_roundtrip(dict(patch), "Workflow")
-    target_obj = go_roundtrip(dict(target), "Workflow")
+    return _merge_to(go_roundtrip(dict(patch), "Workflow"), go_roundtrip(dict(target), "Workflow"))
+
+
+def _merge_to(patch_obj: dict[str, JSON], target_obj: dict[str, JSON]) -> dict[str, JSON]:
+    """MergeTo on Go-marshalled objects this module owns (both are modified)."""
     patch_spec = patch_obj.setdefault("spec", {})
     hooks = patch_spec.pop("hooks", None) or {}
     labels_from: dict[str, JSON] = {}
     if isinstance(patch_spec.get("workflowMetadata"), dict):
-        labels_from = patch_spec["workflowMetadata"].pop("labelsFrom", None) or {}
-    merged = strategic_merge(patch_obj, target_obj, "Workflow")
+        metadata = dict(patch_spec["workflowMetadata"])
+        labels_from = metadata.pop("labelsFrom", None) or {}
+        patch_spec["workflowMetadata"] = metadata
+    merged = _merge_map(patch_obj, target_obj, "Workflow")
     spec = merged.setdefault("spec", {})
     if not isinstance(spec, dict):
         raise MergeError("spec: expected an object")
@@ -518,7 +559,7 @@ def _add_missing(holder: dict[str, JSON], key: str, entries: Mapping[str, JSON])
         existing = {}
         holder[key] = existing
     for name, value in entries.items():
-        existing.setdefault(name, copy.deepcopy(value))
+        existing.setdefault(name, clone(value))
 
 
 def join_workflow_spec(
@@ -531,23 +572,33 @@ def join_workflow_spec(
     Returns the spec the controller stores in `status.storedWorkflowTemplateSpec` (Go-marshalled:
     zero-valued fields Go always writes are present; compare with diff.equivalent()).
     """
-    target: dict[str, JSON] = {"spec": dict(workflow_spec)}
+    user: Spec = go_roundtrip(dict(workflow_spec))
+    template: Spec = go_roundtrip(dict(template_spec or {}))
+    by_template = clone(_valued_parameters(template))  # before the merge reuses its lists
+    target: dict[str, JSON] = {"spec": clone(user)}
     if template_spec is not None:
-        target = merge_to({"spec": dict(template_spec)}, target)
+        target = _merge_to({"spec": template}, target)
     if defaults_spec is not None:
-        target = merge_to({"spec": dict(defaults_spec)}, target)
-    spec: Spec = go_roundtrip(target.get("spec") or {})
-    user = go_roundtrip(dict(workflow_spec))
+        defaults: Spec = go_roundtrip(dict(defaults_spec))
+        spec_now = target.get("spec") or {}
+        # Go marshals the joined struct again; only members the defaults also set can differ.
+        again = {k: v for k, v in spec_now.items() if k not in defaults}
+        again.update(_roundtrip_map({k: v for k, v in spec_now.items() if k in defaults},
+                                    "WorkflowSpec"))
+        target = _merge_to({"spec": defaults}, {"spec": again})
+    spec: Spec = target.get("spec") or {}
     # The Workflow's own `suspend` always stands, even when absent (merge.go compares pointers).
     if "suspend" in user:
         spec["suspend"] = user["suspend"]
     else:
         spec.pop("suspend", None)
-    _prefer_parameter_sources(spec, user, go_roundtrip(dict(template_spec or {})))
+    _prefer_parameter_sources(spec, _valued_parameters(user), by_template)
     return spec
 
 
-def _prefer_parameter_sources(spec: Spec, user: Spec, template: Spec) -> None:
+def _prefer_parameter_sources(
+    spec: Spec, by_user: dict[str, JSON], by_template: dict[str, JSON]
+) -> None:
     """A parameter's value comes whole from the highest layer that gives it one.
 
     Merging field by field could join `valueFrom` from the Workflow with `value` from the
@@ -556,16 +607,14 @@ def _prefer_parameter_sources(spec: Spec, user: Spec, template: Spec) -> None:
     params = (spec.get("arguments") or {}).get("parameters")
     if not isinstance(params, list):
         return
-    by_user = _valued_parameters(user)
-    by_template = _valued_parameters(template)
     for i, param in enumerate(params):
         if not isinstance(param, dict) or not _has_value(param):
             continue
         name = param.get("name")
         if name in by_user:
-            params[i] = copy.deepcopy(by_user[name])
+            params[i] = clone(by_user[name])
         elif name in by_template:
-            params[i] = copy.deepcopy(by_template[name])
+            params[i] = clone(by_template[name])
 
 
 def _valued_parameters(spec: Mapping[str, JSON]) -> dict[str, JSON]:
@@ -627,7 +676,7 @@ def override_violations(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> l
 def sanitize_user_spec(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> Spec:
     """Argo's SanitizeUserWorkflowSpec: only allowlisted fields survive, artifactGC stripped."""
     allowed = set(allowlist)
-    out: Spec = {k: copy.deepcopy(v) for k, v in spec.items() if k in allowed}
+    out: Spec = {k: clone(v) for k, v in spec.items() if k in allowed}
     gc = out.get("artifactGC")
     if isinstance(gc, dict):
         for key, _ in ARTIFACT_GC_SENSITIVE:

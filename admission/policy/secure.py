@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from admission.diff import diff_lines, equivalent
+from admission.diff import diff_normalised, equivalent, normalise
 from admission.merge import MergeError, join_workflow_spec, sanitize_user_spec
 from admission.policy.context import Context, ref_key, spec_of
 from admission.policy.status import STORED_SPEC, status_of
@@ -50,16 +50,20 @@ def check_update(ctx: Context) -> None:
             ctx.warn(f"[secure] {key} no longer exists: Argo will fail this Workflow")
         return
     try:
-        merged_new = _merged(ctx, new_spec, template)
-        merged_old = _merged(ctx, old_spec, template) if user_changed else merged_new
+        merged_new = normalise(_without_refreshed(_merged(ctx, new_spec, template)))
+        merged_old = (
+            normalise(_without_refreshed(_merged(ctx, old_spec, template)))
+            if user_changed
+            else merged_new
+        )
     except MergeError as exc:
         ctx.deny("secure", SECURE_MESSAGE, f"the new spec cannot be joined: {exc}", "spec")
         return
-    stored_cmp = _without_refreshed(stored)
-    if equivalent(_without_refreshed(merged_new), stored_cmp):
+    stored_now = normalise(_without_refreshed(stored))
+    if merged_new == stored_now:
         return
-    lines = diff_lines(stored_cmp, _without_refreshed(merged_new))
-    if user_changed and not equivalent(merged_old, merged_new):
+    lines = diff_normalised(stored_now, merged_new)
+    if user_changed and merged_old != merged_new:
         ctx.deny(
             "secure",
             SECURE_MESSAGE,
