@@ -1,0 +1,105 @@
+{{/*
+Pieces shared by the webhook configurations. The release namespace and kube-system are always
+excluded through `kubernetes.io/metadata.name NotIn`, appended to whatever selector the user gives
+(Gatekeeper's approach): the webhook must never gate its own namespace or the control plane.
+*/}}
+
+{{/* The Argo kinds we police; CREATE and UPDATE only (DELETE changes nothing we check). */}}
+{{- define "argo-admission.webhook.rules" -}}
+- apiGroups: ["argoproj.io"]
+  apiVersions: ["*"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["workflows", "cronworkflows", "workflowtemplates", "clusterworkflowtemplates"]
+  scope: "*"
+{{- end -}}
+
+{{/* include "argo-admission.webhook.clientConfig" (dict "ctx" . "path" "/validate") */}}
+{{- define "argo-admission.webhook.clientConfig" -}}
+{{- $ := .ctx -}}
+{{- if $.Values.webhook.url -}}
+url: {{ printf "%s%s" (trimSuffix "/" $.Values.webhook.url) .path | quote }}
+{{- else -}}
+service:
+  name: {{ include "argo-admission.serviceName" $ }}
+  namespace: {{ include "argo-admission.namespace" $ }}
+  path: {{ .path | quote }}
+  port: {{ $.Values.service.port }}
+{{- end }}
+{{- with include "argo-admission.caBundle" $ }}
+caBundle: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* Namespaces the API server never sends: the mandatory ones, plus exempt ones under skipExempt. */}}
+{{- define "argo-admission.webhook.excludedNamespaces" -}}
+{{- if .Values.webhook.skipExempt -}}
+{{- include "argo-admission.exemptNamespaces" . -}}
+{{- else -}}
+{{- toYaml (list (include "argo-admission.namespace" .) "kube-system" | uniq | sortAlpha) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* include "argo-admission.webhook.namespaceSelector" (dict "ctx" . "selector" .Values.webhook.namespaceSelector) */}}
+{{- define "argo-admission.webhook.namespaceSelector" -}}
+{{- $ := .ctx -}}
+{{- $selector := deepCopy (.selector | default dict) -}}
+{{- $exclude := dict
+  "key" "kubernetes.io/metadata.name"
+  "operator" "NotIn"
+  "values" (include "argo-admission.webhook.excludedNamespaces" $ | fromYamlArray)
+-}}
+{{- $_ := set $selector "matchExpressions" (append ($selector.matchExpressions | default list) $exclude) -}}
+{{- toYaml $selector -}}
+{{- end -}}
+
+{{/*
+matchConditions (GA in Kubernetes 1.30; rendered only there): skip exempt identities when
+skipExempt is on, so Argo's controller keeps working while the webhook is down, then the user's.
+CEL list literals are written as JSON arrays of strings, which CEL reads the same way.
+*/}}
+{{- define "argo-admission.webhook.matchConditions" -}}
+{{- $conditions := list -}}
+{{- if include "argo-admission.kubeAtLeast" (dict "ctx" . "version" "1.30") -}}
+{{- if .Values.webhook.skipExempt -}}
+{{- $users := include "argo-admission.exemptUsernames" . | fromYamlArray -}}
+{{- if $users -}}
+{{- $conditions = append $conditions (dict
+  "name" "not-an-exempt-user"
+  "expression" (printf "!(request.userInfo.username in %s)" (toJson $users))) -}}
+{{- end -}}
+{{- $groups := .Values.policy.exemptions.groups | default list | uniq | sortAlpha -}}
+{{- if $groups -}}
+{{- $conditions = append $conditions (dict
+  "name" "not-in-an-exempt-group"
+  "expression" (printf "!(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in %s))" (toJson $groups))) -}}
+{{- end -}}
+{{- end -}}
+{{- $conditions = concat $conditions (.Values.webhook.matchConditions | default list) -}}
+{{- end -}}
+{{- with $conditions -}}
+matchConditions:
+  {{- toYaml . | nindent 2 }}
+{{- end -}}
+{{- end -}}
+
+{{/* Annotations of both configurations: cert-manager's CA injection under tls.mode cert-manager. */}}
+{{- define "argo-admission.webhook.annotations" -}}
+{{- $annotations := deepCopy (.Values.webhook.annotations | default dict) -}}
+{{- if and (include "argo-admission.inCluster" .) (eq .Values.tls.mode "cert-manager") (not .Values.webhook.caBundle) -}}
+{{- $_ := set $annotations "cert-manager.io/inject-ca-from" (printf "%s/%s" (include "argo-admission.namespace" .) (include "argo-admission.certificateName" .)) -}}
+{{- end -}}
+{{- with $annotations -}}
+{{- toYaml . -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Whether the cluster runs at least Kubernetes `version` (major.minor):
+include "argo-admission.kubeAtLeast" (dict "ctx" . "version" "1.30"). Only major.minor of
+.Capabilities.KubeVersion is read, so provider suffixes (v1.30.2-eks-1a2b, 1.31+) and unparseable
+development builds (treated as too old) never break the render.
+*/}}
+{{- define "argo-admission.kubeAtLeast" -}}
+{{- $found := regexFind "^v?[0-9]+\\.[0-9]+" .ctx.Capabilities.KubeVersion.Version | trimPrefix "v" -}}
+{{- if and $found (semverCompare (printf ">=%s.0-0" .version) (printf "%s.0" $found)) -}}true{{- end -}}
+{{- end -}}

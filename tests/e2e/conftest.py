@@ -1,0 +1,131 @@
+"""Fixtures for the e2e suite: one control plane per session, the Argo controller per config.
+
+Binaries come from tests/e2e/setup.sh. When one is missing the fixtures fail — a skipped e2e
+suite is not a pass. Run the suite inside tests/e2e/netns.sh; with ARGO_ADMISSION_REQUIRE_NETNS=1
+it refuses to run anywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from argocontroller import WorkflowController
+from controlplane import ControlPlane
+from identities import ADMIN, ALICE, BOB, NAMESPACES
+from kubernetes import client as k8s
+from workflows import delete_all
+
+REQUIRE_NETNS = "ARGO_ADMISSION_REQUIRE_NETNS"
+KEEP = "ARGO_ADMISSION_E2E_KEEP"
+STARTUP = pytest.StashKey[float]()
+
+
+def network_problem() -> str | None:
+    """Why this process is not in a loopback-only network namespace, or None if it is."""
+    names = sorted(name for _, name in socket.if_nameindex())
+    if names != ["lo"]:
+        return f"network interfaces {names}, expected only ['lo']"
+    try:
+        with socket.create_server(("127.0.0.1", 0)) as server, \
+                socket.create_connection(server.getsockname()[:2], timeout=2):
+            pass
+    except OSError as error:
+        return f"loopback does not work ({error}); is `lo` up?"
+    return None
+
+
+def check_netns() -> None:
+    """Fail when ARGO_ADMISSION_REQUIRE_NETNS=1 and we are not in a loopback-only netns."""
+    if os.environ.get(REQUIRE_NETNS) != "1":
+        return
+    problem = network_problem()
+    if problem:
+        pytest.fail(f"{REQUIRE_NETNS}=1 but this is not a loopback-only network namespace: "
+                    f"{problem}. Run the suite as `tests/e2e/netns.sh .venv/bin/pytest tests/e2e`.",
+                    pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """etcd + kube-apiserver with users, RBAC and Argo's CRDs, shared by the whole session."""
+    check_netns()
+    plane = ControlPlane(keep=os.environ.get(KEEP) == "1")
+    plane.start()
+    request.config.stash[STARTUP] = plane.startup_seconds
+    try:
+        yield plane
+    finally:
+        plane.stop()
+
+
+@pytest.fixture(scope="session")
+def workflow_controller(control_plane: ControlPlane) -> Iterator[WorkflowController]:
+    """The Argo workflow-controller; started (or restarted) by the config fixtures below."""
+    controller = WorkflowController(control_plane)
+    try:
+        yield controller
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def clean_namespaces(control_plane: ControlPlane) -> Iterator[None]:
+    """After the test, delete the Workflows, templates and pods it left in every namespace."""
+    yield
+    admin = control_plane.client(ADMIN)
+    for namespace in NAMESPACES:
+        delete_all(admin, namespace)
+
+
+@pytest.fixture
+def argo_strict(workflow_controller: WorkflowController,
+                clean_namespaces: None) -> WorkflowController:
+    """The controller running with `templateReferencing: Strict`."""
+    workflow_controller.set_config("Strict")
+    return workflow_controller
+
+
+@pytest.fixture
+def argo_secure(workflow_controller: WorkflowController,
+                clean_namespaces: None) -> WorkflowController:
+    """The controller running with `templateReferencing: Secure`."""
+    workflow_controller.set_config("Secure")
+    return workflow_controller
+
+
+@pytest.fixture
+def admin(control_plane: ControlPlane) -> k8s.ApiClient:
+    """A client acting as the cluster admin (system:masters)."""
+    return control_plane.client(ADMIN)
+
+
+@pytest.fixture
+def alice(control_plane: ControlPlane) -> k8s.ApiClient:
+    """A client acting as alice: workflows in team-a and exempt, nothing else."""
+    return control_plane.client(ALICE)
+
+
+@pytest.fixture
+def bob(control_plane: ControlPlane) -> k8s.ApiClient:
+    """A client acting as bob: workflows in team-b, nothing else."""
+    return control_plane.client(BOB)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    """On a failed test that used the controller, attach the tail of its log to the report."""
+    report = yield
+    controller = getattr(item, "funcargs", {}).get("workflow_controller")
+    if report.failed and isinstance(controller, WorkflowController):
+        report.sections.append(("workflow-controller log (last lines)", controller.tail(40)))
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say how long the control plane took to start (a figure, never asserted)."""
+    if STARTUP in config.stash:
+        terminalreporter.write_line(f"e2e control plane ready in {config.stash[STARTUP]:.1f}s")

@@ -1,0 +1,231 @@
+"""The real Argo workflow-controller v3.7.x with no webhook in front: what it enforces, and the
+control runs — what an ordinary user gets past it. Each control run asserts what Argo does today;
+these are the holes the webhook closes, and a test here failing means Argo's behaviour moved.
+
+Every attack is made by alice, who may only create/update Workflows in her own namespace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from argocontroller import WorkflowController
+from kubernetes import client as k8s
+from workflows import (
+    create,
+    get_workflow,
+    list_pods,
+    make_inline_workflow,
+    make_ref_workflow,
+    make_steps_template,
+    make_template,
+    pod_images,
+    status,
+    stored_spec,
+    unique,
+    update_workflow,
+    wait_for_phase,
+    wait_for_pods,
+    wait_for_workflow,
+    with_extra_step,
+    with_stored,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.argo]
+
+NS = "team-a"
+TEMPLATE_IMAGE = "alpine:3.20"
+EVIL = "evil:latest"
+# Argo's own messages, v3.7.18: workflow/controller/operator.go (setExecWorkflow,
+# setStoredWfSpec) and workflow/util/merge.go (ValidateUserOverrides).
+REF_REQUIRED = ("workflows must use workflowTemplateRef to be executed when the controller is "
+                "in reference mode")
+SPEC_CHANGED = ("WorkflowSpec may not change during execution when the controller is set "
+                "`templateReferencing: Secure`")
+
+
+def overrides_refused(field: str) -> str:
+    """Argo's message for a field beside workflowTemplateRef that its allowlist refuses."""
+    return (f"fields [{field}] are not permitted when using workflowTemplateRef with "
+            "templateReferencing restriction")
+
+
+def library(admin: k8s.ApiClient, *, steps: bool = False) -> str:
+    """Create a WorkflowTemplate in team-a as admin (the library owner); return its name."""
+    name = unique("library")
+    make = make_steps_template if steps else make_template
+    create(admin, make(name, NS, image=TEMPLATE_IMAGE))
+    return name
+
+
+def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str,
+                  **spec: Any) -> str:
+    """Alice submits a ref Workflow; wait until it runs with a stored spec and a first pod."""
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, template, **spec))
+    wait_for_workflow(admin, NS, name,
+                      lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
+                      what="to be Running with a stored spec")
+    if not spec.get("suspend"):
+        wait_for_pods(admin, NS, name, bool, what="to include the first step's pod")
+    return name
+
+
+def main_args(pods: list[dict[str, Any]]) -> list[list[str]]:
+    """The args of each pod's main container."""
+    return [c.get("args", []) for p in pods for c in p["spec"]["containers"] if c["name"] == "main"]
+
+
+def set_arguments(value: str, *, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
+    """An edit setting parameter `msg` in spec.arguments (and spec.suspend, when given)."""
+    def change(workflow: dict[str, Any]) -> None:
+        workflow["spec"]["arguments"] = {"parameters": [{"name": "msg", "value": value}]}
+        if suspend is not None:
+            workflow["spec"]["suspend"] = suspend
+    return change
+
+
+def swap_stored(*, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
+    """An edit adding an evil parallel step to the stored spec (and setting spec.suspend)."""
+    def change(workflow: dict[str, Any]) -> None:
+        workflow["status"]["storedWorkflowTemplateSpec"] = with_extra_step(
+            workflow["status"]["storedWorkflowTemplateSpec"], image=EVIL)
+        if suspend is not None:
+            workflow["spec"]["suspend"] = suspend
+    return change
+
+
+# -- what Strict enforces -----------------------------------------------------------------------
+
+def test_strict_ref_workflow_runs_the_template_from_a_stored_spec(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    template = library(admin)
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, template))
+    workflow = wait_for_phase(admin, NS, name, ["Running"])
+    pods = wait_for_pods(admin, NS, name, bool, what="to be created")
+    stored = stored_spec(workflow)
+    assert stored is not None
+    assert stored["workflowTemplateRef"] == {"name": template}
+    assert stored["templates"][0]["container"]["image"] == TEMPLATE_IMAGE
+    assert pod_images(pods) == {TEMPLATE_IMAGE}
+    assert {p["spec"].get("serviceAccountName") for p in pods} == {None}
+
+
+def test_strict_workflow_without_ref_ends_in_error(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    name = unique("inline")
+    create(alice, make_inline_workflow(name, NS, image=EVIL))
+    workflow = wait_for_phase(admin, NS, name, ["Error"])
+    assert status(workflow)["message"] == REF_REQUIRED
+    assert list_pods(admin, NS, name) == []
+
+
+@pytest.mark.parametrize(("field", "go_name", "value"), [
+    ("podSpecPatch", "PodSpecPatch", '{"containers":[{"name":"main","image":"evil:latest"}]}'),
+    ("serviceAccountName", "ServiceAccountName", "cluster-admin"),
+    ("templates", "Templates", [{"name": "main", "container": {"image": EVIL,
+                                                               "command": ["sh"]}}]),
+], ids=["podSpecPatch", "serviceAccountName", "templates"])
+def test_strict_refuses_fields_beside_a_ref_after_the_api_server_stored_them(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        field: str, go_name: str, value: Any) -> None:
+    """Control run (d). v3.7.18 checks its allowlist before joining: the API server stores the
+    Workflow with the field, then the controller errors it with no stored spec and no pod."""
+    name = unique("override")
+    create(alice, make_ref_workflow(name, NS, library(admin), **{field: value}))
+    workflow = wait_for_phase(admin, NS, name, ["Error"])
+    assert status(workflow)["message"] == overrides_refused(go_name)
+    assert field in workflow["spec"]
+    assert stored_spec(workflow) is None
+    assert list_pods(admin, NS, name) == []
+
+
+# -- control runs: the stored spec is user-writable (no status subresource) ---------------------
+
+@pytest.mark.parametrize("phase", [None, "Running"], ids=["no-phase", "phase-running"])
+def test_strict_create_with_a_user_written_stored_spec_runs_it(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        phase: str | None) -> None:
+    """Control run (a): the controller trusts a stored spec it did not write."""
+    name = unique("forged")
+    body = make_ref_workflow(name, NS, library(admin))
+    create(alice, with_stored(body, {"entrypoint": "main", "templates": [
+        {"name": "main", "container": {"image": EVIL, "command": ["sh"], "args": ["-c", "id"]}}]},
+        phase=phase))
+    pods = wait_for_pods(admin, NS, name, bool, what="to be created")
+    assert pod_images(pods) == {EVIL}
+    workflow = wait_for_phase(admin, NS, name, ["Running"])
+    assert stored_spec(workflow)["templates"][0]["container"]["image"] == EVIL
+
+
+def test_strict_update_swapping_the_stored_spec_of_a_running_workflow_runs_it(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    """Control run (b): an UPDATE adding a step to the stored spec gets that step run."""
+    name = start_running(alice, admin, library(admin, steps=True))
+    update_workflow(alice, NS, name, swap_stored())
+    pods = wait_for_pods(admin, NS, name, lambda pods: EVIL in pod_images(pods),
+                         what=f"to include one running {EVIL}")
+    assert pod_images(pods) == {TEMPLATE_IMAGE, EVIL}
+    assert status(get_workflow(admin, NS, name)).get("phase") == "Running"
+
+
+# -- what Secure enforces, and where it looks away ----------------------------------------------
+
+def test_secure_update_changing_arguments_errors_the_workflow(
+        argo_secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    name = start_running(alice, admin, library(admin, steps=True))
+    update_workflow(alice, NS, name, set_arguments("changed"))
+    workflow = wait_for_phase(admin, NS, name, ["Error"])
+    assert status(workflow)["message"] == SPEC_CHANGED
+    assert stored_spec(workflow)["arguments"] == {"parameters": [{"name": "msg",
+                                                                  "value": "hello"}]}
+
+
+def test_secure_update_swapping_the_stored_spec_errors_the_workflow(
+        argo_secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    name = start_running(alice, admin, library(admin, steps=True))
+    update_workflow(alice, NS, name, swap_stored())
+    workflow = wait_for_phase(admin, NS, name, ["Error"])
+    assert status(workflow)["message"] == SPEC_CHANGED
+    assert EVIL not in pod_images(list_pods(admin, NS, name))
+
+
+def test_secure_update_with_suspend_false_stores_changed_arguments(
+        argo_secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    """Control run (c): `suspend: false` (non-nil) skips the Secure compare; the arguments
+    are joined into the stored spec and the Workflow keeps running."""
+    name = start_running(alice, admin, library(admin, steps=True))
+    update_workflow(alice, NS, name, set_arguments("smuggled", suspend=False))
+    smuggled = {"parameters": [{"name": "msg", "value": "smuggled"}]}
+    workflow = wait_for_workflow(admin, NS, name,
+                                 lambda wf: stored_spec(wf)["arguments"] == smuggled,
+                                 what="to store the changed arguments")
+    assert status(workflow)["phase"] == "Running"
+    assert status(workflow).get("message") is None
+
+
+def test_secure_resume_with_changed_arguments_runs_them(
+        argo_secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    """Control run (c): a Workflow submitted suspended, resumed by an UPDATE that also changes
+    its arguments, runs its pods with the new arguments."""
+    name = start_running(alice, admin, library(admin, steps=True), suspend=True)
+    assert list_pods(admin, NS, name) == []
+    update_workflow(alice, NS, name, set_arguments("smuggled", suspend=False))
+    pods = wait_for_pods(admin, NS, name, bool, what="to be created after the resume")
+    assert main_args(pods) == [["smuggled"]]
+    assert status(get_workflow(admin, NS, name))["phase"] == "Running"
+
+
+def test_secure_update_with_suspend_false_runs_a_swapped_stored_spec(
+        argo_secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    """Control run (b) under Secure: with `suspend: false` beside it, a swapped stored spec
+    is joined and run instead of failing the Workflow."""
+    name = start_running(alice, admin, library(admin, steps=True))
+    update_workflow(alice, NS, name, swap_stored(suspend=False))
+    pods = wait_for_pods(admin, NS, name, lambda pods: EVIL in pod_images(pods),
+                         what=f"to include one running {EVIL}")
+    assert pod_images(pods) == {TEMPLATE_IMAGE, EVIL}
+    assert status(get_workflow(admin, NS, name))["phase"] == "Running"
