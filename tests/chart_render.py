@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from support import BIN_DIR, find_binary  # tests/ is on sys.path (tests/conftest.py)
 
 CHART_DIR = Path(__file__).resolve().parents[1] / "charts" / "argo-admission"

@@ -12,9 +12,10 @@ import os
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from identities import ADMIN, ARGO_NAMESPACE, CONTROLLER
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
+
+from identities import ADMIN, ARGO_NAMESPACE, CONTROLLER
 from processes import Process, find_binary, wait_for
 
 if TYPE_CHECKING:

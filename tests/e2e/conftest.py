@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kubernetes import client as k8s
+
 from argocontroller import WorkflowController
 from controlplane import ControlPlane
 from identities import ADMIN, ALICE, BOB, NAMESPACES
-from kubernetes import client as k8s
 from workflows import delete_all
 
 REQUIRE_NETNS = "ARGO_ADMISSION_REQUIRE_NETNS"

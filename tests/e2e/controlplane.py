@@ -21,16 +21,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
-from argocontroller import WorkflowController, argo_version
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from identities import ADMIN, ALICE, CONTROLLER, User, bootstrap_objects, make_users
 from kubernetes import client as k8s
 from kubernetes import utils as k8s_utils
 from kubernetes.client.rest import ApiException
-from processes import Process, ProcessError, find_binary, free_port, wait_for
 
 from admission.certs import make_ca, make_serving
+from argocontroller import WorkflowController, argo_version
+from identities import ADMIN, ALICE, CONTROLLER, User, bootstrap_objects, make_users
+from processes import Process, ProcessError, find_binary, free_port, wait_for
 
 __all__ = ["ControlPlane", "WorkflowController", "find_binary", "wait_for"]
 

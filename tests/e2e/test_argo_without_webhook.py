@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from argocontroller import WorkflowController
 from kubernetes import client as k8s
+
+from argocontroller import WorkflowController
 from workflows import (
     create,
     get_workflow,

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from controlplane import ControlPlane, read_json
-from identities import ALICE, CONTROLLER
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
+
+from controlplane import ControlPlane, read_json
+from identities import ALICE, CONTROLLER
 from processes import MissingBinaryError, find_binary, wait_for
 from workflows import (
     create,

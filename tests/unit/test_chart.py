@@ -15,15 +15,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import chart_render  # tests/chart_render.py; tests/conftest.py puts tests/ on sys.path
 import pytest
 import yaml
-from chart_render import CHART_DIR, KUBE_VERSION, RenderError, deep_merge, render
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding
 
+import chart_render  # tests/chart_render.py; tests/conftest.py puts tests/ on sys.path
 from admission import __version__
 from admission.config import REF_DEFAULTABLE, parse_config
+from chart_render import CHART_DIR, KUBE_VERSION, RenderError, deep_merge, render
 
 pytestmark = pytest.mark.chart
 

@@ -15,7 +15,6 @@ from typing import Any
 import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import make_review
 
 from admission.config import parse_config
 from admission.diff import diff_lines, equivalent, normalise
@@ -23,6 +22,7 @@ from admission.merge import MergeError, apply_workflow_defaults, join_workflow_s
 from admission.policy.source import TemplateKey
 from admission.templates import FileTemplateSource
 from admission.webhook import handle
+from support import make_review
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None)

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import yaml
-from support import FIXTURES, MergeOracle, load_yaml
 
 from admission.diff import diff_lines, equivalent
 from admission.merge import (
@@ -23,6 +22,7 @@ from admission.merge import (
     join_workflow_spec,
     sanitize_user_spec,
 )
+from support import FIXTURES, MergeOracle, load_yaml
 
 CASES_DIR = FIXTURES / "merge"
 CASE_FILES = {"case.yaml", "workflow.yaml", "template.yaml", "defaults.yaml", "expected.yaml"}

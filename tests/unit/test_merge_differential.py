@@ -12,7 +12,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import MergeOracle
 from test_merge import assert_same
 
 from admission.merge import (
@@ -23,6 +22,7 @@ from admission.merge import (
     overrides_message,
     sanitize_user_spec,
 )
+from support import MergeOracle
 
 EXAMPLES = int(os.environ.get("MERGE_EXAMPLES", "1000"))
 names = st.sampled_from(["a", "b", "c"])

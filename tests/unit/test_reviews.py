@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from support import FIXTURES
 
 REVIEWS = FIXTURES / "reviews"

@@ -18,11 +18,11 @@ from typing import Any
 import jsonpatch
 import pytest
 import yaml
-from support import FIXTURES, load_yaml, make_review
 
 from admission.config import Config, load_config, parse_config
 from admission.templates import FileTemplateSource
 from admission.webhook import handle
+from support import FIXTURES, load_yaml, make_review
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = sorted((FIXTURES / "suites").glob("*.yaml"))
