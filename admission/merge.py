@@ -54,7 +54,7 @@ FIELDS: Final[dict[str, dict[str, tuple[str | None, str | None]]]] = {
         "arguments": ("Arguments", None),
         "dag": ("DAG", None),
         "container": ("Container", None),
-        "script": ("Container", None),
+        "script": ("Script", None),
         "initContainers": ("Container", "name"),
         "sidecars": ("Container", "name"),
         "volumes": ("Volume", "name"),
@@ -67,6 +67,12 @@ FIELDS: Final[dict[str, dict[str, tuple[str | None, str | None]]]] = {
     "Outputs": {"parameters": ("Parameter", "name"), "artifacts": ("Artifact", "name")},
     "DAG": {"tasks": ("DAGTask", "name")},
     "DAGTask": {"arguments": ("Arguments", None)},
+    "Script": {
+        "env": ("EnvVar", "name"),
+        "ports": ("ContainerPort", "containerPort"),
+        "volumeMounts": ("VolumeMount", "mountPath"),
+        "volumeDevices": ("VolumeDevice", "devicePath"),
+    },
     "Container": {
         "env": ("EnvVar", "name"),
         "ports": ("ContainerPort", "containerPort"),
@@ -79,6 +85,7 @@ FIELDS: Final[dict[str, dict[str, tuple[str | None, str | None]]]] = {
 # `metrics: {}` on the Workflow marshals as `prometheus: null` and deletes the template's.
 ALWAYS_EMITTED: Final[dict[str, dict[str, JSON]]] = {
     "Container": {"name": ""},
+    "Script": {"name": "", "source": ""},
     "Parameter": {"name": ""},
     "Artifact": {"name": ""},
     "DAGTask": {"name": ""},
@@ -98,9 +105,9 @@ MAP_FIELDS: Final = frozenset(
 )
 # Slices Go writes even when empty (no omitempty); every other empty list is not written.
 KEPT_EMPTY_LISTS: Final = frozenset({"tasks"})
-# Strings Go writes even when "" below the types above (ConfigMapKeySelector.key, ...); any
-# other "" is an omitempty zero and is not written.
-KEPT_EMPTY_STRINGS: Final = frozenset({"key", "help"})
+# Strings Go writes even when "" below the types above (ConfigMapKeySelector.key, ...) and
+# *IntOrString fields (a pointer: "" is a value); any other "" is an omitempty zero.
+KEPT_EMPTY_STRINGS: Final = frozenset({"key", "help", "limit", "factor", "activeDeadlineSeconds"})
 # Plain (non-pointer) bools with omitempty: false is not written.
 PLAIN_BOOLS: Final = frozenset(
     {
@@ -250,23 +257,28 @@ _FOLDED_SPEC_FIELDS: Final = {name.lower(): name for name in WORKFLOW_SPEC_FIELD
 def canonical_spec_keys(spec: Mapping[str, JSON]) -> dict[str, JSON]:
     """A WorkflowSpec's keys as Go's encoding/json reads them.
 
-    Go matches keys to fields case-insensitively (an exact match preferred) and drops keys
-    that name no field: `workflowMetaData` is read as `workflowMetadata`, `bogus` vanishes.
-    Members folding onto one field are read in order, objects merging into the same struct.
+    Go matches keys to fields case-insensitively and drops keys that name no field:
+    `workflowMetaData` is read as `workflowMetadata`, `bogus` vanishes. Members folding onto one
+    field are read in document order into the same value: objects merge, the rest is replaced.
     """
+    if all(key in WORKFLOW_SPEC_FIELDS for key in spec):
+        return dict(spec)
     out: dict[str, JSON] = {}
-    exact = [k for k in spec if k in WORKFLOW_SPEC_FIELDS]
-    folded = [k for k in spec if k not in WORKFLOW_SPEC_FIELDS]
-    for key in [*folded, *exact]:
+    for key, value in spec.items():
         name = _FOLDED_SPEC_FIELDS.get(key.lower()) if isinstance(key, str) else None
-        if name is None:
-            continue
-        value = spec[key]
-        if isinstance(out.get(name), dict) and isinstance(value, dict):
-            out[name] = {**out[name], **value}
-        else:
-            out[name] = value
+        if name is not None:
+            out[name] = _decode_into(out.get(name), value)
     return out
+
+
+def _decode_into(existing: JSON, value: JSON) -> JSON:
+    """Go decoding `value` into a field that already holds `existing` (a repeated member)."""
+    if isinstance(existing, dict) and isinstance(value, dict):
+        merged = dict(existing)
+        for key, item in value.items():
+            merged[key] = _decode_into(merged.get(key), item)
+        return merged
+    return value
 
 
 # JSON types Go can read into WorkflowSpec's scalar pointer fields.
@@ -583,8 +595,9 @@ def join_workflow_spec(
         spec_now = target.get("spec") or {}
         # Go marshals the joined struct again; only members the defaults also set can differ.
         again = {k: v for k, v in spec_now.items() if k not in defaults}
-        again.update(_roundtrip_map({k: v for k, v in spec_now.items() if k in defaults},
-                                    "WorkflowSpec"))
+        again.update(
+            _roundtrip_map({k: v for k, v in spec_now.items() if k in defaults}, "WorkflowSpec")
+        )
         target = _merge_to({"spec": defaults}, {"spec": again})
     spec: Spec = target.get("spec") or {}
     # The Workflow's own `suspend` always stands, even when absent (merge.go compares pointers).
@@ -660,6 +673,7 @@ def override_violations(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> l
     Mirrors ValidateUserOverrides; the result reads like Argo's own error.
     """
     allowed = set(allowlist)
+    spec = canonical_spec_keys(spec)
     found = [
         WORKFLOW_SPEC_FIELDS[name][0]
         for name, value in spec.items()
@@ -676,7 +690,7 @@ def override_violations(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> l
 def sanitize_user_spec(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> Spec:
     """Argo's SanitizeUserWorkflowSpec: only allowlisted fields survive, artifactGC stripped."""
     allowed = set(allowlist)
-    out: Spec = {k: clone(v) for k, v in spec.items() if k in allowed}
+    out: Spec = {k: clone(v) for k, v in canonical_spec_keys(spec).items() if k in allowed}
     gc = out.get("artifactGC")
     if isinstance(gc, dict):
         for key, _ in ARTIFACT_GC_SENSITIVE:

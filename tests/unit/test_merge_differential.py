@@ -68,6 +68,19 @@ template = st.fixed_dictionaries(
     {"name": names},
     optional={
         "container": container,
+        "script": st.fixed_dictionaries({"source": words}, optional={"image": words}),
+        "sidecars": keyed(st.fixed_dictionaries({"name": names}, optional={"image": words})),
+        "volumes": keyed(
+            st.fixed_dictionaries({"name": names}, optional={"emptyDir": st.just({})})
+        ),
+        "outputs": st.fixed_dictionaries(
+            {},
+            optional={
+                "artifacts": keyed(st.fixed_dictionaries({"name": names}, optional={"path": words}))
+            },
+        ),
+        "suspend": st.just({}),
+        "retryStrategy": st.fixed_dictionaries({}, optional={"limit": words}),
         "inputs": st.fixed_dictionaries({}, optional={"parameters": keyed(parameter)}),
         "dag": st.fixed_dictionaries(
             {
@@ -153,6 +166,19 @@ spec = st.fixed_dictionaries(
             {"name": names}, optional={"clusterScope": st.booleans()}
         ),
         "podSpecPatch": words,
+        "templateDefaults": st.fixed_dictionaries(
+            {}, optional={"timeout": words, "container": container}
+        ),
+        "imagePullSecrets": keyed(st.fixed_dictionaries({"name": names})),
+        "hostAliases": keyed(
+            st.fixed_dictionaries(
+                {"ip": names}, optional={"hostnames": st.lists(words, max_size=2)}
+            )
+        ),
+        "workflowMetaData": st.fixed_dictionaries(
+            {}, optional={"labels": st.dictionaries(names, words, max_size=2)}
+        ),
+        "onExit": words,
         "artifactGC": st.fixed_dictionaries(
             {},
             optional={
