@@ -60,7 +60,7 @@ def patches(
     except MergeError as exc:
         ctx.warn(f"[mutate] workflowDefaults not applied: {exc}")
         mutated = obj
-    ops = jsonpatch.make_patch(obj, mutated).patch
+    ops = patch_ops(obj, mutated)
     outcome = Outcome.WARN if ctx.findings.warnings else Outcome.PASS
     return Decision(
         True,
@@ -144,7 +144,6 @@ def _ref_defaults(ctx: Context, spec: dict[str, Any]) -> None:
             "[mutate] workflowDefaults not set beside the ref: its template could not be "
             "read, and the template's own values must win"
         )
-        ctx.findings.errors.clear()
         return
     template_spec = spec_of(template)
     for field, value in sorted(wanted.items()):
@@ -165,6 +164,41 @@ def apply_baseline(config: Config, spec: dict[str, Any]) -> None:
             container["securityContext"] = fill_missing(
                 container.get("securityContext"), policy.container
             )
+
+
+def patch_ops(before: Any, after: Any, pointer: str = "") -> list[dict[str, Any]]:
+    """RFC 6902 operations turning `before` into `after`, walking only where they differ.
+
+    Equal members are skipped with one comparison, so a large template with a few mutated
+    containers costs little; lists that change length are left to jsonpatch's own diff.
+    """
+    if before == after:
+        return []
+    if isinstance(before, dict) and isinstance(after, dict):
+        ops: list[dict[str, Any]] = []
+        for key in before:
+            child = f"{pointer}/{_escape(key)}"
+            if key in after:
+                ops.extend(patch_ops(before[key], after[key], child))
+            else:
+                ops.append({"op": "remove", "path": child})
+        for key in after:
+            if key not in before:
+                ops.append({"op": "add", "path": f"{pointer}/{_escape(key)}", "value": after[key]})
+        return ops
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [
+            op
+            for i, (old, new) in enumerate(zip(before, after, strict=True))
+            for op in patch_ops(old, new, f"{pointer}/{i}")
+        ]
+    if isinstance(before, dict | list) and isinstance(after, dict | list):
+        return [{**op, "path": pointer + op["path"]} for op in jsonpatch.make_patch(before, after)]
+    return [{"op": "replace", "path": pointer, "value": after}]
+
+
+def _escape(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def fill_missing(actual: Any, baseline: Mapping[str, Any]) -> dict[str, Any]:
