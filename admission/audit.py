@@ -55,14 +55,48 @@ WARNINGS: Final = "warnings"
 DIFF: Final = "diff"
 DRY_RUN: Final = "dry_run"
 EXEMPT: Final = "exempt"
-LOG_KEYS: Final = (EVENT, TIME, ENDPOINT, UID, USER, GROUPS, OPERATION, KIND, NAMESPACE, NAME,
-                   RULE, MODE, DECISION, CODE, MESSAGE, WARNINGS, DIFF, DRY_RUN, EXEMPT)
+LOG_KEYS: Final = (
+    EVENT,
+    TIME,
+    ENDPOINT,
+    UID,
+    USER,
+    GROUPS,
+    OPERATION,
+    KIND,
+    NAMESPACE,
+    NAME,
+    RULE,
+    MODE,
+    DECISION,
+    CODE,
+    MESSAGE,
+    WARNINGS,
+    DIFF,
+    DRY_RUN,
+    EXEMPT,
+)
 # The "semantic" marker: every audit line carries it, operational logs never do.
 ADMISSION_EVENT: Final = "admission_decision"
 
 # From 0.25 ms: an evaluation answered from the cache takes around a millisecond.
-LATENCY_BUCKETS: Final = (0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                          0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS: Final = (
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 ROTATE_BYTES: Final = 100 * 1024 * 1024
 ROTATE_BACKUPS: Final = 5
 
@@ -78,8 +112,9 @@ def decision_label(decision: Decision, *, endpoint: str = "validate") -> str:
     return str(label) if label else ("allow" if decision.allowed else "deny")
 
 
-def entry(request: Request, decision: Decision, *, endpoint: str,
-          now: dt.datetime | None = None) -> dict[str, Any]:
+def entry(
+    request: Request, decision: Decision, *, endpoint: str, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """The audit line for one decided request, as a dict of LOG_KEYS."""
     return {
         EVENT: ADMISSION_EVENT,
@@ -95,7 +130,7 @@ def entry(request: Request, decision: Decision, *, endpoint: str,
         RULE: decision.rule,
         MODE: decision.mode,
         DECISION: decision_label(decision, endpoint=endpoint),
-        CODE: decision.code if not decision.allowed else 200,
+        CODE: decision.code,  # in warn/audit mode: the code enforcing would have answered
         MESSAGE: decision.message,
         WARNINGS: list(decision.warnings),
         DIFF: list(decision.diff),
@@ -106,8 +141,10 @@ def entry(request: Request, decision: Decision, *, endpoint: str,
 
 def rfc3339(moment: dt.datetime) -> str:
     """UTC time with milliseconds and a Z, as Kubernetes writes timestamps."""
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + \
-        f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def _object_name(obj: Any) -> str:
@@ -119,8 +156,11 @@ def _object_name(obj: Any) -> str:
 
 def is_notable(decision: Decision) -> bool:
     """Whether a decision is written at info level: it denies, warns, or found a violation."""
-    return (not decision.allowed or bool(decision.warnings)
-            or decision.outcome in (Outcome.FAIL, Outcome.ERROR))
+    return (
+        not decision.allowed
+        or bool(decision.warnings)
+        or decision.outcome in (Outcome.FAIL, Outcome.ERROR)
+    )
 
 
 class SharedRotatingFileHandler(RotatingFileHandler):
@@ -130,8 +170,9 @@ class SharedRotatingFileHandler(RotatingFileHandler):
     process has rotated it, so no worker keeps writing into a renamed backup.
     """
 
-    def __init__(self, filename: str, *, max_bytes: int = ROTATE_BYTES,
-                 backups: int = ROTATE_BACKUPS) -> None:
+    def __init__(
+        self, filename: str, *, max_bytes: int = ROTATE_BYTES, backups: int = ROTATE_BACKUPS
+    ) -> None:
         super().__init__(filename, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
         self._lock_path = self.baseFilename + ".lock"
 
@@ -160,17 +201,29 @@ class SharedRotatingFileHandler(RotatingFileHandler):
 class Audit:
     """Writes audit lines and counts every request in the metrics."""
 
-    def __init__(self, *, metrics: Metrics, stream: IO[str] | None = None,
-                 file: str | None = None, level: int = logging.INFO) -> None:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        stream: IO[str] | None = None,
+        file: str | None = None,
+        level: int = logging.INFO,
+    ) -> None:
         self.metrics = metrics
         self.logger = _audit_logger(stream or sys.stdout, file, level)
 
-    def record(self, request: Request, decision: Decision, *, endpoint: str,
-               seconds: float) -> None:
+    def record(
+        self, request: Request, decision: Decision, *, endpoint: str, seconds: float
+    ) -> None:
         """Count one decided request and write its audit line (debug level when unremarkable)."""
-        self.metrics.count_request(endpoint, kind=request.kind, operation=request.operation,
-                                   decision=decision_label(decision, endpoint=endpoint),
-                                   rule=decision.rule, seconds=seconds)
+        self.metrics.count_request(
+            endpoint,
+            kind=request.kind,
+            operation=request.operation,
+            decision=decision_label(decision, endpoint=endpoint),
+            rule=decision.rule,
+            seconds=seconds,
+        )
         level = logging.INFO if is_notable(decision) else logging.DEBUG
         if self.logger.isEnabledFor(level):
             line = entry(request, decision, endpoint=endpoint)
@@ -178,13 +231,15 @@ class Audit:
 
     def record_invalid(self, *, endpoint: str, seconds: float) -> None:
         """Count a body that was not an AdmissionReview (answered with HTTP 4xx)."""
-        self.metrics.count_request(endpoint, kind="", operation="", decision="invalid", rule="",
-                                   seconds=seconds)
+        self.metrics.count_request(
+            endpoint, kind="", operation="", decision="invalid", rule="", seconds=seconds
+        )
 
     def record_failure(self, *, endpoint: str, seconds: float) -> None:
         """Count a request whose evaluation raised (answered with a code 500 refusal)."""
-        self.metrics.count_request(endpoint, kind="", operation="", decision="error",
-                                   rule="internal", seconds=seconds)
+        self.metrics.count_request(
+            endpoint, kind="", operation="", decision="error", rule="internal", seconds=seconds
+        )
 
 
 def _audit_logger(stream: IO[str], file: str | None, level: int) -> logging.Logger:
@@ -222,23 +277,37 @@ class Metrics:
         registry = CollectorRegistry()
         return cls(
             registry=registry,
-            requests=Counter("argo_admission_requests", "Admission requests answered.",
-                             ["endpoint", "kind", "operation", "decision", "rule"],
-                             registry=registry),
-            latency=Histogram("argo_admission_request_duration_seconds",
-                              "Time to answer one admission request.", ["endpoint"],
-                              buckets=LATENCY_BUCKETS, registry=registry),
-            lookups=Counter("argo_admission_template_lookups",
-                            "Template lookups: hit (cache), miss (asked the API server or "
-                            "not found in files), error (lookup failed).", ["result"],
-                            registry=registry),
-            reloads=Counter("argo_admission_config_reloads",
-                            "Policy file reloads by result (ok, failed), counted per worker.",
-                            ["result"], registry=registry),
+            requests=Counter(
+                "argo_admission_requests",
+                "Admission requests answered.",
+                ["endpoint", "kind", "operation", "decision", "rule"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "argo_admission_request_duration_seconds",
+                "Time to answer one admission request.",
+                ["endpoint"],
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            lookups=Counter(
+                "argo_admission_template_lookups",
+                "Template lookups: hit (cache), miss (asked the API server or "
+                "not found in files), error (lookup failed).",
+                ["result"],
+                registry=registry,
+            ),
+            reloads=Counter(
+                "argo_admission_config_reloads",
+                "Policy file reloads by result (ok, failed), counted per worker.",
+                ["result"],
+                registry=registry,
+            ),
         )
 
-    def count_request(self, endpoint: str, *, kind: str, operation: str, decision: str,
-                      rule: str, seconds: float) -> None:
+    def count_request(
+        self, endpoint: str, *, kind: str, operation: str, decision: str, rule: str, seconds: float
+    ) -> None:
         """One answered request; kind and operation folded to known values (bounded labels)."""
         known_kind = KINDS.get(kind.lower(), "other" if kind else "")
         known_op = operation if operation in OPERATIONS or not operation else "other"

@@ -1,7 +1,8 @@
 """Templates from the cluster: a watch-fed cache of (Cluster)WorkflowTemplates and Workflows.
 
-Each resource is listed, then watched from the list's resourceVersion (re-listed on 410 Gone,
-retried with backoff on any other failure), as client-go's reflector does. A lookup the cache
+Three reflectors (admission/reflector.py) keep the cache: templates of both kinds whole (as
+compact JSON, decoded afresh for each lookup) and, for the template-edit warning, which
+template each unfinished Workflow runs from. A lookup the cache
 cannot answer falls back to one GET bounded by the lookup timeout: 404 means "does not exist",
 anything else raises TemplateLookupError naming the API server, so the policy applies its
 lookupFailurePolicy well within the webhook's own timeout. Absent templates are remembered for
@@ -11,12 +12,10 @@ a few seconds, so a burst of Workflows naming a missing template costs one GET, 
 from __future__ import annotations
 
 import copy
-import logging
 import os
-import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -25,27 +24,16 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
-from kubernetes.watch.watch import iter_resp_lines
 
 from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey, TemplateLookupError
+from admission.reflector import CONNECT_SECONDS, GROUP, VERSION, Reflector
 from admission.templates import FINISHED
 
-log = logging.getLogger("argo_admission.kube")
-
-GROUP: Final = "argoproj.io"
-VERSION: Final = "v1alpha1"
 PLURALS: Final = {NAMESPACED: "workflowtemplates", CLUSTER: "clusterworkflowtemplates"}
 WORKFLOWS: Final = "workflows"
 # Argo labels finished Workflows; leaving them out keeps the cache to what can still run.
 UNFINISHED: Final = "workflows.argoproj.io/completed!=true"
-PAGE: Final = 500
-WATCH_SECONDS: Final = 300
-CONNECT_SECONDS: Final = 10.0
 ABSENT_SECONDS: Final = 5.0
-
-
-class Gone(Exception):
-    """The watch's resourceVersion is too old (410): list again."""
 
 
 def kube_configuration(kubeconfig: str | None) -> client.Configuration:
@@ -54,12 +42,14 @@ def kube_configuration(kubeconfig: str | None) -> client.Configuration:
     if kubeconfig is None:
         try:
             config.load_incluster_config(  # type: ignore[no-untyped-call]
-                client_configuration=configuration)
+                client_configuration=configuration
+            )
             return configuration
         except ConfigException:
             pass
     config.load_kube_config(  # type: ignore[no-untyped-call]
-        config_file=kubeconfig, client_configuration=configuration)
+        config_file=kubeconfig, client_configuration=configuration
+    )
     return configuration
 
 
@@ -102,128 +92,20 @@ def _workflow_name(obj: Mapping[str, Any]) -> str | None:
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
-class Backoff:
-    """Exponential delays with jitter, 0.5 s doubling to 30 s; reset after a success."""
-
-    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
-        self.first, self.cap, self.current = first, cap, first
-
-    def next(self) -> float:
-        """The next delay to wait."""
-        delay = self.current * random.uniform(0.8, 1.2)
-        self.current = min(self.current * 2, self.cap)
-        return delay
-
-    def reset(self) -> None:
-        """Start again from the first delay."""
-        self.current = self.first
-
-
-class Reflector:
-    """Lists and watches one resource (all namespaces) into `replace` and `apply` callbacks."""
-
-    def __init__(self, api: client.CustomObjectsApi, plural: str, *,
-                 replace: Callable[[list[dict[str, Any]]], None],
-                 apply: Callable[[str, dict[str, Any]], None],
-                 stop: threading.Event, label_selector: str | None = None) -> None:
-        self.api, self.plural = api, plural
-        self.replace, self.apply = replace, apply
-        self.stop, self.label_selector = stop, label_selector
-        self.synced = threading.Event()
-
-    def run(self) -> None:
-        """Keep the callbacks fed until `stop` is set."""
-        backoff, version = Backoff(), None
-        while not self.stop.is_set():
-            try:
-                if version is None:
-                    version = self._list()
-                    self.synced.set()
-                version = self._watch(version)
-                backoff.reset()
-            except Gone:
-                log.info("watch of %s expired; listing again", self.plural)
-                version = None
-            except Exception as exc:  # the API server may come and go; the loop must not
-                delay = backoff.next()
-                log.warning("list/watch of %s failed (retrying in %.1fs): %s", self.plural,
-                            delay, _describe(exc))
-                self.stop.wait(delay)
-
-    def _list(self) -> str:
-        items: list[dict[str, Any]] = []
-        token: str | None = None
-        while True:
-            page = self._call(limit=PAGE, _continue=token,
-                              _request_timeout=(CONNECT_SECONDS, 60))
-            items.extend(page.get("items") or [])
-            meta = page.get("metadata") or {}
-            token = meta.get("continue")
-            if not token:
-                break
-        self.replace(items)
-        log.info("listed %d %s", len(items), self.plural)
-        return str(meta.get("resourceVersion") or "")
-
-    def _watch(self, version: str) -> str:
-        seconds = int(WATCH_SECONDS * random.uniform(1.0, 2.0))  # spread re-watches out
-        resp = self._call(watch=True, resource_version=version, allow_watch_bookmarks=True,
-                          timeout_seconds=seconds,
-                          _request_timeout=(CONNECT_SECONDS, seconds + 30))
-        try:
-            for event in _events(resp):
-                version = self._event(event) or version
-                if self.stop.is_set():
-                    break
-        finally:
-            resp.release_conn()
-        return version
-
-    def _event(self, event: dict[str, Any]) -> str | None:
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise Gone()
-            raise ApiException(status=obj.get("code"), reason=obj.get("message"))
-        if kind in ("ADDED", "MODIFIED", "DELETED"):
-            self.apply(str(kind), obj)
-        return (obj.get("metadata") or {}).get("resourceVersion")
-
-    def _call(self, **kwargs: Any) -> Any:
-        try:
-            resp: Any = self.api.list_cluster_custom_object(
-                GROUP, VERSION, self.plural, label_selector=self.label_selector,
-                _preload_content=False, **kwargs)
-        except ApiException as exc:
-            if exc.status == 410:
-                raise Gone() from exc
-            raise
-        if kwargs.get("watch"):
-            return resp
-        return orjson.loads(resp.data)
-
-
-def _events(resp: Any) -> Iterator[dict[str, Any]]:
-    for line in iter_resp_lines(resp):  # type: ignore[no-untyped-call]
-        if line.strip():
-            yield orjson.loads(line)
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ApiException):
-        return f"{exc.status} {exc.reason}".strip()
-    return f"{type(exc).__name__}: {exc}"
-
-
 class KubeTemplateSource:
     """The TemplateSource the server uses in a cluster: cache first, a bounded GET on a miss."""
 
-    def __init__(self, configuration: client.Configuration, *, lookup_timeout: float,
-                 observe: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        configuration: client.Configuration,
+        *,
+        lookup_timeout: float,
+        observe: Callable[[str], None] | None = None,
+    ) -> None:
         self.host = configuration.host
         self.lookup_timeout = lookup_timeout
         self._observe = observe or (lambda result: None)
-        self._watch_api = client.CustomObjectsApi(client.ApiClient(configuration))
+        self._watch_api = client.CustomObjectsApi(client.ApiClient(_single_try(configuration)))
         self._lookup_api = client.CustomObjectsApi(client.ApiClient(_single_try(configuration)))
         self._lock = threading.Lock()
         self._templates: dict[TemplateKey, bytes] = {}
@@ -233,19 +115,34 @@ class KubeTemplateSource:
         self._reflectors = self._make_reflectors()
 
     def _make_reflectors(self) -> list[Reflector]:
-        out = [Reflector(self._watch_api, plural, replace=self._replacer(kind),
-                         apply=self._applier(kind), stop=self._stop)
-               for kind, plural in PLURALS.items()]
-        out.append(Reflector(self._watch_api, WORKFLOWS, replace=self._replace_workflows,
-                             apply=self._apply_workflow, stop=self._stop,
-                             label_selector=UNFINISHED))
+        out = [
+            Reflector(
+                self._watch_api,
+                plural,
+                replace=self._replacer(kind),
+                apply=self._applier(kind),
+                stop=self._stop,
+            )
+            for kind, plural in PLURALS.items()
+        ]
+        out.append(
+            Reflector(
+                self._watch_api,
+                WORKFLOWS,
+                replace=self._replace_workflows,
+                apply=self._apply_workflow,
+                stop=self._stop,
+                label_selector=UNFINISHED,
+            )
+        )
         return out
 
     def start(self) -> None:
         """Start the list/watch threads (in each gunicorn worker, after the fork)."""
         for reflector in self._reflectors:
-            threading.Thread(target=reflector.run, name=f"watch-{reflector.plural}",
-                             daemon=True).start()
+            threading.Thread(
+                target=reflector.run, name=f"watch-{reflector.plural}", daemon=True
+            ).start()
 
     def synced(self) -> bool:
         """Whether every initial list has completed."""
@@ -276,6 +173,7 @@ class KubeTemplateSource:
                 kept = {k: v for k, v in self._templates.items() if k.kind != kind}
                 self._templates = {**kept, **fresh}
                 self._absent.clear()
+
         return replace
 
     def _applier(self, kind: str) -> Callable[[str, dict[str, Any]], None]:
@@ -289,6 +187,7 @@ class KubeTemplateSource:
                     self._templates.pop(key, None)
                 else:
                     self._templates[key] = orjson.dumps(_with_kind(obj, kind))
+
         return apply
 
     def _replace_workflows(self, items: list[dict[str, Any]]) -> None:
@@ -336,10 +235,12 @@ class KubeTemplateSource:
                 return None
             self._observe("error")
             if exc.status == 0:  # the client's own transport failures
-                raise TemplateLookupError(f"API server {self.host} unreachable: "
-                                          f"{exc.reason}") from exc
-            raise TemplateLookupError(f"API server {self.host} refused the lookup of {key}: "
-                                      f"{exc.status} {exc.reason}") from exc
+                raise TemplateLookupError(
+                    f"API server {self.host} unreachable: {exc.reason}"
+                ) from exc
+            raise TemplateLookupError(
+                f"API server {self.host} refused the lookup of {key}: {exc.status} {exc.reason}"
+            ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self._observe("error")
             raise TemplateLookupError(f"API server {self.host} unreachable: {exc}") from exc
@@ -350,11 +251,22 @@ class KubeTemplateSource:
         timeout = (min(CONNECT_SECONDS, self.lookup_timeout), self.lookup_timeout)
         if key.kind == CLUSTER:
             return self._lookup_api.get_cluster_custom_object(
-                GROUP, VERSION, PLURALS[CLUSTER], key.name, _preload_content=False,
-                _request_timeout=timeout)
+                GROUP,
+                VERSION,
+                PLURALS[CLUSTER],
+                key.name,
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
         return self._lookup_api.get_namespaced_custom_object(
-            GROUP, VERSION, key.namespace, PLURALS[NAMESPACED], key.name,
-            _preload_content=False, _request_timeout=timeout)
+            GROUP,
+            VERSION,
+            key.namespace,
+            PLURALS[NAMESPACED],
+            key.name,
+            _preload_content=False,
+            _request_timeout=timeout,
+        )
 
     def workflows_using(self, key: TemplateKey) -> Sequence[str]:
         """Unfinished Workflows whose workflowTemplateRef names `key` ([] before the sync)."""
@@ -388,7 +300,7 @@ def _with_kind(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 def _single_try(configuration: client.Configuration) -> client.Configuration:
-    """A copy that never retries: the lookup must end within its timeout."""
+    """A copy that never retries: lookups must end within their timeout, watches back off."""
     single = copy.deepcopy(configuration)
     single.retries = False
     return single

@@ -77,6 +77,8 @@ class Request:
 
 def decode_json(body: bytes | str) -> Any:
     """JSON with duplicate keys refused: the same key twice is an attempt to confuse a reader."""
+    if not isinstance(body, bytes | str):
+        raise ReviewError(f"body must be JSON text, got {type(body).__name__}")
     try:
         return json.loads(body, object_pairs_hook=_no_duplicates)
     except (ValueError, UnicodeDecodeError) as exc:

@@ -27,6 +27,7 @@ from admission.webhook import ENDPOINTS, Result, handle
 log = logging.getLogger("argo_admission.server")
 
 MAX_BODY: Final = 3 * 1024 * 1024  # the API server's own request limit is 3 MiB
+DISCARD_LIMIT: Final = 16 * 1024 * 1024  # larger oversized bodies: answer and close
 JSON_TYPES: Final = ("application/json",)
 EXTENSION: Final = "argo_admission"
 
@@ -42,7 +43,8 @@ class Deps:
 def create_app(state: State, *, audit: Audit) -> Flask:
     """The webhook's Flask app over a live state and an audit sink."""
     app = Flask("admission")
-    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    # one byte over the limit: Werkzeug stops a stream at its limit silently, read_body tells
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY + 1
     app.extensions[EXTENSION] = Deps(state, audit)
     for endpoint in ENDPOINTS:
         app.add_url_rule(f"/{endpoint}", endpoint, _admission_view(endpoint), methods=["POST"])
@@ -83,8 +85,12 @@ def admit(endpoint: str) -> Response:
     doc = _decode(body)
     dry_run = _dry_run(doc)
     try:
-        result = handle(doc if doc is not None else body, endpoint=endpoint,
-                        config=deps.state.config, templates=deps.state.source(dry_run=dry_run))
+        result = handle(
+            doc if isinstance(doc, dict) else body,
+            endpoint=endpoint,
+            config=deps.state.config,
+            templates=deps.state.source(dry_run=dry_run),
+        )
     except Exception:  # fail closed: a refusal the API server understands, never a 500 page
         log.exception("evaluating %s request uid=%s failed", endpoint, g.get("uid", ""))
         deps.audit.record_failure(endpoint=endpoint, seconds=time.perf_counter() - started)
@@ -98,16 +104,38 @@ def read_body() -> bytes:
     """The request body: JSON only, at most MAX_BODY bytes (checked before and while reading)."""
     if request.mimetype not in JSON_TYPES:
         raise UnsupportedMediaType(
-            f"Content-Type must be application/json, got {request.mimetype or 'none'!r}")
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise RequestEntityTooLarge(f"body of {request.content_length} bytes is over the "
-                                    f"{MAX_BODY} byte limit")
-    # get_data enforces MAX_CONTENT_LENGTH on the stream too (chunked bodies have no length)
-    return request.get_data(cache=False)
+            f"Content-Type must be application/json, got {request.mimetype or 'none'!r}"
+        )
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        _discard_rest(length)
+        raise RequestEntityTooLarge(f"body of {length} bytes is over the {MAX_BODY} byte limit")
+    body = request.get_data(cache=False)  # a chunked body has no length: count what is read
+    if len(body) > MAX_BODY:
+        _discard_rest(None)
+        raise RequestEntityTooLarge(f"body is over the {MAX_BODY} byte limit")
+    return body
+
+
+def _discard_rest(length: int | None) -> None:
+    """Read and drop what is left of an oversized body (up to DISCARD_LIMIT).
+
+    A client that writes its whole body before reading (most do) would otherwise see the
+    connection reset instead of the 413: the server drains only a little before closing.
+    """
+    if length is not None and length > DISCARD_LIMIT:
+        return
+    stream = request.environ["wsgi.input"]
+    left = DISCARD_LIMIT
+    while left > 0:
+        chunk = stream.read(min(left, 64 * 1024))
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 def _decode(body: bytes) -> Any:
-    """The decoded body, or None when it is not JSON (handle() then reports why, as a 400)."""
+    """The decoded body, or None when it is not JSON (handle() then says why, as a 400)."""
     try:
         doc = decode_json(body)
     except ReviewError:
@@ -125,8 +153,11 @@ def _dry_run(doc: Any) -> bool:
 
 def _record(audit: Audit, result: Result, *, endpoint: str, seconds: float) -> None:
     if result.request is None or result.decision is None:
-        log.info("refused a body that is not an AdmissionReview on /%s: %s", endpoint,
-                 result.body.get("message"))
+        log.info(
+            "refused a body that is not an AdmissionReview on /%s: %s",
+            endpoint,
+            result.body.get("message"),
+        )
         audit.record_invalid(endpoint=endpoint, seconds=seconds)
         return
     audit.record(result.request, result.decision, endpoint=endpoint, seconds=seconds)
@@ -134,8 +165,14 @@ def _record(audit: Audit, result: Result, *, endpoint: str, seconds: float) -> N
 
 def failure_review(uid: str) -> dict[str, Any]:
     """The AdmissionReview sent when evaluation itself failed: refuse, code 500."""
-    return dict(complete(errored(500, "[internal] the admission webhook failed to evaluate "
-                                      "this request; see its log"), uid))
+    return dict(
+        complete(
+            errored(
+                500, "[internal] the admission webhook failed to evaluate this request; see its log"
+            ),
+            uid,
+        )
+    )
 
 
 # --- probes and metrics ---------------------------------------------------------------------
@@ -176,6 +213,11 @@ def unexpected_error(exc: Exception) -> Response:
     log.error("unexpected error on %s %s", request.method, request.path, exc_info=exc)
     if request.path.strip("/") in ENDPOINTS:
         return json_response(failure_review(g.get("uid", "")))
-    return json_response({"error": "Internal Server Error", "code": 500,
-                          "message": "unexpected error; see the server log"}, 500)
-
+    return json_response(
+        {
+            "error": "Internal Server Error",
+            "code": 500,
+            "message": "unexpected error; see the server log",
+        },
+        500,
+    )

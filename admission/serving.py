@@ -15,6 +15,7 @@ import logging
 import logging.config
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,14 +30,17 @@ from admission.config import Config
 from admission.kube import KubeTemplateSource, cluster_config_exists, kube_configuration
 from admission.state import PolicyFile, State, StaticSource
 from admission.templates import FileTemplateSource
-from admission.tls import CertReloader
+from admission.tls import CertReloader, build_context
 
 log = logging.getLogger("argo_admission.serving")
 
-KEEPALIVE_SECONDS: Final = 120  # longer than the API server's idle connection reuse
+# Longer than the 90 s after which Go's HTTP client (the API server's) drops an idle connection:
+# the client closes first, so it never sends a request on a connection we have just closed.
+KEEPALIVE_SECONDS: Final = 120
 WORKER_TIMEOUT: Final = 30
 GRACEFUL_SECONDS: Final = 20  # under a Pod's default 30 s termination grace period
 KEPT_POLICY: Final = "policy.yaml"
+LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STANDARD_RECORD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -46,8 +50,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON line."""
         line: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds").replace("+00:00", "Z"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "pid": record.process,
@@ -61,8 +66,7 @@ class JsonFormatter(logging.Formatter):
 
 def logging_dict(level: str) -> dict[str, Any]:
     """dictConfig for gunicorn and our loggers: JSON lines on stderr."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json",
-               "stream": "ext://sys.stderr"}
+    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -71,7 +75,12 @@ def logging_dict(level: str) -> dict[str, Any]:
         "root": {"level": level.upper(), "handlers": ["console"]},
         "loggers": {
             "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": level.upper(), "handlers": [], "propagate": True},
+            # one line per request only when debugging: the audit log says what matters
+            "gunicorn.access": {
+                "level": "DEBUG" if level.lower() == "debug" else "WARNING",
+                "handlers": [],
+                "propagate": True,
+            },
         },
     }
 
@@ -106,6 +115,9 @@ SourceFactory = Callable[[Callable[[str], None]], Any]
 
 def serve(args: argparse.Namespace) -> int:
     """Run the webhook until SIGTERM/SIGINT; returns an exit code on start-up errors."""
+    if args.log_level.upper() not in LEVELS:
+        print(f"error: --log-level must be one of {', '.join(LEVELS).lower()}", file=sys.stderr)
+        return 2
     logging.config.dictConfig(logging_dict(args.log_level))
     from admission.cli import read_config
 
@@ -113,15 +125,22 @@ def serve(args: argparse.Namespace) -> int:
     try:
         templates, where = template_factory(args)
         generated = certs.ensure_certs(args.cert_dir, _cert_hosts(args.host))
-    except (ConfigException, OSError) as exc:
+        build_context(Path(args.cert_dir) / "tls.crt", Path(args.cert_dir) / "tls.key")
+    except (ConfigException, OSError) as exc:  # ssl.SSLError too: a key that does not match
         log.error("cannot start: %s", exc)
         return 2
     if generated:
-        log.info("generated a CA and a serving certificate in %s (ca.crt is the caBundle)",
-                 args.cert_dir)
-    log.info("serving %s (templateReferencing=%r, mode=%s) on https://%s, templates from %s",
-             config.source, config.template_referencing, config.mode,
-             bind_address(args.host, args.port), where)
+        log.info(
+            "generated a CA and a serving certificate in %s (ca.crt is the caBundle)", args.cert_dir
+        )
+    log.info(
+        "serving %s (templateReferencing=%r, mode=%s) on https://%s, templates from %s",
+        config.source,
+        config.template_referencing,
+        config.mode,
+        bind_address(args.host, args.port),
+        where,
+    )
     run_dir = Path(tempfile.mkdtemp(prefix="argo-admission-"))
     use_metrics_dir(run_dir)
     options = gunicorn_options(args, cert_dir=Path(args.cert_dir), run_dir=run_dir)
@@ -155,31 +174,35 @@ def template_factory(args: argparse.Namespace) -> tuple[SourceFactory, str]:
     """How each worker gets its template source, checked now: files are read once, here."""
     if args.templates or args.no_cluster:
         files = FileTemplateSource.from_paths(args.templates)
-        return (lambda observe: StaticSource(files, observe=observe),
-                f"files ({', '.join(args.templates) or 'none'})")
+        return (
+            lambda observe: StaticSource(files, observe=observe),
+            f"files ({', '.join(args.templates) or 'none'})",
+        )
     if args.kubeconfig is None and not cluster_config_exists():
-        log.warning("no in-cluster config and no kubeconfig: no template can be looked up, so "
-                    "every workflowTemplateRef is reported as not found (pass --kubeconfig, or "
-                    "--templates for files)")
+        log.warning(
+            "no in-cluster config and no kubeconfig: no template can be looked up, so "
+            "every workflowTemplateRef is reported as not found (pass --kubeconfig, or "
+            "--templates for files)"
+        )
         return (lambda observe: StaticSource(FileTemplateSource(), observe=observe), "nowhere")
     configuration = kube_configuration(args.kubeconfig)
 
     def kube(observe: Callable[[str], None]) -> Any:
-        source = KubeTemplateSource(configuration, lookup_timeout=args.lookup_timeout,
-                                    observe=observe)
+        source = KubeTemplateSource(
+            configuration, lookup_timeout=args.lookup_timeout, observe=observe
+        )
         source.start()  # in the worker: threads do not survive a fork
         return source
 
     return kube, f"the API server {configuration.host}"
 
 
-def gunicorn_options(args: argparse.Namespace, *, cert_dir: Path,
-                     run_dir: Path) -> dict[str, Any]:
+def gunicorn_options(args: argparse.Namespace, *, cert_dir: Path, run_dir: Path) -> dict[str, Any]:
     """gunicorn settings: gthread workers, TLS with reloading certificates, JSON logs."""
     reloader = CertReloader(cert_dir / "tls.crt", cert_dir / "tls.key")
     return {
         "bind": [bind_address(args.host, args.port)],
-        "worker_class": "gthread",
+        "worker_class": "admission.worker.WebhookWorker",  # gthread, see worker.py
         "workers": args.workers,
         "threads": args.threads,
         "keepalive": KEEPALIVE_SECONDS,
@@ -212,17 +235,27 @@ def _worker_exit(arbiter: Any, worker: Any) -> None:
         deps.state.close()
 
 
-def build_app(args: argparse.Namespace, config: Config, templates: SourceFactory, *,
-              run_dir: Path) -> Any:
+def build_app(
+    args: argparse.Namespace, config: Config, templates: SourceFactory, *, run_dir: Path
+) -> Any:
     """The Flask app for one worker: policy, template source, audit and metrics."""
+    # imported here, in the worker: prometheus_client picks its multiprocess mode at import
     from admission.audit import Audit, Metrics
     from admission.server import create_app
 
     metrics = Metrics.create()
-    policy = PolicyFile(args.config, fallback=config, keep=run_dir / KEPT_POLICY,
-                        on_reload=lambda ok: metrics.count_reload(ok=ok))
+    policy = PolicyFile(
+        args.config,
+        fallback=config,
+        keep=run_dir / KEPT_POLICY,
+        on_reload=lambda ok: metrics.count_reload(ok=ok),
+    )
     state = State(policy, templates(metrics.count_lookup))
     state.start()
-    audit = Audit(metrics=metrics, file=args.audit_file,
-                  level=logging.getLevelName(args.log_level.upper()))
+    # denials and warnings are always written; --log-level debug adds the admitted requests
+    debug = args.log_level.lower() == "debug"
+    audit = Audit(
+        metrics=metrics, file=args.audit_file, level=logging.DEBUG if debug else logging.INFO
+    )
+    log.info("worker %d started with the policy from %s", os.getpid(), policy.config.source)
     return create_app(state, audit=audit)

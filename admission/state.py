@@ -49,8 +49,9 @@ class LiveSource(Protocol):
 class StaticSource:
     """A source read once (files): always synced; lookups are counted."""
 
-    def __init__(self, source: TemplateSource, *,
-                 observe: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, source: TemplateSource, *, observe: Callable[[str], None] | None = None
+    ) -> None:
         self._source = source
         self._observe = observe or (lambda result: None)
 
@@ -94,9 +95,14 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
 class PolicyFile:
     """The policy file and the Config last read from it successfully."""
 
-    def __init__(self, path: str | None, *, fallback: Config,
-                 on_reload: Callable[[bool], None] | None = None,
-                 keep: Path | None = None) -> None:
+    def __init__(
+        self,
+        path: str | None,
+        *,
+        fallback: Config,
+        on_reload: Callable[[bool], None] | None = None,
+        keep: Path | None = None,
+    ) -> None:
         self.path = Path(path) if path else None
         self._on_reload = on_reload or (lambda ok: None)
         self._keep = keep
@@ -119,8 +125,7 @@ class PolicyFile:
         if self._keep is None or not self._keep.exists():
             return None
         try:
-            return parse_config(self._keep.read_text(encoding="utf-8"),
-                                source=str(self.path))
+            return parse_config(self._keep.read_text(encoding="utf-8"), source=str(self.path))
         except (OSError, ConfigError):
             return None
 
@@ -152,8 +157,12 @@ class PolicyFile:
         self.config = config
         self._remember(text)
         self._on_reload(True)
-        log.info("policy reloaded from %s (templateReferencing=%r, mode=%s)", self.path,
-                 config.template_referencing, config.mode)
+        log.info(
+            "policy reloaded from %s (templateReferencing=%r, mode=%s)",
+            self.path,
+            config.template_referencing,
+            config.mode,
+        )
         return True
 
     def _failed(self, exc: ConfigError) -> bool:

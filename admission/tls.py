@@ -25,12 +25,15 @@ CHECK_SECONDS: Final = 1.0
 class CertReloader:
     """A server SSLContext for tls.crt/tls.key, rebuilt when their content changes."""
 
-    def __init__(self, certfile: str | Path, keyfile: str | Path, *,
-                 check_seconds: float = CHECK_SECONDS) -> None:
+    def __init__(
+        self, certfile: str | Path, keyfile: str | Path, *, check_seconds: float = CHECK_SECONDS
+    ) -> None:
         self.certfile, self.keyfile = Path(certfile), Path(keyfile)
         self.check_seconds = check_seconds
         self._lock = threading.Lock()
         self._digest = b""
+        self._refused = b""  # a pair that did not load: not retried until the files change
+        self._problem: tuple[bytes, str] = (b"", "")
         self._checked = 0.0
         self._context: ssl.SSLContext | None = None
 
@@ -55,20 +58,34 @@ class CertReloader:
     def _refresh(self) -> None:
         try:
             digest = self._digest_files()
-            if digest == self._digest:
-                return
+        except OSError as exc:
+            self._refuse(b"", exc)
+            return
+        if digest in (self._digest, self._refused):
+            return
+        try:
             context = build_context(self.certfile, self.keyfile)
             if self._digest_files() != digest:
                 digest = b""  # changed while loading: a consistent pair, but look again soon
         except (OSError, ssl.SSLError) as exc:
-            if self._context is None:
-                raise
-            log.warning("certificate files changed but do not load yet; serving the previous "
-                        "certificate: %s", exc)
+            self._refuse(digest, exc)
             return
         if self._context is not None:
             log.info("serving the new certificate from %s", self.certfile)
-        self._context, self._digest = context, digest
+        self._context, self._digest, self._refused = context, digest, b""
+
+    def _refuse(self, digest: bytes, exc: Exception) -> None:
+        """Keep the previous context; say so once per distinct problem, not every second."""
+        if self._context is None:
+            raise exc  # nothing to serve yet: the start fails with the reason
+        if (digest, str(exc)) == self._problem:
+            return
+        self._problem, self._refused = (digest, str(exc)), digest
+        log.warning(
+            "certificate files changed but do not load; serving the previous "
+            "certificate until they do: %s",
+            exc,
+        )
 
 
 def build_context(certfile: str | Path, keyfile: str | Path) -> ssl.SSLContext:

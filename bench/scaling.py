@@ -45,14 +45,22 @@ def template_spec(n: int, depth: int = 1) -> dict[str, Any]:
                 "command": ["echo"],
                 "args": [f"{{{{inputs.parameters.x}}}}-{i}"],
                 "env": [{"name": "I", "value": str(i)}],
-                "securityContext": {"allowPrivilegeEscalation": False,
-                                    "capabilities": {"drop": ["ALL"]}},
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
             },
         }
         for i in range(n)
     ]
-    tasks = [{"name": f"task{i}", "template": f"t{i}",
-              "arguments": {"parameters": [{"name": "x", "value": str(i)}]}} for i in range(n)]
+    tasks = [
+        {
+            "name": f"task{i}",
+            "template": f"t{i}",
+            "arguments": {"parameters": [{"name": "x", "value": str(i)}]},
+        }
+        for i in range(n)
+    ]
     templates.append({"name": "main", "dag": {"tasks": tasks}})
     for level in range(1, depth):
         templates.append({"name": f"level{level}", "steps": [[{"name": "s", "template": "main"}]]})
@@ -62,32 +70,55 @@ def template_spec(n: int, depth: int = 1) -> dict[str, Any]:
 def cases(n: int, depth: int) -> dict[str, tuple[str, dict[str, Any]]]:
     """The requests timed for one size: name -> (endpoint, review)."""
     spec = template_spec(n, depth)
-    library = {"apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTemplate",
-               "metadata": {"name": "big", "namespace": "team-a"}, "spec": spec}
-    user = {"workflowTemplateRef": {"name": "big"},
-            "ttlStrategy": {"secondsAfterCompletion": 3600}}
+    library = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "big", "namespace": "team-a"},
+        "spec": spec,
+    }
+    user = {"workflowTemplateRef": {"name": "big"}, "ttlStrategy": {"secondsAfterCompletion": 3600}}
     stored = join_workflow_spec(user, spec, {"ttlStrategy": {"secondsAfterCompletion": 3600}})
-    running = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-               "metadata": {"name": "big-1", "namespace": "team-a"}, "spec": user,
-               "status": {"phase": "Running", "storedWorkflowTemplateSpec": stored}}
+    running = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": "big-1", "namespace": "team-a"},
+        "spec": user,
+        "status": {"phase": "Running", "storedWorkflowTemplateSpec": stored},
+    }
     stopped = copy.deepcopy(running)
     stopped["spec"]["shutdown"] = "Stop"
     changed = copy.deepcopy(running)
     changed["spec"]["arguments"] = {"parameters": [{"name": "x", "value": "evil"}]}
-    plain = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-             "metadata": {"generateName": "p-", "namespace": "team-a"}, "spec": spec}
+    plain = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "p-", "namespace": "team-a"},
+        "spec": spec,
+    }
     return {
         "template CREATE (validate)": ("validate", make_review(library, namespace="team-a")),
         "template CREATE (mutate)": ("mutate", make_review(library, namespace="team-a")),
         "plain Workflow CREATE (Strict deny)": ("validate", make_review(plain, namespace="team-a")),
-        "ref Workflow CREATE": ("validate", make_review(
-            {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-             "metadata": {"generateName": "r-", "namespace": "team-a"}, "spec": user},
-            namespace="team-a")),
-        "Secure UPDATE: stop (join + compare)": ("validate", make_review(
-            stopped, namespace="team-a", operation="UPDATE", old=running)),
-        "Secure UPDATE: changed args (deny + diff)": ("validate", make_review(
-            changed, namespace="team-a", operation="UPDATE", old=running)),
+        "ref Workflow CREATE": (
+            "validate",
+            make_review(
+                {
+                    "apiVersion": "argoproj.io/v1alpha1",
+                    "kind": "Workflow",
+                    "metadata": {"generateName": "r-", "namespace": "team-a"},
+                    "spec": user,
+                },
+                namespace="team-a",
+            ),
+        ),
+        "Secure UPDATE: stop (join + compare)": (
+            "validate",
+            make_review(stopped, namespace="team-a", operation="UPDATE", old=running),
+        ),
+        "Secure UPDATE: changed args (deny + diff)": (
+            "validate",
+            make_review(changed, namespace="team-a", operation="UPDATE", old=running),
+        ),
     }, library
 
 
@@ -113,7 +144,9 @@ def main() -> None:
         source = FileTemplateSource([library])
         body_kib.append(len(json.dumps(requests["Secure UPDATE: stop (join + compare)"][1])) / 1024)
         for name, (endpoint, review) in requests.items():
-            rows.setdefault(name, []).append(f"{timed(json.dumps(review), endpoint, source, args.repeat):8.2f}")
+            rows.setdefault(name, []).append(
+                f"{timed(json.dumps(review), endpoint, source, args.repeat):8.2f}"
+            )
     header = [f"{n} tmpl" + (f" d{d}" if d > 1 else "") for n, d in sizes]
     print(f"{'median ms per request':44s}" + "".join(f"{h:>10s}" for h in header))
     for name, values in rows.items():
