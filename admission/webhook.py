@@ -6,6 +6,7 @@ server would send.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -15,7 +16,8 @@ from admission.decision import Decision
 from admission.policy.source import TemplateSource
 from admission.review import Request, ReviewError, complete, parse_review, respond
 
-ENDPOINTS: Final = ("validate", "mutate")
+# validate/warn: the advisory webhook (failurePolicy Ignore) - the validate decision, never a denial
+ENDPOINTS: Final = ("validate", "mutate", "validate/warn")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ def handle(
     if endpoint == "mutate":
         decision = mutate.patches(request, config=config, templates=templates)
     else:
+        if endpoint == "validate/warn" and config.mode == "enforce":
+            config = dataclasses.replace(config, mode="warn")
         decision = policy.evaluate(request, config=config, templates=templates)
     review = complete(respond(decision), request.uid)
     return Result(200, dict(review), request, decision)
