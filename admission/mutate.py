@@ -24,7 +24,7 @@ import jsonpatch
 
 from admission.config import Config
 from admission.decision import Decision, Outcome
-from admission.merge import MergeError, go_roundtrip, strategic_merge, strip_nulls
+from admission.merge import MergeError, clone, go_roundtrip, strategic_merge, strip_nulls
 from admission.policy import exemptions, route
 from admission.policy.context import (
     CRON_WORKFLOW,
@@ -54,7 +54,7 @@ def patches(
     ctx = Context(request, config, templates or EmptySource(), kind, obj, None)
     if exemptions.exempt_reason(request, config, ctx.namespace):
         return Decision(True, Outcome.SKIP, annotations={**annotations, "decision": "exempt"})
-    mutated = copy.deepcopy(obj)
+    mutated = clone(obj)
     try:
         mutate_object(ctx, mutated)
     except MergeError as exc:

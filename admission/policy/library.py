@@ -127,17 +127,41 @@ def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, An
 
 
 def template_refs(spec: Mapping[str, Any], namespace: str) -> Iterator[TemplateKey]:
-    """Every `templateRef` in a spec (steps, DAG tasks, hooks, anywhere), as lookup keys."""
-    stack: list[Any] = [spec]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("templateRef")
-            if isinstance(ref, dict) and isinstance(ref.get("name"), str):
-                if ref.get("clusterScope") is True:
-                    yield TemplateKey(CLUSTER, "", ref["name"])
-                else:
-                    yield TemplateKey(NAMESPACED, namespace, ref["name"])
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+    """Every `templateRef` of a spec, where Argo resolves them: steps, DAG tasks and hooks."""
+    for holder in _ref_holders(spec):
+        ref = holder.get("templateRef")
+        if isinstance(ref, dict) and isinstance(ref.get("name"), str):
+            if ref.get("clusterScope") is True:
+                yield TemplateKey(CLUSTER, "", ref["name"])
+            else:
+                yield TemplateKey(NAMESPACED, namespace, ref["name"])
+
+
+def _ref_holders(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Objects that may carry a templateRef: steps, DAG tasks, and hooks of spec, steps, tasks."""
+    yield from _hooks(spec)
+    for template in _dicts(spec.get("templates")):
+        yield from _hooks(template)
+        for group in spec_list(template.get("steps")):
+            for step in _dicts(group):
+                yield step
+                yield from _hooks(step)
+        dag = template.get("dag")
+        for task in _dicts(dag.get("tasks") if isinstance(dag, dict) else None):
+            yield task
+            yield from _hooks(task)
+
+
+def _hooks(holder: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    hooks = holder.get("hooks")
+    if isinstance(hooks, dict):
+        yield from (hook for hook in hooks.values() if isinstance(hook, dict))
+
+
+def _dicts(value: Any) -> list[Mapping[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def spec_list(value: Any) -> list[Any]:
+    """`value` if it is a list, else []."""
+    return value if isinstance(value, list) else []
