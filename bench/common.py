@@ -62,8 +62,9 @@ class Server:
     def start(self, timeout: float = 60) -> None:
         """Start and wait until /readyz answers 200."""
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT,
-                                            start_new_session=True, cwd=ROOT)
+            self.process = subprocess.Popen(
+                self.command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -125,8 +126,13 @@ def servers(specs: Sequence[tuple[str, list[str]]], workdir: Path) -> Iterator[l
     try:
         for name, argv in specs:
             port = free_port()
-            server = Server(name, [*argv, "--port", str(port)], port, ca,
-                            workdir / f"{name.replace(' ', '-')}.log")
+            server = Server(
+                name,
+                [*argv, "--port", str(port)],
+                port,
+                ca,
+                workdir / f"{name.replace(' ', '-')}.log",
+            )
             server.start()
             started.append(server)
         yield started
@@ -135,22 +141,56 @@ def servers(specs: Sequence[tuple[str, list[str]]], workdir: Path) -> Iterator[l
             server.stop()
 
 
-def serve_command(*, cert_dir: Path, config: Path | None, templates: Sequence[Path] = (),
-                  workers: int = 2, threads: int = 4, extra: Sequence[str] = ()) -> list[str]:
+def serve_command(
+    *,
+    cert_dir: Path,
+    config: Path | None,
+    templates: Sequence[Path] = (),
+    kubeconfig: Path | None = None,
+    workers: int = 2,
+    threads: int = 4,
+    extra: Sequence[str] = (),
+) -> list[str]:
     """`argo-admission serve` on 127.0.0.1 (port appended by `servers`)."""
-    cmd = [PYTHON, "-m", "admission.cli", "serve", "--host", "127.0.0.1", "--cert-dir",
-           str(cert_dir), "--workers", str(workers), "--threads", str(threads),
-           "--log-level", "warning"]
+    cmd = [
+        PYTHON,
+        "-m",
+        "admission.cli",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--cert-dir",
+        str(cert_dir),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+    ]
     if config is not None:
         cmd += ["--config", str(config)]
-    cmd += ["--templates", *map(str, templates)] if templates else ["--no-cluster"]
+    if kubeconfig is not None:
+        cmd += ["--kubeconfig", str(kubeconfig)]
+    else:
+        cmd += ["--templates", *map(str, templates)] if templates else ["--no-cluster"]
     return [*cmd, *extra]
 
 
 def trivial_command(*, cert_dir: Path, workers: int = 2, threads: int = 4) -> list[str]:
     """The trivial Flask handler, served by the same gunicorn setup."""
-    return [PYTHON, str(ROOT / "bench/trivial_server.py"), "--host", "127.0.0.1", "--cert-dir",
-            str(cert_dir), "--workers", str(workers), "--threads", str(threads)]
+    return [
+        PYTHON,
+        str(ROOT / "bench/trivial_server.py"),
+        "--host",
+        "127.0.0.1",
+        "--cert-dir",
+        str(cert_dir),
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+    ]
 
 
 # --- load ----------------------------------------------------------------------------------
@@ -220,17 +260,30 @@ def _client(args: tuple[int, str, list[tuple[str, bytes]], float, int, Any]) -> 
             continue
         latencies.append((time.perf_counter() - began) * 1000)
     conn.close()
-    return {"latencies": latencies, "errors": errors, "statuses": statuses, "t0": t0,
-            "t1": time.perf_counter()}
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "statuses": statuses,
+        "t0": t0,
+        "t1": time.perf_counter(),
+    }
 
 
-def run_load(server: Server, requests: Sequence[tuple[str, bytes]], *, clients: int,
-             duration: float, limit: int = 0) -> LoadResult:
+def run_load(
+    server: Server,
+    requests: Sequence[tuple[str, bytes]],
+    *,
+    clients: int,
+    duration: float,
+    limit: int = 0,
+) -> LoadResult:
     """`clients` processes, each on one keep-alive connection, for `duration` seconds (or
     `limit` requests each)."""
     start_at = time.time() + 0.3
-    jobs = [(server.port, str(server.ca), list(requests), duration, limit, start_at)
-            for _ in range(clients)]
+    jobs = [
+        (server.port, str(server.ca), list(requests), duration, limit, start_at)
+        for _ in range(clients)
+    ]
     with mp.get_context("fork").Pool(clients) as pool:
         parts = pool.map(_client, jobs)
     # CLOCK_MONOTONIC is one clock for every process on Linux

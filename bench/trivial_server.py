@@ -1,7 +1,7 @@
 """A trivial admission webhook served exactly like argo-admission: the anchor benchmarks
 compare against. It parses the AdmissionReview and admits it (an empty patch on /mutate).
 
-    python bench/trivial_server.py --host 127.0.0.1 --port 9443 --cert-dir DIR [--workers 2 --threads 4]
+    python bench/trivial_server.py --port 9443 --cert-dir DIR [--workers 2 --threads 4]
 """
 
 from __future__ import annotations
@@ -22,8 +22,11 @@ def create_app() -> Flask:
 
     def admit() -> Response:
         doc = orjson.loads(request.get_data())
-        body = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                "response": {"uid": doc["request"]["uid"], "allowed": True}}
+        body = {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "response": {"uid": doc["request"]["uid"], "allowed": True},
+        }
         return Response(orjson.dumps(body), mimetype="application/json")
 
     app.add_url_rule("/validate", "validate", admit, methods=["POST"])

@@ -90,12 +90,14 @@ class ControlPlane:
     directory that stop() removes (kept when start() fails, or with keep=True).
     """
 
-    def __init__(self, *, workdir: Path | None = None, keep: bool = False) -> None:
+    def __init__(self, *, workdir: Path | None = None, keep: bool = False,
+                 profiling: bool = False) -> None:
         # Resolved first: a missing binary fails loudly before anything is made.
         self.binaries = {name: find_binary(name) for name in ("etcd", "kube-apiserver")}
         self.crd_dir = crd_dir()
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="argo-admission-e2e-"))
         self.keep = keep
+        self.profiling = profiling  # /debug/pprof, for benchmarks that force a Go GC
         self.users: dict[str, User] = make_users()
         self.etcd: Process | None = None
         self.apiserver: Process | None = None
@@ -205,7 +207,7 @@ class ControlPlane:
             f"--service-account-issuer={self.api_url}",
             f"--service-account-key-file={sa_pub}", f"--service-account-signing-key-file={sa_key}",
             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
-            "--profiling=false",
+            f"--profiling={'true' if self.profiling else 'false'}",
         ]
 
     def http_get(self, url: str, *, user: str | None = None) -> str:

@@ -1,0 +1,321 @@
+"""Workflow creates through a real kube-apiserver, with and without admission in the way.
+
+Set-ups, measured in interleaved rounds on one control plane (the e2e suite's kube-apiserver +
+etcd, built by tests/e2e/setup.sh):
+  none       no admission
+  vap        a ValidatingAdmissionPolicy with the Strict rule (CEL, in the API server)
+  trivial    a trivial webhook, validating + mutating, registered like ours (the chart's configs)
+  argo-admission  the real server, validating + mutating, templates from its watch cache
+Each round: configure, let the API server pick the configuration up, force a Go GC in the API
+server, warm up, then time sequential creates and creates from 8 concurrent clients (raw HTTPS
+with keep-alive, bearer token, as the ordinary user alice). The webhooks' own time comes from the
+API server's metrics (`_sum/_count` of apiserver_admission_webhook_admission_duration_seconds;
+its first bucket is 5 ms, so no percentiles from it). Prints figures; asserts nothing.
+
+Run it inside a loopback-only network namespace like the e2e suite:
+    tests/e2e/netns.sh .venv/bin/python bench/apiserver.py [--rounds 3] [--creates 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import multiprocessing as mp
+import re
+import ssl
+import sys
+import time
+from collections import defaultdict
+from typing import Any
+
+import yaml
+from common import ROOT, Server, free_port, make_certs, percentile, serve_command, trivial_command
+
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests/e2e")]
+from kubernetes import client as k8s  # noqa: E402
+
+from chart_render import render_webhooks  # noqa: E402
+from controlplane import ControlPlane  # noqa: E402
+from identities import ADMIN, ALICE, WEBHOOK  # noqa: E402
+
+NAMESPACE = "team-a"
+SETUPS = ("none", "vap", "trivial", "argo-admission")
+POLICY = {
+    "workflowRestrictions": {"templateReferencing": "Secure"},
+    "workflowDefaults": {"spec": {"ttlStrategy": {"secondsAfterCompletion": 86400}}},
+    "mutation": {"refDefaults": ["ttlStrategy"]},
+    "exemptions": {"namespaces": ["kube-system"], "serviceAccounts": ["argo/argo"]},
+}
+TEMPLATE = {
+    "apiVersion": "argoproj.io/v1alpha1",
+    "kind": "WorkflowTemplate",
+    "metadata": {"name": "etl", "namespace": NAMESPACE},
+    "spec": {
+        "entrypoint": "main",
+        "templates": [{"name": "main", "container": {"image": "alpine:3.19", "command": ["echo"]}}],
+    },
+}
+WORKFLOW = json.dumps(
+    {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"generateName": "etl-", "namespace": NAMESPACE},
+        "spec": {
+            "workflowTemplateRef": {"name": "etl"},
+            "arguments": {"parameters": [{"name": "date", "value": "2026-11-25"}]},
+        },
+    }
+).encode()
+VAP = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingAdmissionPolicy",
+    "metadata": {"name": "strict-template-ref"},
+    "spec": {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": ["argoproj.io"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["workflows"],
+                }
+            ]
+        },
+        "validations": [
+            {
+                "expression": "has(object.spec.workflowTemplateRef)",
+                "message": "workflows must use workflowTemplateRef",
+            }
+        ],
+    },
+}
+VAP_BINDING = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "ValidatingAdmissionPolicyBinding",
+    "metadata": {"name": "strict-template-ref"},
+    "spec": {"policyName": "strict-template-ref", "validationActions": ["Deny"]},
+}
+
+
+def _creator(args: tuple[int, str, str, int, float]) -> dict[str, Any]:
+    """One client: `count` creates on one keep-alive connection; latencies in ms."""
+    port, ca, token, count, start_at = args
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", port, context=ssl.create_default_context(cafile=ca), timeout=30
+    )
+    path = f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/workflows"
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    latencies, errors = [], 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    t0 = time.perf_counter()
+    for _ in range(count):
+        began = time.perf_counter()
+        conn.request("POST", path, WORKFLOW, headers)
+        response = conn.getresponse()
+        response.read()
+        if response.status != 201:
+            errors += 1
+            continue
+        latencies.append((time.perf_counter() - began) * 1000)
+    return {"latencies": latencies, "errors": errors, "t0": t0, "t1": time.perf_counter()}
+
+
+def create_load(plane: ControlPlane, *, clients: int, count: int) -> dict[str, Any]:
+    """`count` creates spread over `clients` processes."""
+    token = plane.user(ALICE).token
+    start_at = time.time() + 0.2
+    jobs = [(plane.port, str(plane.ca_path), token, count // clients, start_at)] * clients
+    with mp.get_context("fork").Pool(clients) as pool:
+        parts = pool.map(_creator, jobs)
+    latencies = [ms for p in parts for ms in p["latencies"]]
+    seconds = max(p["t1"] for p in parts) - min(p["t0"] for p in parts)
+    return {
+        "rate": len(latencies) / seconds,
+        "p50": percentile(latencies, 50),
+        "p99": percentile(latencies, 99),
+        "errors": sum(p["errors"] for p in parts),
+    }
+
+
+def webhook_seconds(plane: ControlPlane) -> dict[str, tuple[float, float]]:
+    """(sum, count) of admission time per webhook name, from the API server's /metrics."""
+    text = plane.http_get(plane.api_url + "/metrics", user=ADMIN)
+    out: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    pattern = re.compile(
+        r"^apiserver_admission_webhook_admission_duration_seconds_(sum|count)"
+        r"\{([^}]*)\} (\S+)$"
+    )
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match:
+            name = re.search(r'name="([^"]+)"', match.group(2))
+            key = name.group(1) if name else "?"
+            out[key][0 if match.group(1) == "sum" else 1] += float(match.group(3))
+    return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def force_gc(plane: ControlPlane) -> None:
+    """A Go GC in the API server, so its garbage from the last set-up is not billed here."""
+    token = plane.user(ADMIN).token
+    conn = http.client.HTTPSConnection(
+        "127.0.0.1", plane.port, context=ssl.create_default_context(cafile=str(plane.ca_path))
+    )
+    conn.request("GET", "/debug/pprof/heap?gc=1", headers={"Authorization": f"Bearer {token}"})
+    conn.getresponse().read()  # a gzipped profile; the GC is the point
+    conn.close()
+
+
+class Admission:
+    """Switches the API server between the set-ups."""
+
+    def __init__(self, plane: ControlPlane, ours: Server, trivial: Server, ca: bytes) -> None:
+        self.plane, self.ours, self.trivial, self.ca = plane, ours, trivial, ca
+        self.api = k8s.AdmissionregistrationV1Api(plane.client(ADMIN))
+        ca_b64 = base64.b64encode(ca).decode()
+        self.configs = {
+            "trivial": render_webhooks(trivial.url(), ca_b64),
+            "argo-admission": render_webhooks(ours.url(), ca_b64),
+        }
+
+    def use(self, setup: str) -> None:
+        """Remove whatever is registered and register `setup`."""
+        for configs in self.configs.values():
+            for body in configs:
+                self.plane.delete_webhooks(body)
+        for delete in (
+            self.api.delete_validating_admission_policy_binding,
+            self.api.delete_validating_admission_policy,
+        ):
+            try:
+                delete("strict-template-ref")
+            except k8s.ApiException as exc:
+                if exc.status != 404:
+                    raise
+        if setup == "vap":
+            self.api.create_validating_admission_policy(VAP)
+            self.api.create_validating_admission_policy_binding(VAP_BINDING)
+        elif setup in self.configs:
+            server = self.ours if setup == "argo-admission" else self.trivial
+            for body in self.configs[setup]:
+                self.plane.register_webhooks(body, url=server.url(), ca_bundle=self.ca)
+        time.sleep(3)  # the API server watches these objects; let every informer catch up
+
+
+def clean(plane: ControlPlane) -> None:
+    """Delete the Workflows a round created, so etcd stays small."""
+    api = k8s.CustomObjectsApi(plane.client(ADMIN))
+    api.delete_collection_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", NAMESPACE, "workflows"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--creates", type=int, default=400, help="per measurement")
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    results: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    admission_ms: dict[str, list[float]] = defaultdict(list)
+    with ControlPlane(profiling=True) as plane:
+        work = plane.workdir / "bench"
+        work.mkdir()
+        ca = make_certs(work / "certs")
+        (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
+        k8s.CustomObjectsApi(plane.client(ADMIN)).create_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", NAMESPACE, "workflowtemplates", TEMPLATE
+        )
+        port, tport = free_port(), free_port()
+        ours = Server(
+            "argo-admission",
+            [
+                *serve_command(
+                    cert_dir=work / "certs",
+                    config=work / "policy.yaml",
+                    kubeconfig=plane.kubeconfig(WEBHOOK),
+                ),
+                "--port",
+                str(port),
+            ],
+            port,
+            ca,
+            work / "ours.log",
+        )
+        trivial = Server(
+            "trivial",
+            [*trivial_command(cert_dir=work / "certs"), "--port", str(tport)],
+            tport,
+            ca,
+            work / "trivial.log",
+        )
+        ours.start()
+        trivial.start()
+        try:
+            admission = Admission(plane, ours, trivial, ca.read_bytes())
+            for round_no in range(args.rounds):
+                for setup in SETUPS:
+                    admission.use(setup)
+                    create_load(plane, clients=1, count=50)  # warm: connections, caches
+                    for mode, clients in (
+                        ("sequential", 1),
+                        (f"{args.clients} clients", args.clients),
+                    ):
+                        force_gc(plane)
+                        before = webhook_seconds(plane)
+                        results[(setup, mode)].append(
+                            create_load(plane, clients=clients, count=args.creates)
+                        )
+                        after = webhook_seconds(plane)
+                        spent = sum(after[k][0] - before.get(k, (0, 0))[0] for k in after)
+                        calls = max(
+                            (after[k][1] - before.get(k, (0, 0))[1] for k in after), default=0
+                        )
+                        if calls:
+                            admission_ms[f"{setup} {mode}"].append(spent / calls * 1000)
+                    clean(plane)
+                print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
+        finally:
+            ours.stop()
+            trivial.stop()
+    report(results, admission_ms, args)
+
+
+def report(
+    results: dict[tuple[str, str], list[dict[str, Any]]],
+    admission_ms: dict[str, list[float]],
+    args: argparse.Namespace,
+) -> None:
+    """Creates/s (median of rounds), client p50/p99, webhook time per create, ratios."""
+    modes = ["sequential", f"{args.clients} clients"]
+    print(
+        f"kube-apiserver v1.36.3 + etcd on loopback, {args.rounds} interleaved rounds x "
+        f"{args.creates} creates per measurement (median over rounds)"
+    )
+    for mode in modes:
+        rates = {s: sorted(r["rate"] for r in results[(s, mode)]) for s in SETUPS}
+        med = {s: v[len(v) // 2] for s, v in rates.items()}
+        print(f"\n{mode}")
+        print(
+            f"  {'set-up':16s}{'creates/s':>10s}{'x none':>8s}{'x trivial':>10s}"
+            f"{'p50 ms':>8s}{'p99 ms':>8s}{'webhook ms/create':>19s}"
+        )
+        for setup in SETUPS:
+            runs = results[(setup, mode)]
+            p50 = sorted(r["p50"] for r in runs)[len(runs) // 2]
+            p99 = sorted(r["p99"] for r in runs)[len(runs) // 2]
+            spent = admission_ms.get(f"{setup} {mode}", [])
+            webhook = f"{sorted(spent)[len(spent) // 2]:.2f}" if spent else "-"
+            print(
+                f"  {setup:16s}{med[setup]:10.0f}{med[setup] / med['none']:8.2f}"
+                f"{med[setup] / med['trivial']:10.2f}{p50:8.2f}{p99:8.2f}{webhook:>19s}"
+            )
+        errors = sum(r["errors"] for s in SETUPS for r in results[(s, mode)])
+        print(f"  errors: {errors}")
+
+
+if __name__ == "__main__":
+    main()
