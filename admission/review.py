@@ -213,7 +213,7 @@ def patched(
 def _with_extras(
     response: Response, warnings: Iterable[str], annotations: Mapping[str, str] | None
 ) -> Response:
-    lines = [_one_line(w) for w in warnings]
+    lines = [line for w in warnings for line in _warning_lines(w)]
     if lines:
         response["warnings"] = lines
     if annotations:
@@ -221,9 +221,21 @@ def _with_extras(
     return response
 
 
-def _one_line(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= MAX_WARNING else flat[: MAX_WARNING - 3] + "..."
+def _warning_lines(text: str) -> list[str]:
+    """One warning as lines the API server passes on whole (it cuts each at 256 characters):
+    split at spaces, continuation lines marked with a leading '... '."""
+    words = text.split()
+    lines: list[str] = []
+    current = ""
+    for word in words:
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) > MAX_WARNING and current:
+            lines.append(current)
+            candidate = f"... {word}"
+        current = candidate[:MAX_WARNING]
+    if current:
+        lines.append(current)
+    return lines
 
 
 def respond(decision: Decision) -> Response:

@@ -18,6 +18,7 @@ from kubernetes import client as k8s
 from argocontroller import WorkflowController
 from controlplane import ControlPlane
 from identities import ADMIN, ALICE, BOB, NAMESPACES
+from webhook import Door
 from workflows import delete_all
 
 REQUIRE_NETNS = "ARGO_ADMISSION_REQUIRE_NETNS"
@@ -98,6 +99,21 @@ def argo_secure(workflow_controller: WorkflowController,
     return workflow_controller
 
 
+@pytest.fixture(scope="module")
+def door(control_plane: ControlPlane,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
+    """argo-admission in front of the API server for one test module, configured by its tests.
+
+    Module-scoped: the next module (e.g. the control runs without a webhook) finds the API
+    server calling nobody, and the server process stopped.
+    """
+    door = Door(control_plane, tmp_path_factory.mktemp("door"))
+    try:
+        yield door
+    finally:
+        door.close()
+
+
 @pytest.fixture
 def admin(control_plane: ControlPlane) -> k8s.ApiClient:
     """A client acting as the cluster admin (system:masters)."""
@@ -118,11 +134,15 @@ def bob(control_plane: ControlPlane) -> k8s.ApiClient:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
-    """On a failed test that used the controller, attach the tail of its log to the report."""
+    """On a failed test that used the controller or the door, attach the tails of their logs."""
     report = yield
-    controller = getattr(item, "funcargs", {}).get("workflow_controller")
+    funcargs = getattr(item, "funcargs", {})
+    controller = funcargs.get("workflow_controller")
     if report.failed and isinstance(controller, WorkflowController):
         report.sections.append(("workflow-controller log (last lines)", controller.tail(40)))
+    door = funcargs.get("door")
+    if report.failed and isinstance(door, Door):
+        report.sections.append(("argo-admission log (last lines)", door.tail(40)))
     return report
 
 

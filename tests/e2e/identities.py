@@ -96,9 +96,14 @@ def controller_role() -> dict:
 
 
 def team_role(namespace: str) -> dict:
-    """What a team member may do in a namespace: run workflows, read the template library."""
+    """What a team member may do in a namespace: run workflows, read the template library,
+    delete pods (as `argo retry` does)."""
     rules = [rule(["argoproj.io"], ["workflows", "cronworkflows"], WRITE),
-             rule(["argoproj.io"], ["workflowtemplates"], READ)]
+             rule(["argoproj.io"], ["workflowtemplates"], READ),
+             # `argo retry` deletes the pods of the nodes it resets (RetryWorkflow in
+             # server/workflow/workflow_server.go, which the CLI runs in-process when it
+             # talks to the API server directly): without this it stops half-way.
+             rule([""], ["pods"], ["get", "list", "watch", "delete"])]
     return {"apiVersion": RBAC, "kind": "Role",
             "metadata": {"name": "workflow-user", "namespace": namespace}, "rules": rules}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
@@ -235,3 +236,78 @@ def error_message(error: ApiException) -> str:
         return str(json.loads(error.body)["message"])
     except (TypeError, ValueError, KeyError):
         return str(error.body or error.reason)
+
+
+# -- beyond Workflows: CronWorkflows, cluster templates, warnings, existence -------------------
+
+WARNING = re.compile(r'^\d{3} \S+ "(?P<text>(?:[^"\\]|\\.)*)"')
+
+
+def make_cron_workflow(name: str, namespace: str,
+                       workflow_spec: dict[str, Any]) -> dict[str, Any]:
+    """A CronWorkflow that would start `workflow_spec` once a year (never during a test)."""
+    return {"apiVersion": API_VERSION, "kind": "CronWorkflow",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"schedules": ["0 0 1 1 *"], "workflowSpec": workflow_spec}}
+
+
+def make_cluster_template(name: str, *, image: str = "alpine:3.20") -> dict[str, Any]:
+    """A ClusterWorkflowTemplate whose entrypoint `main` runs one container of `image`."""
+    body = make_template(name, "", image=image)
+    body["kind"] = "ClusterWorkflowTemplate"
+    body["metadata"] = {"name": name}
+    return body
+
+
+def create_cluster_template(api: k8s.ApiClient, body: dict[str, Any]) -> dict[str, Any]:
+    """Create a ClusterWorkflowTemplate as the client's user."""
+    return dict(custom(api).create_cluster_custom_object(GROUP, VERSION,
+                                                         "clusterworkflowtemplates", body))
+
+
+def delete_cluster_template(api: k8s.ApiClient, name: str) -> None:
+    """Delete a ClusterWorkflowTemplate if it exists (delete_all leaves cluster objects)."""
+    try:
+        custom(api).delete_cluster_custom_object(GROUP, VERSION, "clusterworkflowtemplates", name)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+
+
+def create_with_warnings(api: k8s.ApiClient, body: dict[str, Any], *,
+                         dry_run: bool = False) -> tuple[dict[str, Any], list[str]]:
+    """Create a namespaced Argo object; return what the API server answered and its warnings.
+
+    The warnings travel as HTTP `Warning` headers, which the generated client drops; the raw
+    response keeps them.
+    """
+    plural = body["kind"].lower() + "s"
+    extra = {"dry_run": "All"} if dry_run else {}
+    response = custom(api).create_namespaced_custom_object(
+        GROUP, VERSION, body["metadata"]["namespace"], plural, body, _preload_content=False,
+        **extra)
+    return json.loads(response.data), warning_texts(response.headers.getlist("Warning"))
+
+
+def warning_texts(headers: Iterable[str]) -> list[str]:
+    """The texts of `Warning: 299 - "text"` headers (RFC 7234), unescaped, in order."""
+    texts = []
+    for header in headers:
+        match = WARNING.match(header)
+        if match is None:
+            raise ValueError(f"not a Warning header: {header!r}")
+        texts.append(re.sub(r"\\(.)", r"\1", match["text"]))
+    return texts
+
+
+def exists(api: k8s.ApiClient, body: dict[str, Any]) -> bool:
+    """Whether the namespaced Argo object `body` names is stored."""
+    meta = body["metadata"]
+    try:
+        custom(api).get_namespaced_custom_object(GROUP, VERSION, meta["namespace"],
+                                                 body["kind"].lower() + "s", meta["name"])
+    except ApiException as error:
+        if error.status == 404:
+            return False
+        raise
+    return True

@@ -93,3 +93,11 @@ def test_a_patch_is_base64_json_and_warnings_are_single_lines() -> None:
         {"op": "add", "path": "/a", "value": 1}
     ]
     assert response["patchType"] == "JSONPatch" and response["warnings"] == ["line one line two"]
+
+
+def test_a_long_warning_continues_on_more_lines_none_over_the_api_servers_limit() -> None:
+    text = "[strict] " + " ".join(f"word{i}" for i in range(120)) + " last-hint"
+    warnings = respond(Decision(True, Outcome.WARN, warnings=(text,)))["warnings"]
+    assert len(warnings) > 1 and all(len(w) <= 250 for w in warnings)
+    assert warnings[1].startswith("... ")
+    assert " ".join(w.removeprefix("... ") for w in warnings) == text
