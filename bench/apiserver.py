@@ -218,6 +218,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--creates", type=int, default=400, help="per measurement")
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
     args = parser.parse_args()
     results: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     admission_ms: dict[str, list[float]] = defaultdict(list)
@@ -257,7 +258,7 @@ def main() -> None:
         try:
             admission = Admission(plane, ours, trivial, ca.read_bytes())
             for round_no in range(args.rounds):
-                for setup in SETUPS:
+                for setup in args.setups:
                     admission.use(setup)
                     create_load(plane, clients=1, count=50)  # warm: connections, caches
                     for mode, clients in (
@@ -284,6 +285,11 @@ def main() -> None:
     report(results, admission_ms, args)
 
 
+def ratio(rates: dict[str, float], setup: str, base: str) -> str:
+    """rates[setup] / rates[base], or '-' when base was not measured."""
+    return f"{rates[setup] / rates[base]:.2f}" if base in rates else "-"
+
+
 def report(
     results: dict[tuple[str, str], list[dict[str, Any]]],
     admission_ms: dict[str, list[float]],
@@ -296,24 +302,25 @@ def report(
         f"{args.creates} creates per measurement (median over rounds)"
     )
     for mode in modes:
-        rates = {s: sorted(r["rate"] for r in results[(s, mode)]) for s in SETUPS}
+        setups = [s for s in SETUPS if (s, mode) in results]
+        rates = {s: sorted(r["rate"] for r in results[(s, mode)]) for s in setups}
         med = {s: v[len(v) // 2] for s, v in rates.items()}
         print(f"\n{mode}")
         print(
             f"  {'set-up':16s}{'creates/s':>10s}{'x none':>8s}{'x trivial':>10s}"
             f"{'p50 ms':>8s}{'p99 ms':>8s}{'webhook ms/create':>19s}"
         )
-        for setup in SETUPS:
+        for setup in setups:
             runs = results[(setup, mode)]
             p50 = sorted(r["p50"] for r in runs)[len(runs) // 2]
             p99 = sorted(r["p99"] for r in runs)[len(runs) // 2]
             spent = admission_ms.get(f"{setup} {mode}", [])
             webhook = f"{sorted(spent)[len(spent) // 2]:.2f}" if spent else "-"
             print(
-                f"  {setup:16s}{med[setup]:10.0f}{med[setup] / med['none']:8.2f}"
-                f"{med[setup] / med['trivial']:10.2f}{p50:8.2f}{p99:8.2f}{webhook:>19s}"
+                f"  {setup:16s}{med[setup]:10.0f}{ratio(med, setup, 'none'):>8s}"
+                f"{ratio(med, setup, 'trivial'):>10s}{p50:8.2f}{p99:8.2f}{webhook:>19s}"
             )
-        errors = sum(r["errors"] for s in SETUPS for r in results[(s, mode)])
+        errors = sum(r["errors"] for s in setups for r in results[(s, mode)])
         print(f"  errors: {errors}")
 
 

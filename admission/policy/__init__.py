@@ -35,7 +35,7 @@ from admission.policy.context import (
     ref_key,
     spec_of,
 )
-from admission.policy.source import EmptySource, TemplateKey, TemplateSource
+from admission.policy.source import EmptySource, TemplateKey, TemplateLookupError, TemplateSource
 from admission.review import Request
 
 __all__ = ["evaluate", "route"]
@@ -186,7 +186,14 @@ def _warn_running(ctx: Context) -> None:
     if not isinstance(name, str):
         return
     namespace = "" if ctx.kind == CLUSTER_WORKFLOW_TEMPLATE else ctx.namespace
-    running = list(ctx.templates.workflows_using(TemplateKey(ctx.kind, namespace, name)))
+    try:
+        running = list(ctx.templates.workflows_using(TemplateKey(ctx.kind, namespace, name)))
+    except TemplateLookupError as exc:
+        ctx.warn(
+            f"[secure] running Workflows that reference this template could not be "
+            f"listed ({exc}); editing it fails them (templateReferencing: Secure)"
+        )
+        return
     if running:
         shown = ", ".join(running[:10]) + (
             f" and {len(running) - 10} more" if len(running) > 10 else ""

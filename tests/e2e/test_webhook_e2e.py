@@ -25,10 +25,13 @@ from controlplane import ControlPlane
 from identities import ALICE, CONTROLLER
 from webhook import DENIED, MUTATE_WEBHOOK, VALIDATE_WEBHOOK, Door, chart_values
 from workflows import (
+    GROUP,
+    VERSION,
     container,
     create,
     create_cluster_template,
     create_with_warnings,
+    custom,
     delete_cluster_template,
     error_message,
     exists,
@@ -41,6 +44,7 @@ from workflows import (
     make_template,
     unique,
     update_workflow,
+    warning_texts,
     with_stored,
 )
 
@@ -359,6 +363,22 @@ def test_secure_admits_day_two_updates_of_a_running_workflow(
     edit(expected)
     assert updated["spec"] == expected["spec"]
     assert updated["metadata"].get("labels") == expected["metadata"].get("labels")
+
+
+def test_secure_editing_a_template_warns_naming_the_running_workflows_that_use_it(
+        secure: Door, alice: k8s.ApiClient, admin: k8s.ApiClient,
+        controller: k8s.ApiClient) -> None:
+    name = running(alice, admin, controller)
+    template = get_workflow(admin, NS, name)["spec"]["workflowTemplateRef"]["name"]
+    body = custom(admin).get_namespaced_custom_object(GROUP, VERSION, NS, "workflowtemplates",
+                                                      template)
+    step = next(t for t in body["spec"]["templates"] if "container" in t)
+    step["container"]["image"] = "alpine:3.21"
+    response = custom(admin).replace_namespaced_custom_object(
+        GROUP, VERSION, NS, "workflowtemplates", template, body, _preload_content=False)
+    warnings = " ".join(warning_texts(response.headers.getlist("Warning")))
+    assert "editing this template fails the running Workflows that reference it" in warnings
+    assert f"{NS}/{name}" in warnings
 
 
 @pytest.mark.parametrize("skip_exempt", [True, False],

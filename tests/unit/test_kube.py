@@ -180,7 +180,9 @@ def test_a_410_watch_error_lists_again(api: tuple[FakeAPI, str]) -> None:
     source.close()
 
 
-def test_unfinished_workflows_are_indexed_by_template(api: tuple[FakeAPI, str]) -> None:
+def test_workflows_using_a_template_are_listed_when_asked_and_remembered_briefly(
+    api: tuple[FakeAPI, str],
+) -> None:
     fake, host = api
     running = {
         "metadata": {"name": "wf", "namespace": "team-a"},
@@ -192,12 +194,21 @@ def test_unfinished_workflows_are_indexed_by_template(api: tuple[FakeAPI, str]) 
         "spec": {"workflowTemplateRef": {"name": "shared", "clusterScope": True}},
         "status": {"phase": "Succeeded"},
     }
-    fake.lists["workflows"] = [[running, done]]
+    other = {
+        "metadata": {"name": "other", "namespace": "team-a"},
+        "spec": {"workflowTemplateRef": {"name": "shared"}},
+        "status": {"phase": "Running"},
+    }
+    fake.lists["workflows"] = [[running, done, other]]
     source = source_for(host)
     source.start()
     source.wait_synced(10)
+    assert not any("/workflows?" in call and "watch=true" in call for call in fake.calls)
     assert source.workflows_using(TemplateKey(CLUSTER, "", "shared")) == ["team-a/wf"]
-    assert any("labelSelector=workflows.argoproj.io" in call for call in fake.calls)
+    lists = [call for call in fake.calls if call.split("?")[0].endswith("/workflows")]
+    assert len(lists) == 1 and "labelSelector=workflows.argoproj.io" in lists[0]
+    source.workflows_using(TemplateKey(CLUSTER, "", "shared"))
+    assert len([c for c in fake.calls if c.split("?")[0].endswith("/workflows")]) == 1
     source.close()
 
 
