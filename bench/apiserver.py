@@ -320,6 +320,32 @@ def report(
                 f"  {setup:16s}{med[setup]:10.0f}{ratio(med, setup, 'none'):>8s}"
                 f"{ratio(med, setup, 'trivial'):>10s}{p50:8.2f}{p99:8.2f}{webhook:>19s}"
             )
+        if "trivial" in setups and "argo-admission" in setups:
+            per_round = sorted(
+                ours["rate"] / base["rate"]
+                for ours, base in zip(
+                    results[("argo-admission", mode)], results[("trivial", mode)], strict=True
+                )
+            )
+            webhook_rounds = sorted(
+                a / b
+                for a, b in zip(
+                    admission_ms.get(f"argo-admission {mode}", []),
+                    admission_ms.get(f"trivial {mode}", []),
+                    strict=False,
+                )
+            )
+            print(
+                "  argo-admission / trivial, per round: creates/s "
+                + " ".join(f"{x:.2f}" for x in per_round)
+                + f" (median {per_round[len(per_round) // 2]:.2f}); webhook time "
+                + " ".join(f"{x:.2f}" for x in webhook_rounds)
+                + (
+                    f" (median {webhook_rounds[len(webhook_rounds) // 2]:.2f})"
+                    if webhook_rounds
+                    else ""
+                )
+            )
         errors = sum(r["errors"] for s in setups for r in results[(s, mode)])
         print(f"  errors: {errors}")
 
