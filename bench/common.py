@@ -302,6 +302,27 @@ def review_bodies(reviews: Sequence[tuple[str, dict[str, Any]]]) -> list[tuple[s
     return [(path, json.dumps(review).encode()) for path, review in reviews]
 
 
+def running_workflow(
+    user_spec: dict[str, Any],
+    template_spec: dict[str, Any],
+    defaults_spec: dict[str, Any],
+    *,
+    name: str,
+) -> dict[str, Any]:
+    """A ref Workflow as it stands once Argo's controller started it: Running, with the
+    stored spec joined from the Workflow, its template and workflowDefaults."""
+    from admission.merge import join_workflow_spec
+
+    stored = join_workflow_spec(user_spec, template_spec, defaults_spec)
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {"name": name, "namespace": "team-a"},
+        "spec": user_spec,
+        "status": {"phase": "Running", "storedWorkflowTemplateSpec": stored},
+    }
+
+
 def median(values: Sequence[float]) -> float:
     """statistics.median, nan for no values."""
     return statistics.median(values) if values else float("nan")

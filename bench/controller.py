@@ -17,12 +17,11 @@ import json
 import time
 
 import yaml
-from common import review_bodies, run_load, serve_command, servers, workdir
-from server import POLICY, TEMPLATE, workload
+from common import review_bodies, run_load, running_workflow, servers, workdir
+from server import POLICY, TEMPLATE, ours_spec, workload
 
 from admission.cli import make_review
 from admission.config import parse_config
-from admission.merge import join_workflow_spec
 from admission.templates import FileTemplateSource
 from admission.webhook import handle
 
@@ -36,18 +35,10 @@ def requests() -> dict[str, tuple[str, dict]]:
         "ttlStrategy": {"secondsAfterCompletion": 86400},
         "podGC": {"strategy": "OnPodCompletion"},
     }
-    stored = join_workflow_spec(user, TEMPLATE["spec"], POLICY["workflowDefaults"]["spec"])
-    running = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {
-            "name": "etl-1",
-            "namespace": "team-a",
-            "labels": {"workflows.argoproj.io/phase": "Running"},
-        },
-        "spec": user,
-        "status": {"phase": "Running", "storedWorkflowTemplateSpec": stored},
-    }
+    running = running_workflow(
+        user, TEMPLATE["spec"], POLICY["workflowDefaults"]["spec"], name="etl-1"
+    )
+    running["metadata"]["labels"] = {"workflows.argoproj.io/phase": "Running"}
     by_controller = copy.deepcopy(running)
     by_controller["spec"]["arguments"] = {}
     by_controller["status"]["nodes"] = {"etl-1": {"phase": "Running", "type": "DAG"}}
@@ -84,17 +75,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     args = parser.parse_args()
     work = workdir("controller")
-    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
-    (work / "library.yaml").write_text(yaml.safe_dump(TEMPLATE))
     config = parse_config(yaml.safe_dump(POLICY))
     source = FileTemplateSource([TEMPLATE])
     cases = requests()
-    spec = (
-        "argo-admission",
-        serve_command(
-            cert_dir=work / "certs", config=work / "policy.yaml", templates=[work / "library.yaml"]
-        ),
-    )
+    spec = ours_spec(work)
     print(
         f"{'request':32s}{'policy alone us':>17s}{'server req/s':>14s}{'p50 ms':>9s}{'p99 ms':>9s}"
     )

@@ -13,12 +13,10 @@ import argparse
 import copy
 import json
 
-import yaml
-from common import review_bodies, rss_mib, run_load, serve_command, servers, workdir
-from server import POLICY, TEMPLATE, workload
+from common import review_bodies, rss_mib, run_load, running_workflow, servers, workdir
+from server import POLICY, TEMPLATE, ours_spec, workload
 
 from admission.cli import make_review
-from admission.merge import join_workflow_spec
 
 
 def mixed_workload() -> list[tuple[str, bytes]]:
@@ -28,14 +26,9 @@ def mixed_workload() -> list[tuple[str, bytes]]:
         "ttlStrategy": {"secondsAfterCompletion": 86400},
         "podGC": {"strategy": "OnPodCompletion"},
     }
-    stored = join_workflow_spec(user, TEMPLATE["spec"], POLICY["workflowDefaults"]["spec"])
-    running = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "Workflow",
-        "metadata": {"name": "etl-1", "namespace": "team-a"},
-        "spec": user,
-        "status": {"phase": "Running", "storedWorkflowTemplateSpec": stored},
-    }
+    running = running_workflow(
+        user, TEMPLATE["spec"], POLICY["workflowDefaults"]["spec"], name="etl-1"
+    )
     stopped = copy.deepcopy(running)
     stopped["spec"]["shutdown"] = "Stop"
     changed = copy.deepcopy(running)
@@ -89,19 +82,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     work = workdir("memory")
-    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
-    (work / "library.yaml").write_text(yaml.safe_dump(TEMPLATE))
     bodies = mixed_workload()
-    spec = (
-        "argo-admission",
-        serve_command(
-            cert_dir=work / "certs",
-            config=work / "policy.yaml",
-            templates=[work / "library.yaml"],
-            workers=args.workers,
-            threads=args.threads,
-        ),
-    )
+    spec = ours_spec(work, workers=args.workers, threads=args.threads)
     with servers([spec], work) as (server,):
         pids = server.worker_pids()
         print(

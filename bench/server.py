@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -94,6 +95,20 @@ TEMPLATE = {
 }
 
 
+def ours_spec(work: Path, *, workers: int = 2, threads: int = 4) -> tuple[str, list[str]]:
+    """The server spec for `servers`: argo-admission with POLICY and TEMPLATE written to `work`."""
+    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
+    (work / "library.yaml").write_text(yaml.safe_dump(TEMPLATE))
+    command = serve_command(
+        cert_dir=work / "certs",
+        config=work / "policy.yaml",
+        templates=[work / "library.yaml"],
+        workers=workers,
+        threads=threads,
+    )
+    return "argo-admission", command
+
+
 def workload() -> list[tuple[str, dict[str, Any]]]:
     """The /mutate + /validate pair of a typical ref Workflow CREATE."""
     created = {
@@ -141,22 +156,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
     work = workdir("server")
-    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
-    (work / "library.yaml").write_text(yaml.safe_dump(TEMPLATE))
     bodies = review_bodies(workload())
-    cert_dir = work / "certs"
     specs = [
+        ours_spec(work, workers=args.workers, threads=args.threads),
         (
-            "argo-admission",
-            serve_command(
-                cert_dir=cert_dir,
-                config=work / "policy.yaml",
-                templates=[work / "library.yaml"],
-                workers=args.workers,
-                threads=args.threads,
-            ),
+            "trivial",
+            trivial_command(cert_dir=work / "certs", workers=args.workers, threads=args.threads),
         ),
-        ("trivial", trivial_command(cert_dir=cert_dir, workers=args.workers, threads=args.threads)),
     ]
     print(
         f"gunicorn gthread {args.workers}x{args.threads}, TLS, keep-alive; load: /mutate + "

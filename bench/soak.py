@@ -13,10 +13,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-from common import rss_mib, run_load, serve_command, servers, workdir
+from common import rss_mib, run_load, servers, workdir
 from memory import mixed_workload
-from server import POLICY, TEMPLATE
+from server import ours_spec
 
 
 @dataclass
@@ -41,15 +40,8 @@ def soak(
 ) -> SoakResult:
     """Run the mixed load against a fresh server for `seconds`, sampling RSS `samples` times."""
     work = work or workdir("soak")
-    (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
-    (work / "library.yaml").write_text(yaml.safe_dump(TEMPLATE))
     bodies = mixed_workload()
-    spec = (
-        "argo-admission",
-        serve_command(
-            cert_dir=work / "certs", config=work / "policy.yaml", templates=[work / "library.yaml"]
-        ),
-    )
+    spec = ours_spec(work)
     result = SoakResult()
     with servers([spec], work) as (server,):
         pids = server.worker_pids()

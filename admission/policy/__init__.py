@@ -238,28 +238,18 @@ def decide(ctx: Context) -> Decision:
     outcome = Outcome.FAIL if found.violations else Outcome.ERROR
     code = 403 if found.violations else max(code for code, _ in errors)
     rule = problems[0].rule
-    if config.mode == "enforce":
-        return Decision(
-            False,
-            outcome,
-            code,
-            tuple(problems),
-            tuple(warnings),
-            tuple(found.diff),
-            mode=config.mode,
-            annotations=_annotations("deny", rule, config.mode),
-        )
+    enforce = config.mode == "enforce"
     if config.mode == "warn":
         warnings = [*(p.message() for p in problems), *found.diff, *warnings]
     return Decision(
-        True,
+        not enforce,
         outcome,
         code,
         tuple(problems),
         tuple(warnings),
         tuple(found.diff),
         mode=config.mode,
-        annotations=_annotations(config.mode, rule, config.mode),
+        annotations=_annotations("deny" if enforce else config.mode, rule, config.mode),
     )
 
 
