@@ -7,6 +7,7 @@ input errors (unreadable files, malformed AdmissionReview, invalid policy).
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 import uuid
@@ -15,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import jsonpatch
 import yaml
 
 from admission import __version__, certs
@@ -136,10 +138,6 @@ def _check_one(
     response = mutated.body["response"]
     lines = [f"warning: {w}" for w in response.get("warnings", [])]
     if "patch" in response:
-        import base64
-
-        import jsonpatch
-
         ops = json.loads(base64.b64decode(response["patch"]))
         obj = jsonpatch.apply_patch(obj, ops)
         review = make_review(obj, namespace=namespace)
