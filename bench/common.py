@@ -157,14 +157,7 @@ def serve_command(
         "-m",
         "admission.cli",
         "serve",
-        "--host",
-        "127.0.0.1",
-        "--cert-dir",
-        str(cert_dir),
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
+        *_flags(cert_dir, workers, threads),
         "--log-level",
         "warning",
     ]
@@ -179,9 +172,12 @@ def serve_command(
 
 def trivial_command(*, cert_dir: Path, workers: int = 2, threads: int = 4) -> list[str]:
     """The trivial Flask handler, served by the same gunicorn setup."""
+    return [PYTHON, str(ROOT / "bench/trivial_server.py"), *_flags(cert_dir, workers, threads)]
+
+
+def _flags(cert_dir: Path, workers: int, threads: int) -> list[str]:
+    """The serving flags both servers take, so they are served identically."""
     return [
-        PYTHON,
-        str(ROOT / "bench/trivial_server.py"),
         "--host",
         "127.0.0.1",
         "--cert-dir",
