@@ -16,7 +16,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from identities import ADMIN, ARGO_NAMESPACE, CONTROLLER
-from processes import Process, find_binary, wait_for
+from processes import Process, Supervised, find_binary, wait_for
 
 if TYPE_CHECKING:
     from controlplane import ControlPlane
@@ -63,8 +63,10 @@ def controller_env() -> dict[str, str]:
     return env
 
 
-class WorkflowController:
+class WorkflowController(Supervised):
     """Argo's workflow-controller process, with its ConfigMap under the test's control."""
+
+    label = "the workflow-controller"
 
     def __init__(self, plane: ControlPlane, *, version: str | None = None) -> None:
         self.plane = plane
@@ -112,16 +114,6 @@ class WorkflowController:
             return
         self.start(restrictions, defaults=defaults)
 
-    def stop(self) -> None:
-        """Stop the controller process (only ours) if it runs."""
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def alive(self) -> bool:
-        """Whether our controller process runs."""
-        return self.process is not None and self.process.alive()
-
     def write_configmap(self, data: dict[str, str]) -> None:
         """Create or replace the controller's ConfigMap in namespace argo."""
         body = {"apiVersion": "v1", "kind": "ConfigMap",
@@ -153,7 +145,7 @@ class WorkflowController:
                               until=lambda wf: (wf.get("status") or {}).get("phase"),
                               what=f"the workflow-controller to give Workflow argo/{name} a "
                                    f"phase ({self.log_path})",
-                              timeout=READY_TIMEOUT, check=self._check_alive)
+                              timeout=READY_TIMEOUT, check=self.check_alive)
         finally:
             custom.delete_namespaced_custom_object("argoproj.io", "v1alpha1", ARGO_NAMESPACE,
                                                    "workflows", name)
@@ -163,11 +155,3 @@ class WorkflowController:
                                f"canary phase {canary['status']['phase']}, expected {expected} "
                                f"({self.log_path})")
 
-    def _check_alive(self) -> None:
-        if self.process is None:
-            raise RuntimeError("the workflow-controller is not started")
-        self.process.check_alive()
-
-    def tail(self, lines: int = 40) -> str:
-        """The last lines of the controller's log."""
-        return self.process.tail(lines) if self.process else "(not running)"

@@ -19,7 +19,7 @@ from argocontroller import WorkflowController
 from controlplane import ControlPlane
 from identities import ADMIN, ALICE, BOB, NAMESPACES
 from webhook import Door
-from workflows import delete_all
+from workflows import delete_all, delete_cluster_template
 
 REQUIRE_NETNS = "ARGO_ADMISSION_REQUIRE_NETNS"
 KEEP = "ARGO_ADMISSION_E2E_KEEP"
@@ -150,3 +150,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     """Say how long the control plane took to start (a figure, never asserted)."""
     if STARTUP in config.stash:
         terminalreporter.write_line(f"e2e control plane ready in {config.stash[STARTUP]:.1f}s")
+
+
+@pytest.fixture
+def cluster_templates(admin: k8s.ApiClient) -> Iterator[list[str]]:
+    """Names of ClusterWorkflowTemplates the test creates; deleted after it."""
+    names: list[str] = []
+    yield names
+    for name in names:
+        delete_cluster_template(admin, name)

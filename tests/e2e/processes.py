@@ -194,3 +194,30 @@ def shorten(value: object, limit: int = 2000) -> str:
     """repr() of a value, cut to `limit` characters."""
     text = value if isinstance(value, str) else repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more)"
+
+
+class Supervised:
+    """Something the suite runs as one Process of its own: stop, liveness, log tail."""
+
+    label = "process"
+    process: Process | None = None
+
+    def stop(self) -> None:
+        """Stop our process (only ours) if it runs."""
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+    def alive(self) -> bool:
+        """Whether our process runs."""
+        return self.process is not None and self.process.alive()
+
+    def check_alive(self) -> None:
+        """Raise ProcessError with the log tail if our process is not running."""
+        if self.process is None:
+            raise ProcessError(f"{self.label} is not started")
+        self.process.check_alive()
+
+    def tail(self, lines: int = 40) -> str:
+        """The last lines of our process's log."""
+        return self.process.tail(lines) if self.process else "(not running)"

@@ -28,21 +28,28 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
 
 from admission.diff import diff_lines
 from argocli import ArgoCLI
 from argocontroller import CONFIGMAP, WorkflowController
 from chart_render import deep_merge
 from controlplane import ControlPlane
+from expect import (
+    CONTAINER_BASELINE,
+    EVIL,
+    NS,
+    POD_BASELINE,
+    SPEC_CHANGED,
+    STATUS_IS_ARGOS,
+    STORED_IS_ARGOS,
+    refused,
+)
 from identities import ADMIN, ALICE, ARGO_NAMESPACE, CONTROLLER
 from webhook import DENIED, Door, chart_values
 from workflows import (
     container,
     create,
     create_cluster_template,
-    delete_cluster_template,
-    error_message,
     exists,
     get_workflow,
     list_pods,
@@ -66,19 +73,10 @@ from workflows import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.argo]
 
-NS = "team-a"
 TEMPLATE_IMAGE = "alpine:3.20"
-EVIL = "evil:latest"
 EVERY_REQUEST = {"webhook": {"skipExempt": False}}
 STRICT = deep_merge(chart_values("Strict"), EVERY_REQUEST)
 SECURE = deep_merge(chart_values("Secure"), EVERY_REQUEST)
-POD_BASELINE = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-CONTAINER_BASELINE = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-SPEC_CHANGED = ("WorkflowSpec may not change during execution when the controller is set "
-                "`templateReferencing: Secure`")
-STATUS_IS_ARGOS = "[status] status is written by Argo's workflow-controller, not by users"
-STORED_IS_ARGOS = ("[status] status.storedWorkflowTemplateSpec may only be written by Argo's "
-                   "workflow-controller")
 CLI = Path(sys.executable).parent / "argo-admission"
 
 
@@ -113,14 +111,6 @@ def argo(control_plane: ControlPlane) -> ArgoCLI:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-def refused(call: Callable[[], Any]) -> str:
-    """Run a request the door must refuse (403); the API server's message."""
-    with pytest.raises(ApiException) as refusal:
-        call()
-    assert refusal.value.status == 403, error_message(refusal.value)
-    return error_message(refusal.value)
-
 
 def library(admin: k8s.ApiClient, *, steps: bool = True) -> str:
     """A WorkflowTemplate in team-a, created by admin (the library owner); its name."""
@@ -427,15 +417,6 @@ def params_configmap(control_plane: ControlPlane) -> Iterator[None]:
     core.create_namespaced_config_map(NS, body)
     yield
     core.delete_namespaced_config_map(PARAMS_CONFIGMAP, NS)
-
-
-@pytest.fixture
-def cluster_templates(admin: k8s.ApiClient) -> Iterator[list[str]]:
-    """Names of ClusterWorkflowTemplates the test creates; deleted after it."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        delete_cluster_template(admin, name)
 
 
 def create_library_template(admin: k8s.ApiClient, shape: Shape,

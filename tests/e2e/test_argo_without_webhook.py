@@ -14,6 +14,7 @@ import pytest
 from kubernetes import client as k8s
 
 from argocontroller import WorkflowController
+from expect import EVIL, NS, REF_REQUIRED, SPEC_CHANGED
 from workflows import (
     create,
     get_workflow,
@@ -36,15 +37,7 @@ from workflows import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.argo]
 
-NS = "team-a"
 TEMPLATE_IMAGE = "alpine:3.20"
-EVIL = "evil:latest"
-# Argo's own messages, v3.7.18: workflow/controller/operator.go (setExecWorkflow,
-# setStoredWfSpec) and workflow/util/merge.go (ValidateUserOverrides).
-REF_REQUIRED = ("workflows must use workflowTemplateRef to be executed when the controller is "
-                "in reference mode")
-SPEC_CHANGED = ("WorkflowSpec may not change during execution when the controller is set "
-                "`templateReferencing: Secure`")
 
 
 def overrides_refused(field: str) -> str:

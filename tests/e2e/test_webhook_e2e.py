@@ -11,17 +11,27 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
-from kubernetes.client.rest import ApiException
 
 from admission.merge import DEFAULT_OVERRIDE_ALLOWLIST, join_workflow_spec, sanitize_user_spec
 from argocontroller import WorkflowController
 from chart_render import deep_merge
 from controlplane import ControlPlane
+from expect import (
+    CONTAINER_BASELINE,
+    EVIL,
+    NS,
+    POD_BASELINE,
+    REF_REQUIRED,
+    SPEC_CHANGED,
+    STATUS_IS_ARGOS,
+    STORED_IS_ARGOS,
+    refused,
+)
 from identities import ALICE, CONTROLLER
 from webhook import DENIED, MUTATE_WEBHOOK, VALIDATE_WEBHOOK, Door, chart_values
 from workflows import (
@@ -32,8 +42,6 @@ from workflows import (
     create_cluster_template,
     create_with_warnings,
     custom,
-    delete_cluster_template,
-    error_message,
     exists,
     get_workflow,
     make_cluster_template,
@@ -50,8 +58,6 @@ from workflows import (
 
 pytestmark = pytest.mark.e2e
 
-NS = "team-a"
-EVIL = "evil:latest"
 TTL = {"secondsAfterCompletion": 3600}
 DEFAULTS = {"spec": {"ttlStrategy": TTL, "podGC": {"strategy": "OnPodSuccess"},
                      "serviceAccountName": "workflow-runner"}}
@@ -62,15 +68,6 @@ STRICT = chart_values("Strict", **POLICY)
 SECURE = chart_values("Secure", **POLICY)
 OPEN = chart_values("", **POLICY)
 WARN = chart_values("Strict", mode="warn", **POLICY)
-POD_BASELINE = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
-CONTAINER_BASELINE = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
-REF_REQUIRED = ("workflows must use workflowTemplateRef to be executed when the controller is "
-                "in reference mode")
-SPEC_CHANGED = ("WorkflowSpec may not change during execution when the controller is set "
-                "`templateReferencing: Secure`")
-STATUS_IS_ARGOS = "[status] status is written by Argo's workflow-controller, not by users"
-STORED_IS_ARGOS = ("[status] status.storedWorkflowTemplateSpec may only be written by Argo's "
-                   "workflow-controller")
 
 
 # -- fixtures: one door per policy, switched only when a test needs another ---------------------
@@ -114,25 +111,6 @@ def warn(door: Door, clean_namespaces: None) -> Door:
 def controller(control_plane: ControlPlane) -> k8s.ApiClient:
     """A client acting as Argo's controller identity (exempt by the policy)."""
     return control_plane.client(CONTROLLER)
-
-
-@pytest.fixture
-def cluster_templates(admin: k8s.ApiClient) -> Iterator[list[str]]:
-    """Names of ClusterWorkflowTemplates the test creates; deleted after it."""
-    names: list[str] = []
-    yield names
-    for name in names:
-        delete_cluster_template(admin, name)
-
-
-# -- helpers ------------------------------------------------------------------------------------
-
-def refused(call: Callable[[], Any], *, status: int = 403) -> str:
-    """Run a request expected to be refused; the API server's message."""
-    with pytest.raises(ApiException) as refusal:
-        call()
-    assert refusal.value.status == status, error_message(refusal.value)
-    return error_message(refusal.value)
 
 
 def library(admin: k8s.ApiClient, **options: Any) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from chart_render import deep_merge, render_policy, render_webhooks  # tests/ is on sys.path
 from controlplane import ControlPlane
 from identities import ADMIN, WEBHOOK
-from processes import Process, ProcessError, find_binary, free_port, wait_for
+from processes import Process, ProcessError, Supervised, find_binary, free_port, wait_for
 from workflows import API_VERSION, GROUP, VERSION, container, unique
 
 CLI = Path(sys.executable).parent / "argo-admission"
@@ -77,8 +77,10 @@ def generate_certs(out: Path) -> Path:
     return out
 
 
-class AdmissionServer:
+class AdmissionServer(Supervised):
     """`argo-admission serve` on 127.0.0.1 with a policy file, restartable on the same port."""
+
+    label = "argo-admission"
 
     def __init__(self, plane: ControlPlane, workdir: Path, *, workers: int = 2) -> None:
         self.plane = plane
@@ -123,22 +125,6 @@ class AdmissionServer:
             self.stop()
             raise
 
-    def stop(self) -> None:
-        """Stop the server process (only ours) if it runs."""
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def alive(self) -> bool:
-        """Whether our server process runs."""
-        return self.process is not None and self.process.alive()
-
-    def check_alive(self) -> None:
-        """Raise ProcessError with the log tail if the server is not running."""
-        if self.process is None:
-            raise ProcessError("argo-admission is not started")
-        self.process.check_alive()
-
     def get(self, path: str) -> Any:
         """GET `path` over HTTPS, trusting our CA; JSON decoded when it is JSON."""
         with urllib.request.urlopen(self.url + path, timeout=5, context=self._tls) as response:
@@ -166,11 +152,6 @@ class AdmissionServer:
         except FileNotFoundError:
             return []
         return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-    def tail(self, lines: int = 40) -> str:
-        """The last lines of the server's log (stdout + stderr)."""
-        return self.process.tail(lines) if self.process else "(not running)"
-
 
 def probe_template() -> dict[str, Any]:
     """A WorkflowTemplate nobody else creates while the door is (re)registered."""
