@@ -17,8 +17,8 @@ import json
 import time
 
 import yaml
-from common import review_bodies, run_load, running_workflow, servers, workdir
-from server import POLICY, TEMPLATE, ours_spec, workload
+from common import review_bodies, run_load, servers, workdir
+from server import POLICY, TEMPLATE, ours_spec, running_etl, workload
 
 from admission.cli import make_review
 from admission.config import parse_config
@@ -30,14 +30,7 @@ CONTROLLER = "system:serviceaccount:argo:argo"
 
 def requests() -> dict[str, tuple[str, dict]]:
     """name -> (path, review)."""
-    user = {
-        "workflowTemplateRef": {"name": "etl"},
-        "ttlStrategy": {"secondsAfterCompletion": 86400},
-        "podGC": {"strategy": "OnPodCompletion"},
-    }
-    running = running_workflow(
-        user, TEMPLATE["spec"], POLICY["workflowDefaults"]["spec"], name="etl-1"
-    )
+    running = running_etl()
     running["metadata"]["labels"] = {"workflows.argoproj.io/phase": "Running"}
     by_controller = copy.deepcopy(running)
     by_controller["spec"]["arguments"] = {}

@@ -13,22 +13,15 @@ import argparse
 import copy
 import json
 
-from common import review_bodies, rss_mib, run_load, running_workflow, servers, workdir
-from server import POLICY, TEMPLATE, ours_spec, workload
+from common import review_bodies, rss_mib, run_load, servers, workdir
+from server import ours_spec, running_etl, workload
 
 from admission.cli import make_review
 
 
 def mixed_workload() -> list[tuple[str, bytes]]:
     """CREATE pair, a Strict denial, a Secure stop, a Secure denial, a controller UPDATE."""
-    user = {
-        "workflowTemplateRef": {"name": "etl"},
-        "ttlStrategy": {"secondsAfterCompletion": 86400},
-        "podGC": {"strategy": "OnPodCompletion"},
-    }
-    running = running_workflow(
-        user, TEMPLATE["spec"], POLICY["workflowDefaults"]["spec"], name="etl-1"
-    )
+    running = running_etl()
     stopped = copy.deepcopy(running)
     stopped["spec"]["shutdown"] = "Stop"
     changed = copy.deepcopy(running)

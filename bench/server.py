@@ -21,6 +21,7 @@ from common import (
     median,
     review_bodies,
     run_load,
+    running_workflow,
     serve_command,
     servers,
     trivial_command,
@@ -107,6 +108,18 @@ def ours_spec(work: Path, *, workers: int = 2, threads: int = 4) -> tuple[str, l
         threads=threads,
     )
     return "argo-admission", command
+
+
+def running_etl() -> dict[str, Any]:
+    """The typical ref Workflow once Argo started it (spec as /mutate left it, stored spec)."""
+    user = {
+        "workflowTemplateRef": {"name": "etl"},
+        "ttlStrategy": {"secondsAfterCompletion": 86400},
+        "podGC": {"strategy": "OnPodCompletion"},
+    }
+    return running_workflow(
+        user, TEMPLATE["spec"], POLICY["workflowDefaults"]["spec"], name="etl-1"
+    )
 
 
 def workload() -> list[tuple[str, dict[str, Any]]]:
