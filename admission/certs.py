@@ -1,8 +1,9 @@
 """A CA and a serving certificate for the webhook, made with `cryptography`.
 
 The pure helpers take `now=` so tests can make expired or not-yet-valid certificates; the file
-helpers write `ca.crt`, `ca.key`, `tls.crt`, `tls.key` (keys 0600) and renew what is close to
-expiry. The server reloads the files when their content changes (see server.py).
+helpers write `ca.crt`, `ca.key`, `tls.crt`, `tls.key` (keys 0600). `serve` makes them only when
+none are there (it never overwrites certificates it may not own; in a cluster the chart or
+cert-manager renews them), and reloads the files when their content changes (see tls.py).
 """
 
 from __future__ import annotations
@@ -180,9 +181,3 @@ def ensure_certs(
         return False
     write_bundle(out, make_bundle(hosts or default_hosts(), days=days))
     return True
-
-
-def expires_within(cert_pem: bytes, days: float, *, now: dt.datetime | None = None) -> bool:
-    """Whether the certificate expires in fewer than `days` days (renew it then)."""
-    cert = x509.load_pem_x509_certificate(cert_pem)
-    return cert.not_valid_after_utc - (now or _utcnow()) < dt.timedelta(days=days)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
 from pathlib import Path
 
@@ -40,10 +39,3 @@ def test_ensure_certs_generates_once(tmp_path: Path) -> None:
     first = (tmp_path / "tls.crt").read_bytes()
     assert certs.ensure_certs(tmp_path) is False
     assert (tmp_path / "tls.crt").read_bytes() == first
-
-
-def test_expiry_is_judged_against_the_given_time() -> None:
-    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    bundle = certs.make_bundle(["localhost"], now=now, days=30)
-    assert not certs.expires_within(bundle.cert, 10, now=now)
-    assert certs.expires_within(bundle.cert, 10, now=now + dt.timedelta(days=25))
