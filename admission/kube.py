@@ -298,6 +298,31 @@ class KubeTemplateSource:
             if not token:
                 return
 
+    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The Workflow from one bounded GET (never cached: its status moves on every pass)."""
+        timeout = (min(CONNECT_SECONDS, self.lookup_timeout), self.lookup_timeout)
+        try:
+            resp: Any = self._lookup_api.get_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                WORKFLOWS,
+                name,
+                _preload_content=False,
+                _request_timeout=timeout,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise TemplateLookupError(
+                f"API server {self.host} refused the lookup of Workflow {namespace}/{name}: "
+                f"{exc.status} {exc.reason}"
+            ) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise TemplateLookupError(f"API server {self.host} unreachable: {exc}") from exc
+        found: dict[str, Any] = orjson.loads(resp.data)
+        return found
+
     def for_dry_run(self) -> DryRunView:
         """The same lookups, remembering nothing (a dryRun request changes no cache)."""
         return DryRunView(self)
@@ -316,6 +341,10 @@ class DryRunView:
     def workflows_using(self, key: TemplateKey) -> Sequence[str]:
         """As the source answers, remembering nothing."""
         return self._source.workflows_using(key, remember=False)
+
+    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The Workflow (never remembered anyway)."""
+        return self._source.workflow(namespace, name)
 
 
 def _with_kind(obj: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -33,6 +33,10 @@ class LiveSource(Protocol):
         """Unfinished Workflows referencing `key`."""
         ...
 
+    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The Workflow as stored, or None."""
+        ...
+
     def synced(self) -> bool:
         """Whether the source can answer from a complete view (initial lists done)."""
         ...
@@ -68,6 +72,10 @@ class StaticSource:
     def workflows_using(self, key: TemplateKey) -> Sequence[str]:
         """Unfinished Workflows referencing `key`, from the files."""
         return self._source.workflows_using(key)
+
+    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The Workflow from the files."""
+        return self._source.workflow(namespace, name)
 
     def synced(self) -> bool:
         """Files are read before the server starts."""

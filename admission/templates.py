@@ -96,6 +96,14 @@ class FileTemplateSource:
             found = self._templates.get(TemplateKey(NAMESPACED, "", key.name))
         return found
 
+    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The Workflow of that name (one without a namespace matches any)."""
+        for wf in self._workflows:
+            meta = metadata_of(wf)
+            if meta.get("name") == name and meta.get("namespace", "") in ("", namespace):
+                return wf
+        return None
+
     def workflows_using(self, key: TemplateKey) -> Sequence[str]:
         """Unfinished Workflows whose workflowTemplateRef names `key`."""
         out = []

@@ -15,6 +15,7 @@ from admission.decision import Decision, Outcome, Violation
 from admission.merge import MergeError
 from admission.policy import (
     exemptions,
+    legacy,
     library,
     overrides,
     secure,
@@ -22,6 +23,7 @@ from admission.policy import (
     spelling,
     status,
     strict,
+    taskresults,
     updates,
     wellformed,
 )
@@ -46,7 +48,11 @@ KINDS: Final = {
     "cronworkflow": CRON_WORKFLOW,
     "workflowtemplate": WORKFLOW_TEMPLATE,
     "clusterworkflowtemplate": CLUSTER_WORKFLOW_TEMPLATE,
+    "workflowtaskresult": taskresults.TASK_RESULT,
+    "workflowtaskset": taskresults.TASK_SET,
 }
+# Kinds without a spec of their own to check: what the controller reads back as step results.
+RESULT_KINDS: Final = frozenset({taskresults.TASK_RESULT, taskresults.TASK_SET})
 RESOURCES: Final = {
     **{kind + "s": name for kind, name in KINDS.items()},
     **KINDS,
@@ -85,8 +91,8 @@ def evaluate(
         return _errored(config, 400, Violation("request", "malformed request", problem))
     if kind is None or request.operation not in ("CREATE", "UPDATE"):
         return _skip(config, "not a policed kind or operation")
-    if kind == CRON_WORKFLOW and request.sub_resource == "status":
-        return _skip(config, "CronWorkflow status")
+    if request.sub_resource not in ("", "status"):
+        return _skip(config, f"subresource {request.sub_resource}")
     obj, old = request.object, request.old_object
     if not isinstance(obj, dict):
         return _errored(config, 400, Violation("request", "request.object must be an object"))
@@ -105,6 +111,9 @@ def evaluate(
     reason = exemptions.exempt_reason(request, config, ctx.namespace)
     if reason:
         return _allow(config, exempt=reason)
+    if kind in RESULT_KINDS:
+        taskresults.check(ctx)
+        return decide(ctx)
     if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, obj):
         return _skip(config, "no significant change")
     if not isinstance(obj.get("spec"), dict):
@@ -125,7 +134,8 @@ def _workflow(ctx: Context) -> None:
     spelling.check_object(ctx, ctx.obj, status=True)
     spelling.check_workflow_spec(ctx, spec, "spec")
     exemptions.check_object_instance_id(ctx)
-    _workflow_spec_rules(ctx, spec, spec_of(ctx.old) if ctx.is_update else None, "spec")
+    old_spec = spec_of(ctx.old) if ctx.is_update else None
+    legacy.tolerate(ctx, lambda: _workflow_spec_rules(ctx, spec, old_spec, "spec"))
     if ctx.is_update:
         status.check_update(ctx)
         secure.check_update(ctx)
@@ -148,9 +158,16 @@ def _cron_workflow(ctx: Context) -> None:
     meta = spec.get("workflowMetadata")
     exemptions.check_instance_id(ctx, labels_of({"metadata": meta}), "spec.workflowMetadata.labels")
     old_spec = spec_of(ctx.old).get("workflowSpec") if ctx.is_update else None
-    _workflow_spec_rules(
-        ctx, workflow_spec, old_spec if isinstance(old_spec, dict) else None, "spec.workflowSpec"
+    legacy.tolerate(
+        ctx,
+        lambda: _workflow_spec_rules(
+            ctx,
+            workflow_spec,
+            old_spec if isinstance(old_spec, dict) else None,
+            "spec.workflowSpec",
+        ),
     )
+    status.check_cron(ctx)
 
 
 def _workflow_spec_rules(

@@ -84,11 +84,27 @@ class Context:
         self._lookups[key] = found
         return True, found
 
+    def lookup_workflow(self, namespace: str, name: str) -> tuple[bool, Mapping[str, Any] | None]:
+        """(ok, Workflow as stored): ok is False when the lookup failed; the failure is recorded."""
+        try:
+            return True, self.templates.workflow(namespace, name)
+        except TemplateLookupError as exc:
+            self.error(
+                500, "workflow-lookup", f"cannot look up Workflow {namespace}/{name}", str(exc)
+            )
+            return False, None
+
 
 def spec_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
     """obj.spec as a dict ({} when absent or not a mapping)."""
     spec = obj.get("spec") if isinstance(obj, Mapping) else None
     return spec if isinstance(spec, dict) else {}
+
+
+def status_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
+    """obj.status as a dict ({} when absent or not a mapping)."""
+    status = obj.get("status") if isinstance(obj, Mapping) else None
+    return status if isinstance(status, dict) else {}
 
 
 def metadata_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -43,6 +43,10 @@ class TemplateSource(Protocol):
         """`namespace/name` of unfinished Workflows referencing `key` ([] when unknown)."""
         ...
 
+    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """The Workflow `namespace/name` as stored, or None when it does not exist."""
+        ...
+
 
 class EmptySource:
     """A source that knows no templates and no Workflows."""
@@ -54,3 +58,7 @@ class EmptySource:
     def workflows_using(self, key: TemplateKey) -> Sequence[str]:
         """No Workflows are known."""
         return ()
+
+    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+        """No Workflows are known."""
+        return None

@@ -1,7 +1,8 @@
 """Day-2 operations: which UPDATEs change nothing the rules look at (PSA isSignificantPodUpdate).
 
-The controller and users update Workflows often (labels, annotations, phase, nodes); an UPDATE
-that leaves the spec, the protected status and the instance-id label as they were needs no rule.
+The controller and users update Workflows often (labels, annotations); an UPDATE that leaves
+the spec, the status and the instance-id label as they were needs no rule. Status counts: the
+controller acts on what it reads back there (status.py).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from admission.policy.context import INSTANCE_ID_LABEL, WORKFLOW, labels_of
+from admission.policy.context import INSTANCE_ID_LABEL, labels_of
 
 
 def is_significant(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -20,35 +21,4 @@ def is_significant(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) ->
         return True
     if set(old) != set(new):  # a key added beside metadata/spec/status (e.g. a case variant)
         return True
-    if kind != WORKFLOW:
-        return False
-    before, after = old.get("status"), new.get("status")
-    before = before if isinstance(before, dict) else {}
-    after = after if isinstance(after, dict) else {}
-    if set(before) - set(after) or set(after) - set(before) - _PLAIN_STATUS:
-        return True
-    return any(before.get(k) != after.get(k) for k in _PROTECTED_STATUS)
-
-
-_PROTECTED_STATUS = ("storedWorkflowTemplateSpec", "storedTemplates")
-_PLAIN_STATUS = frozenset(
-    {
-        "phase",
-        "nodes",
-        "message",
-        "startedAt",
-        "finishedAt",
-        "progress",
-        "conditions",
-        "estimatedDuration",
-        "resourcesDuration",
-        "artifactRepositoryRef",
-        "artifactGCStatus",
-        "taskResultsCompletionStatus",
-        "persistentVolumeClaims",
-        "outputs",
-        "offloadNodeStatusVersion",
-        "compressedNodes",
-        "synchronization",
-    }
-)
+    return old.get("status") != new.get("status")

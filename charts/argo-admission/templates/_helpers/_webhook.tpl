@@ -13,6 +13,21 @@ excluded through `kubernetes.io/metadata.name NotIn`, appended to whatever selec
   scope: "*"
 {{- end -}}
 
+{{/*
+The validating webhooks also see what the controller reads back as step results: task results
+(written by each step's executor) and task sets (status written by the agent). Argo's own
+`argo-aggregate-to-edit` role lets namespace editors write both; the policy lets only their real
+writers through (docs/status-trust.md).
+*/}}
+{{- define "argo-admission.webhook.validateRules" -}}
+{{ include "argo-admission.webhook.rules" . }}
+- apiGroups: ["argoproj.io"]
+  apiVersions: ["*"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["workflowtaskresults", "workflowtasksets", "workflowtasksets/status"]
+  scope: "Namespaced"
+{{- end -}}
+
 {{/* include "argo-admission.webhook.clientConfig" (dict "ctx" . "path" "/validate") */}}
 {{- define "argo-admission.webhook.clientConfig" -}}
 {{- $ := .ctx -}}
