@@ -208,11 +208,19 @@ def test_enforcing_webhook_fails_closed_with_safe_settings() -> None:
 
 @pytest.mark.parametrize("name", ["validate.argo-admission.io", "mutate.argo-admission.io"])
 def test_webhooks_police_the_four_argo_kinds_on_create_and_update(name: str) -> None:
-    (rule,) = webhooks(objects())[name]["rules"]
+    rule = webhooks(objects())[name]["rules"][0]
     assert rule["apiGroups"] == ["argoproj.io"]
     assert set(rule["resources"]) == ARGO_RESOURCES
     assert rule["operations"] == ["CREATE", "UPDATE"]
     assert rule["scope"] == "*"
+
+
+def test_only_the_validating_webhooks_see_task_results_and_task_sets() -> None:
+    hooks = webhooks(objects({"webhook": {"advisory": {"enabled": True}}}))
+    results = {"workflowtaskresults", "workflowtasksets", "workflowtasksets/status"}
+    for name, hook in hooks.items():
+        seen = {r for rule in hook["rules"] for r in rule["resources"]}
+        assert (results <= seen) is not name.startswith("mutate"), (name, seen)
 
 
 def test_mutating_webhook_is_reinvoked_if_needed_on_mutate() -> None:
