@@ -44,6 +44,28 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Identities:
+    """Requesters by exact username (service accounts as their usernames) or group."""
+
+    users: frozenset[str] = frozenset()
+    """Usernames, e.g. `system:serviceaccount:argo:argo` for service account argo/argo."""
+    groups: frozenset[str] = frozenset()
+    """Groups any of which matches."""
+
+    def matches(self, *, username: str, groups: Iterable[str]) -> str:
+        """How the requester matches ("user X", "group G"), or "" when it does not."""
+        if username in self.users:
+            return f"user {username}"
+        hit = sorted(set(groups) & self.groups)
+        return f"group {hit[0]}" if hit else ""
+
+    def describe(self) -> str:
+        """The identities, for a message."""
+        named = [*sorted(self.users), *(f"group {g}" for g in sorted(self.groups))]
+        return ", ".join(named) or "(none)"
+
+
+@dataclass(frozen=True)
 class Exemptions:
     """Who and where the rules do not apply. Matching is exact: no prefixes, no patterns."""
 
@@ -110,6 +132,8 @@ class TemplateLibrary:
     """Only ClusterWorkflowTemplates may be referenced."""
     allow_cluster_templates: bool = True
     """ClusterWorkflowTemplates may be referenced at all."""
+    authors: Identities | None = None
+    """Who may create, change, take out or delete a library template; None = RBAC alone."""
 
 
 @dataclass(frozen=True)
@@ -340,27 +364,40 @@ def _security_context(read: _Reader, value: Any) -> SecurityContextPolicy:
     )
 
 
-def _exemptions(read: _Reader, value: Any) -> Exemptions:
-    doc = read.mapping(value, "exemptions", {"namespaces", "users", "groups", "serviceAccounts"})
-    users = set(read.strings(doc.get("users"), "exemptions.users"))
-    for account in read.strings(doc.get("serviceAccounts"), "exemptions.serviceAccounts"):
+def _identities(read: _Reader, doc: Mapping[str, Any], path: str) -> Identities:
+    users = set(read.strings(doc.get("users"), f"{path}.users"))
+    for account in read.strings(doc.get("serviceAccounts"), f"{path}.serviceAccounts"):
         namespace, sep, name = account.partition("/")
         if not sep or not namespace or not name or "/" in name:
-            read.errors.append(f"exemptions.serviceAccounts: {account!r} must be NAMESPACE/NAME")
+            read.errors.append(f"{path}.serviceAccounts: {account!r} must be NAMESPACE/NAME")
             continue
         users.add(f"system:serviceaccount:{namespace}:{name}")
+    return Identities(frozenset(users), read.strings(doc.get("groups"), f"{path}.groups"))
+
+
+def _exemptions(read: _Reader, value: Any) -> Exemptions:
+    doc = read.mapping(value, "exemptions", {"namespaces", "users", "groups", "serviceAccounts"})
+    who = _identities(read, doc, "exemptions")
     return Exemptions(
         namespaces=read.strings(doc.get("namespaces"), "exemptions.namespaces"),
-        users=frozenset(users),
-        groups=read.strings(doc.get("groups"), "exemptions.groups"),
+        users=who.users,
+        groups=who.groups,
     )
+
+
+def _authors(read: _Reader, value: Any) -> Identities | None:
+    if value is None:
+        return None
+    path = "templateLibrary.authors"
+    doc = read.mapping(value, path, {"users", "groups", "serviceAccounts"})
+    return _identities(read, doc, path)
 
 
 def _library(read: _Reader, value: Any) -> TemplateLibrary:
     doc = read.mapping(
         value,
         "templateLibrary",
-        {"namespaces", "selector", "clusterScopedOnly", "allowClusterTemplates"},
+        {"namespaces", "selector", "clusterScopedOnly", "allowClusterTemplates", "authors"},
     )
     return TemplateLibrary(
         namespaces=read.strings(doc.get("namespaces"), "templateLibrary.namespaces"),
@@ -371,6 +408,7 @@ def _library(read: _Reader, value: Any) -> TemplateLibrary:
         allow_cluster_templates=read.boolean(
             doc.get("allowClusterTemplates"), "templateLibrary.allowClusterTemplates", True
         ),
+        authors=_authors(read, doc.get("authors")),
     )
 
 

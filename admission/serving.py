@@ -157,6 +157,11 @@ def serve(args: argparse.Namespace) -> int:
         bind_address(args.host, args.port),
         where,
     )
+    if config.strict and config.template_library.authors is None:
+        log.warning(
+            "templateLibrary.authors is not set: the template library rests on RBAC alone, and "
+            "whoever may write a (Cluster)WorkflowTemplate can put one into it"
+        )
     run_dir = Path(tempfile.mkdtemp(prefix="argo-admission-"))
     use_metrics_dir(run_dir)
     options = gunicorn_options(args, cert_dir=Path(args.cert_dir), run_dir=run_dir)

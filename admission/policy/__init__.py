@@ -14,6 +14,7 @@ from admission.config import Config
 from admission.decision import Decision, Outcome, Violation
 from admission.merge import MergeError
 from admission.policy import (
+    authors,
     exemptions,
     legacy,
     library,
@@ -51,6 +52,7 @@ KINDS: Final = {
     "workflowtaskresult": taskresults.TASK_RESULT,
     "workflowtaskset": taskresults.TASK_SET,
 }
+TEMPLATE_KINDS: Final = frozenset({WORKFLOW_TEMPLATE, CLUSTER_WORKFLOW_TEMPLATE})
 # Kinds without a spec of their own to check: what the controller reads back as step results.
 RESULT_KINDS: Final = frozenset({taskresults.TASK_RESULT, taskresults.TASK_SET})
 RESOURCES: Final = {
@@ -89,34 +91,27 @@ def evaluate(
     kind, problem = route(request)
     if problem:
         return _errored(config, 400, Violation("request", "malformed request", problem))
-    if kind is None or request.operation not in ("CREATE", "UPDATE"):
+    deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS
+    if kind is None or not (request.operation in ("CREATE", "UPDATE") or deleting):
         return _skip(config, "not a policed kind or operation")
     if request.sub_resource not in ("", "status"):
         return _skip(config, f"subresource {request.sub_resource}")
-    obj, old = request.object, request.old_object
-    if not isinstance(obj, dict):
-        return _errored(config, 400, Violation("request", "request.object must be an object"))
-    if request.operation == "UPDATE" and not isinstance(old, dict):
-        return _errored(
-            config, 400, Violation("request", "request.oldObject must be an object on UPDATE")
-        )
-    ctx = Context(
-        request,
-        config,
-        templates or EmptySource(),
-        kind,
-        obj,
-        old if isinstance(old, dict) else None,
-    )
+    ctx = _context(request, config, templates or EmptySource(), kind)
+    if isinstance(ctx, Decision):
+        return ctx
     reason = exemptions.exempt_reason(request, config, ctx.namespace)
     if reason:
-        return _allow(config, exempt=reason)
+        return _exempt(ctx, reason)
     if kind in RESULT_KINDS:
         taskresults.check(ctx)
         return decide(ctx)
-    if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, obj):
+    if kind in TEMPLATE_KINDS:
+        authors.check(ctx, ctx.obj)
+        if deleting or ctx.findings.violations:
+            return decide(ctx) if ctx.findings.violations else _skip(config, "DELETE")
+    if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, ctx.obj):
         return _skip(config, "no significant change")
-    if not isinstance(obj.get("spec"), dict):
+    if not isinstance(ctx.obj.get("spec"), dict):
         return _errored(
             config,
             400,
@@ -127,6 +122,43 @@ def evaluate(
     except MergeError as exc:
         ctx.error(400, "merge", "the specs cannot be joined as Argo joins them", str(exc))
     return decide(ctx)
+
+
+def _context(
+    request: Request, config: Config, templates: TemplateSource, kind: str
+) -> Context | Decision:
+    """The evaluation context, or the error Decision for objects that cannot be evaluated.
+
+    On DELETE the object is the old one: what is deleted is what the rules look at.
+    """
+    obj, old = request.object, request.old_object
+    if request.operation == "DELETE":
+        obj = old
+    if not isinstance(obj, dict):
+        which = "oldObject" if request.operation == "DELETE" else "object"
+        return _errored(config, 400, Violation("request", f"request.{which} must be an object"))
+    if request.operation == "UPDATE" and not isinstance(old, dict):
+        return _errored(
+            config, 400, Violation("request", "request.oldObject must be an object on UPDATE")
+        )
+    return Context(request, config, templates, kind, obj, old if isinstance(old, dict) else None)
+
+
+def _exempt(ctx: Context, reason: str) -> Decision:
+    """Exempt identities skip the rules, but a Workflow they create still runs from the library.
+
+    The controller creates Workflows from CronWorkflows admitted earlier (cron `toWorkflow` copies
+    the spec); if a template has since been taken out of the library, the spawned Workflow must
+    not run it. Exempt namespaces stay unchecked.
+    """
+    identity = ctx.config.exemptions.matches(
+        namespace="", username=ctx.request.username, groups=ctx.request.groups
+    )
+    if identity and ctx.kind == WORKFLOW and ctx.request.operation == "CREATE":
+        library.check(ctx, spec_of(ctx.obj), "spec")
+        if ctx.findings.violations or ctx.findings.errors:
+            return decide(ctx)
+    return _allow(ctx.config, exempt=reason)
 
 
 def _workflow(ctx: Context) -> None:

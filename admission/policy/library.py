@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from admission.config import TemplateLibrary
 from admission.policy.context import Context, labels_of, ref_key, spec_of
 from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
@@ -45,7 +46,15 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
 
 def in_library(ctx: Context, key: TemplateKey, template: Mapping[str, Any], path: str) -> bool:
     """Deny a template outside the configured library; True when it is inside."""
-    library = ctx.config.template_library
+    problem = outside_library(ctx.config.template_library, key, template)
+    if problem:
+        ctx.deny("template-library", f"{key} is not in the template library", problem, path)
+        return False
+    return True
+
+
+def outside_library(library: TemplateLibrary, key: TemplateKey, template: Mapping[str, Any]) -> str:
+    """Why a template is not in the library ("" when it is)."""
     problem = ""
     if key.kind == CLUSTER and not library.allow_cluster_templates:
         problem = "ClusterWorkflowTemplates are not part of the library"
@@ -58,10 +67,7 @@ def in_library(ctx: Context, key: TemplateKey, template: Mapping[str, Any], path
         )
     elif library.selector is not None and not library.selector.matches(labels_of(template)):
         problem = f"it lacks the library labels {library.selector.describe()}"
-    if problem:
-        ctx.deny("template-library", f"{key} is not in the template library", problem, path)
-        return False
-    return True
+    return problem
 
 
 def check_entrypoint(
@@ -101,29 +107,42 @@ def template_names(spec: Mapping[str, Any]) -> set[str]:
 
 
 def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, Any]) -> None:
-    """Every templateRef reachable from the referenced template leads into the library."""
+    """Every templateRef reachable from the referenced template leads into the library.
+
+    Argo follows a chain of templateRefs as deep as it goes (templateresolution), so a chain
+    deeper than MAX_DEPTH is refused with the chain, never admitted unchecked.
+    """
     seen = {root}
-    frontier = [(root, template, 0)]
+    frontier: list[tuple[Mapping[str, Any], tuple[TemplateKey, ...]]] = [(template, (root,))]
     while frontier:
-        parent, current, depth = frontier.pop()
+        current, chain = frontier.pop()
         for nested in template_refs(spec_of(current), ctx.namespace):
             if nested in seen:
                 continue
             seen.add(nested)
-            path = f"{parent} templateRef"
+            path = f"{chain[-1]} templateRef"
+            if len(chain) >= MAX_DEPTH:
+                ctx.deny(
+                    "template-ref",
+                    f"templateRefs nest deeper than {MAX_DEPTH} templates",
+                    f"the chain {' -> '.join(map(str, (*chain, nested)))} is not followed "
+                    "further; Argo would run whatever is at its end",
+                    path,
+                )
+                continue
             ok, found = ctx.lookup(nested)
             if not ok:
                 continue
             if found is None:
                 ctx.deny(
                     "template-ref",
-                    f"{parent} uses templateRef {nested}, which does not exist",
+                    f"{chain[-1]} uses templateRef {nested}, which does not exist",
                     "Argo would resolve it at run time from whatever is created later",
                     path,
                 )
                 continue
-            if in_library(ctx, nested, found, path) and depth + 1 < MAX_DEPTH:
-                frontier.append((nested, found, depth + 1))
+            if in_library(ctx, nested, found, path):
+                frontier.append((found, (*chain, nested)))
 
 
 def template_refs(spec: Mapping[str, Any], namespace: str) -> Iterator[TemplateKey]:
@@ -138,18 +157,36 @@ def template_refs(spec: Mapping[str, Any], namespace: str) -> Iterator[TemplateK
 
 
 def _ref_holders(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """Objects that may carry a templateRef: steps, DAG tasks, and hooks of spec, steps, tasks."""
+    """What may carry a templateRef: steps, DAG tasks, hooks, at any depth of inline templates."""
     yield from _hooks(spec)
-    for template in _dicts(spec.get("templates")):
-        yield from _hooks(template)
-        for group in spec_list(template.get("steps")):
-            for step in _dicts(group):
-                yield step
-                yield from _hooks(step)
-        dag = template.get("dag")
-        for task in _dicts(dag.get("tasks") if isinstance(dag, dict) else None):
-            yield task
-            yield from _hooks(task)
+    for template, call in walk(spec):
+        if call is None:
+            yield from _hooks(template)
+        else:
+            yield call
+            yield from _hooks(call)
+
+
+def walk(spec: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
+    """(template, None) for each template, inline ones at any depth, then (template, call) for
+    each of its steps and DAG tasks."""
+    pending = list(_dicts(spec.get("templates")))
+    while pending:
+        template = pending.pop()
+        yield template, None
+        for call in calls(template):
+            yield template, call
+            inline = call.get("inline")
+            if isinstance(inline, dict):
+                pending.append(inline)
+
+
+def calls(template: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The steps and DAG tasks of a template."""
+    for group in spec_list(template.get("steps")):
+        yield from _dicts(group)
+    dag = template.get("dag")
+    yield from _dicts(dag.get("tasks") if isinstance(dag, dict) else None)
 
 
 def _hooks(holder: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

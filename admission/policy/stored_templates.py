@@ -89,22 +89,16 @@ def _expected(holder: Mapping[str, Any], template: str) -> Iterator[dict[str, An
     templates = [t for t in library.spec_list(spec.get("templates")) if isinstance(t, dict)]
     if template.startswith(INLINE):
         step = template[len(INLINE) :]
-        for owner in templates:
-            for call in _calls(owner):
-                if call.get("name") == step and isinstance(call.get("inline"), dict):
-                    yield call["inline"]
+        for _, call in library.walk(spec):
+            if (
+                call is not None
+                and call.get("name") == step
+                and isinstance(call.get("inline"), dict)
+            ):
+                yield call["inline"]
     for found in templates:
         if found.get("name") == template:
             yield _with_pod_metadata(found, spec.get("podMetadata"))
-
-
-def _calls(template: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """The steps and DAG tasks of a template."""
-    for group in library.spec_list(template.get("steps")):
-        yield from (s for s in library.spec_list(group) if isinstance(s, dict))
-    dag = template.get("dag")
-    tasks = dag.get("tasks") if isinstance(dag, dict) else None
-    yield from (t for t in library.spec_list(tasks) if isinstance(t, dict))
 
 
 def _with_pod_metadata(template: Mapping[str, Any], pod_metadata: Any) -> dict[str, Any]:

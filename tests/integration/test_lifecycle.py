@@ -185,3 +185,10 @@ def test_serve_with_no_policy_or_certificate_flags_generates_certs_and_serves_th
         assert "templateReferencing: Secure" in response["status"]["message"]
     finally:
         assert server.stop() == 0
+
+
+def test_serve_warns_when_the_library_rests_on_rbac_alone(start_server: StartServer) -> None:
+    without = start_server("enforce.yaml", workers=1)
+    with_authors = start_server("authors.yaml", workers=1)
+    assert "templateLibrary.authors is not set" in without.log_text()
+    assert "templateLibrary.authors is not set" not in with_authors.log_text()

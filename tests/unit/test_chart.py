@@ -215,6 +215,24 @@ def test_webhooks_police_the_four_argo_kinds_on_create_and_update(name: str) -> 
     assert rule["scope"] == "*"
 
 
+def test_the_validating_webhook_sees_template_deletes() -> None:
+    rules = webhooks(objects())["validate.argo-admission.io"]["rules"]
+    deletes = [rule for rule in rules if rule["operations"] == ["DELETE"]]
+    assert [set(rule["resources"]) for rule in deletes] == [
+        {"workflowtemplates", "clusterworkflowtemplates"}
+    ]
+
+
+def test_library_authors_reach_the_policy_only_when_set() -> None:
+    authors = {"groups": ["platform"], "serviceAccounts": ["ci/publisher"]}
+    values = {"policy": {"templateLibrary": {"authors": authors}}}
+    policy = parse_config(policy_text(objects(values)))
+    assert policy.template_library.authors is not None
+    assert policy.template_library.authors.users == {"system:serviceaccount:ci:publisher"}
+    assert policy.template_library.authors.groups == {"platform"}
+    assert parse_config(policy_text(objects())).template_library.authors is None
+
+
 def test_only_the_validating_webhooks_see_task_results_and_task_sets() -> None:
     hooks = webhooks(objects({"webhook": {"advisory": {"enabled": True}}}))
     results = {"workflowtaskresults", "workflowtasksets", "workflowtasksets/status"}
@@ -305,6 +323,13 @@ def test_match_conditions_name_the_argo_helm_chart_controller_when_configured() 
     expression = match_conditions(hook)["not-an-exempt-user"]
     assert "system:serviceaccount:argo-workflows:argo-workflows-workflow-controller" in expression
     assert CONTROLLER not in expression
+
+
+def test_validating_webhooks_still_see_workflows_the_controller_creates() -> None:
+    creates = "(request.resource.resource == 'workflows' && request.operation == 'CREATE')"
+    for name, hook in webhooks(objects(kube_version="1.30.0")).items():
+        expression = match_conditions(hook)["not-an-exempt-user"]
+        assert expression.endswith(" || " + creates) is not name.startswith("mutate"), name
 
 
 def test_no_match_conditions_before_kubernetes_1_30() -> None:

@@ -114,15 +114,18 @@ def run_case(config: Config, source: FileTemplateSource, case: dict[str, Any]) -
     if "raw" in case:
         body: Any = case["raw"] if isinstance(case["raw"], str) else json.dumps(case["raw"])
     else:
+        operation = case.get("operation", "CREATE")
         review = make_review(
-            copy.deepcopy(case_object(case)),
+            copy.deepcopy(case["old"] if operation == "DELETE" else case_object(case)),
             namespace=case.get("namespace", "team-a"),
-            operation=case.get("operation", "CREATE"),
+            operation=operation,
             old=copy.deepcopy(case.get("old")),
             username=USERNAMES.get(user, user),
             groups=case.get("groups", USERS.get(user, ["system:authenticated"])),
         )
         review["request"]["dryRun"] = bool(case.get("dryRun", False))
+        if operation == "DELETE":  # the API server sends the object being deleted as oldObject
+            review["request"]["object"] = None
         body = json.dumps(review)
     result = handle(
         body, endpoint=case.get("endpoint", "validate"), config=config, templates=source

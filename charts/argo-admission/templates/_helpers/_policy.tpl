@@ -40,6 +40,13 @@ controller identity (it writes status and the stored spec; denying it stops Argo
 {{- with $p.templateLibrary.selector -}}
 {{- $_ := set $library "selector" . -}}
 {{- end -}}
+{{- $authors := $p.templateLibrary.authors | default dict -}}
+{{- if or $authors.users $authors.groups $authors.serviceAccounts -}}
+{{- $_ := set $library "authors" (dict
+  "users" ($authors.users | default list | uniq | sortAlpha)
+  "groups" ($authors.groups | default list | uniq | sortAlpha)
+  "serviceAccounts" ($authors.serviceAccounts | default list | uniq | sortAlpha)) -}}
+{{- end -}}
 {{- $exemptions := dict
   "namespaces" (include "argo-admission.exemptNamespaces" . | fromYamlArray)
   "users" ($ex.users | default list | uniq | sortAlpha)

@@ -14,7 +14,8 @@ excluded through `kubernetes.io/metadata.name NotIn`, appended to whatever selec
 {{- end -}}
 
 {{/*
-The validating webhooks also see what the controller reads back as step results: task results
+The validating webhooks also see the DELETE of a template (only the library's authors may delete
+a library template) and what the controller reads back as step results: task results
 (written by each step's executor) and task sets (status written by the agent). Argo's own
 `argo-aggregate-to-edit` role lets namespace editors write both; the policy lets only their real
 writers through (docs/status-trust.md).
@@ -26,6 +27,11 @@ writers through (docs/status-trust.md).
   operations: ["CREATE", "UPDATE"]
   resources: ["workflowtaskresults", "workflowtasksets", "workflowtasksets/status"]
   scope: "Namespaced"
+- apiGroups: ["argoproj.io"]
+  apiVersions: ["*"]
+  operations: ["DELETE"]
+  resources: ["workflowtemplates", "clusterworkflowtemplates"]
+  scope: "*"
 {{- end -}}
 
 {{/* include "argo-admission.webhook.clientConfig" (dict "ctx" . "path" "/validate") */}}
@@ -70,26 +76,35 @@ caBundle: {{ . }}
 {{/*
 matchConditions (GA in Kubernetes 1.30; rendered only there): skip exempt identities when
 skipExempt is on, so Argo's controller keeps working while the webhook is down, then the user's.
-CEL list literals are written as JSON arrays of strings, which CEL reads the same way.
+The validating webhooks still see a Workflow CREATE by an exempt identity (`checkCreates`): the
+controller spawns Workflows from CronWorkflows admitted earlier, and their refs must still lead
+into the library. CEL list literals are written as JSON arrays of strings, which CEL reads the
+same way.
+include "argo-admission.webhook.matchConditions" (dict "ctx" . "checkCreates" true)
 */}}
 {{- define "argo-admission.webhook.matchConditions" -}}
+{{- $ := .ctx -}}
 {{- $conditions := list -}}
-{{- if include "argo-admission.kubeAtLeast" (dict "ctx" . "version" "1.30") -}}
-{{- if .Values.webhook.skipExempt -}}
-{{- $users := include "argo-admission.exemptUsernames" . | fromYamlArray -}}
+{{- $creates := "" -}}
+{{- if .checkCreates -}}
+{{- $creates = " || (request.resource.resource == 'workflows' && request.operation == 'CREATE')" -}}
+{{- end -}}
+{{- if include "argo-admission.kubeAtLeast" (dict "ctx" $ "version" "1.30") -}}
+{{- if $.Values.webhook.skipExempt -}}
+{{- $users := include "argo-admission.exemptUsernames" $ | fromYamlArray -}}
 {{- if $users -}}
 {{- $conditions = append $conditions (dict
   "name" "not-an-exempt-user"
-  "expression" (printf "!(request.userInfo.username in %s)" (toJson $users))) -}}
+  "expression" (printf "!(request.userInfo.username in %s)%s" (toJson $users) $creates)) -}}
 {{- end -}}
-{{- $groups := .Values.policy.exemptions.groups | default list | uniq | sortAlpha -}}
+{{- $groups := $.Values.policy.exemptions.groups | default list | uniq | sortAlpha -}}
 {{- if $groups -}}
 {{- $conditions = append $conditions (dict
   "name" "not-in-an-exempt-group"
-  "expression" (printf "!(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in %s))" (toJson $groups))) -}}
+  "expression" (printf "!(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in %s))%s" (toJson $groups) $creates)) -}}
 {{- end -}}
 {{- end -}}
-{{- $conditions = concat $conditions (.Values.webhook.matchConditions | default list) -}}
+{{- $conditions = concat $conditions ($.Values.webhook.matchConditions | default list) -}}
 {{- end -}}
 {{- with $conditions -}}
 matchConditions:
