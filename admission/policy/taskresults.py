@@ -14,7 +14,9 @@ status back as the result of its HTTP and plugin nodes (taskset.go). Argo's own
   account (agent.go), the set named after the Workflow.
 
 So a non-exempt requester must be one of the Workflow's service accounts, writes no completed
-result, and never a task set's spec.
+result, never a task set's spec, only for nodes of a running Workflow (a task result is named
+after its node; a task set reports HTTP and plugin nodes), and never moves a result to another
+Workflow.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Final
 
 from admission.diff import equivalent
 from admission.policy.context import Context, labels_of, metadata_of, spec_of, status_of
+from admission.policy.nodes import nodes_of
 
 TASK_RESULT: Final = "WorkflowTaskResult"
 TASK_SET: Final = "WorkflowTaskSet"
@@ -31,6 +34,8 @@ WORKFLOW_LABEL: Final = "workflows.argoproj.io/workflow"
 COMPLETED_LABEL: Final = "workflows.argoproj.io/report-outputs-completed"
 SERVICE_ACCOUNT: Final = "system:serviceaccount:"
 DEFAULT_ACCOUNT: Final = "default"
+FINISHED: Final = ("Succeeded", "Failed", "Error")
+AGENT_NODES: Final = frozenset({"HTTP", "Plugin"})
 
 
 def check(ctx: Context) -> None:
@@ -54,6 +59,18 @@ def check(ctx: Context) -> None:
         )
         return
     workflow = _workflow_name(ctx)
+    if (
+        ctx.old is not None
+        and ctx.kind == TASK_RESULT
+        and labels_of(ctx.old).get(WORKFLOW_LABEL) != labels_of(ctx.obj).get(WORKFLOW_LABEL)
+    ):
+        ctx.deny(
+            "task-result",
+            f"the {WORKFLOW_LABEL} label of a WorkflowTaskResult does not change",
+            "it says which Workflow the controller copies the outputs into",
+            f"metadata.labels.{WORKFLOW_LABEL}",
+        )
+        return
     if not workflow:
         ctx.deny(
             "task-result" if ctx.kind == TASK_RESULT else "task-set",
@@ -93,6 +110,7 @@ def _check_writer(ctx: Context, workflow: str, what: str) -> None:
         return
     accounts = writers(found) if ctx.kind == TASK_RESULT else {_agent_account(found)}
     if user.startswith(prefix) and user[len(prefix) :] in accounts:
+        _check_nodes(ctx, found, rule)
         return
     ctx.deny(
         rule,
@@ -102,6 +120,34 @@ def _check_writer(ctx: Context, workflow: str, what: str) -> None:
         + ", ".join(prefix + a for a in sorted(accounts)),
         "metadata",
     )
+
+
+def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: str) -> None:
+    """The nodes written are running nodes of the Workflow that this kind reports on."""
+    name = metadata_of(workflow).get("name")
+    if status_of(workflow).get("phase") in FINISHED:
+        ctx.deny(rule, f"Workflow {ctx.namespace}/{name} has finished", "its results are in", "")
+        return
+    nodes = nodes_of(workflow)
+    if nodes is None:
+        return  # offloaded: the controller's own copy is the only one
+    if ctx.kind == TASK_RESULT:
+        wanted = {str(metadata_of(ctx.obj).get("name"))}
+        kinds = None
+    else:
+        written = status_of(ctx.obj).get("nodes")
+        wanted = set(written) if isinstance(written, dict) else set()
+        kinds = AGENT_NODES
+    for node_id in sorted(wanted):
+        node = nodes.get(node_id)
+        if not isinstance(node, dict) or (kinds is not None and node.get("type") not in kinds):
+            what = "a node" if kinds is None else "an HTTP or plugin node"
+            ctx.deny(
+                rule,
+                f"{node_id} is not {what} of Workflow {ctx.namespace}/{name}",
+                "the controller copies results into the node of that ID",
+                "metadata.name" if kinds is None else f"status.nodes.{node_id}",
+            )
 
 
 def _specs(workflow: Mapping[str, Any]) -> list[Mapping[str, Any]]:
