@@ -11,16 +11,28 @@
 //	  -> {"workflow":{...}} or {"error":"..."}         (MergeTo, as setWorkflowDefaults does)
 //	{"op":"roundtrip","workflow":{...spec}}
 //	  -> {"spec":{...}}                                (read into WorkflowSpec and written back)
+//	{"op":"value","kind":"quantity|anystring|intorstring","value":...}
+//	  -> {"value":...} or {"error":"..."}              (one Go value type read and written back)
+//
+// Every document is first rewritten as the API server hands it on (storedJSON): the controller
+// never reads the bytes a client sent, it reads what the API server re-encoded.
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
+	"strings"
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	wfutil "github.com/argoproj/argo-workflows/v3/workflow/util"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 type request struct {
@@ -29,6 +41,108 @@ type request struct {
 	Template json.RawMessage `json:"template"`
 	Defaults json.RawMessage `json:"defaults"`
 	Sanitize bool            `json:"sanitize"`
+	Kind     string          `json:"kind"`
+	Value    json.RawMessage `json:"value"`
+}
+
+// storedJSON re-encodes raw JSON the way the API server stores a custom resource: a number
+// without a fraction that fits an int64 is read as one, any other as a float64
+// (sigs.k8s.io/json PreserveInts), and numbers and strings are written back by encoding/json.
+// Members keep their order, so repeated or case-folded keys reach the decoder as sent.
+func storedJSON(raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 {
+		return raw, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out bytes.Buffer
+	type frame struct {
+		object bool
+		items  int
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return out.Bytes(), nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			out.WriteByte(byte(d))
+			continue
+		}
+		if n := len(stack); n > 0 {
+			top := &stack[n-1]
+			if top.object && top.items%2 == 1 {
+				out.WriteByte(':')
+			} else if top.items > 0 {
+				out.WriteByte(',')
+			}
+			top.items++
+		}
+		if d, ok := tok.(json.Delim); ok {
+			out.WriteByte(byte(d))
+			stack = append(stack, frame{object: d == '{'})
+			continue
+		}
+		text, err := storedScalar(tok)
+		if err != nil {
+			return nil, err
+		}
+		out.Write(text)
+	}
+}
+
+func storedScalar(tok json.Token) ([]byte, error) {
+	number, ok := tok.(json.Number)
+	if !ok {
+		return json.Marshal(tok)
+	}
+	s := string(number)
+	if !strings.Contains(s, ".") {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return json.Marshal(i)
+		}
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(f)
+}
+
+// storeRequest rewrites every document of the request as the API server would store it.
+func storeRequest(req *request) error {
+	for _, raw := range []*json.RawMessage{&req.Workflow, &req.Template, &req.Defaults, &req.Value} {
+		stored, err := storedJSON(*raw)
+		if err != nil {
+			return err
+		}
+		*raw = stored
+	}
+	return nil
+}
+
+// value reads one JSON value into a Go value type, as a field of that type is read.
+func value(kind string, raw json.RawMessage) map[string]interface{} {
+	var target interface{}
+	switch kind {
+	case "quantity":
+		target = &resource.Quantity{}
+	case "anystring":
+		target = new(wfv1.AnyString)
+	case "intorstring":
+		target = &intstr.IntOrString{}
+	default:
+		return map[string]interface{}{"error": fmt.Sprintf("unknown kind %q", kind)}
+	}
+	if err := json.Unmarshal(raw, target); err != nil {
+		return map[string]interface{}{"error": err.Error()}
+	}
+	return map[string]interface{}{"value": target}
 }
 
 func decodeSpec(raw json.RawMessage) (*wfv1.WorkflowSpec, error) {
@@ -93,6 +207,8 @@ func answer(req request) map[string]interface{} {
 			return map[string]interface{}{"error": err.Error()}
 		}
 		return map[string]interface{}{"workflow": target}
+	case "value":
+		return value(req.Kind, req.Value)
 	case "roundtrip":
 		spec, err := decodeSpec(req.Workflow)
 		if err != nil {
@@ -112,6 +228,8 @@ func main() {
 		var reply map[string]interface{}
 		if err := json.Unmarshal(in.Bytes(), &req); err != nil {
 			reply = map[string]interface{}{"error": "request: " + err.Error()}
+		} else if err := storeRequest(&req); err != nil {
+			reply = map[string]interface{}{"error": "stored: " + err.Error()}
 		} else {
 			reply = answer(req)
 		}
