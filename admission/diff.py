@@ -5,7 +5,9 @@ kubectl omit them: a byte-for-byte compare would deny every UPDATE of a running 
 absent = null = "" = [] = {}, except where presence means something (`emptyDir: {}`,
 `securityContext: {}`, a template's `suspend: {}`, a parameter's `value: ""`). Lists Argo merges
 by a key (templates by name, ...) compare by that key, so the diff says
-`spec.templates[name=main].container.image: 'alpine:3.19' -> 'evil:latest'`. Pure; no I/O.
+`spec.templates[name=main].container.image: 'alpine:3.19' -> 'evil:latest'`. Values compare as
+Go reads them (admission/govalues.py): `cpu: 0.5` equals `cpu: 500m`, a parameter `3` equals
+`"3"`. Pure; no I/O.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
-from admission.merge import FIELDS, PLAIN_BOOLS, any_string
+from admission.govalues import VALUE_FIELDS, VALUE_KINDS, map_value_type, normal_value
+from admission.merge import FIELDS, PLAIN_BOOLS
 
 JSON = Any
 
@@ -54,20 +57,24 @@ def normalise(value: JSON, type_name: str | None = "WorkflowSpec") -> JSON:
 
 def _normalise_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str, JSON]:
     fields = FIELDS.get(type_name or "", _NO_FIELDS)
-    is_parameter = type_name == "Parameter"
+    values = VALUE_FIELDS.get(type_name or "", _NO_VALUES)
     out: dict[str, JSON] = {}
     for key, item in value.items():
+        child_type, merge_key = fields.get(key, _UNTYPED)
+        field_type = child_type or values.get(key)
+        if field_type in VALUE_KINDS:
+            item = normal_value(field_type, item)
         if item is None or item == "" or (item is False and key in PLAIN_BOOLS):
             if key in PRESENCE_KEYS and item is not None:
                 out[key] = item
             continue
-        child_type, merge_key = fields.get(key, _UNTYPED)
-        if is_parameter and key in ("value", "default"):
-            item = any_string(item)
-        if isinstance(item, dict):
-            norm: JSON = _normalise_map(item, child_type)
+        entry_type = map_value_type(field_type)
+        if isinstance(item, dict) and entry_type:
+            norm: JSON = _normalise_entries(item, entry_type)
+        elif isinstance(item, dict):
+            norm = _normalise_map(item, field_type)
         elif isinstance(item, list):
-            norm = normalise(item, child_type) if child_type else _normalise_untyped(item)
+            norm = _normalise_list(item, child_type, field_type)
             if merge_key:
                 norm = _key_list(norm, merge_key)
         else:
@@ -78,7 +85,35 @@ def _normalise_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str
 
 
 _NO_FIELDS: Final[dict[str, tuple[str | None, str | None]]] = {}
+_NO_VALUES: Final[dict[str, str]] = {}
 _UNTYPED: Final = (None, None)
+
+
+def _normalise_list(items: list[JSON], child_type: str | None, field_type: str | None) -> JSON:
+    """A list member: merged lists drop empty items; others keep every position."""
+    if child_type:
+        return normalise(items, child_type)
+    if field_type and field_type not in VALUE_KINDS:
+        return [_normalise_typed(item, field_type) for item in items]
+    return _normalise_untyped(items)
+
+
+def _normalise_entries(entries: Mapping[str, JSON], type_name: str) -> dict[str, JSON]:
+    """A Go map whose values have a known type (hooks): empty entries are unset."""
+    out: dict[str, JSON] = {}
+    for key, item in entries.items():
+        norm = _normalise_typed(item, type_name)
+        if not _is_empty(norm):
+            out[key] = norm
+    return out
+
+
+def _normalise_typed(value: JSON, type_name: str) -> JSON:
+    if isinstance(value, dict):
+        return _normalise_map(value, type_name)
+    if isinstance(value, list):
+        return [_normalise_typed(item, type_name) for item in value]
+    return value
 
 
 def _normalise_untyped(value: JSON) -> JSON:

@@ -10,16 +10,26 @@ Mirrors (argoproj/argo-workflows v3.7.18):
 - workflow/util/merge.go: MergeTo, JoinWorkflowSpec, SanitizeUserWorkflowSpec, ValidateUserOverrides
 - k8s.io/apimachinery/pkg/util/strategicpatch/patch.go: mergeMap, mergeSlice (IgnoreUnmatchedNulls)
 - pkg/apis/workflow/v1alpha1/workflow_types.go: patchStrategy/patchMergeKey tags, omitempty tags
+Values whose Go type writes another spelling (Quantity, AnyString, IntOrString) are read and
+written as Go does by admission/govalues.py.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 import orjson
+
+from admission.govalues import (
+    OMITTED_WHEN_EMPTY,
+    VALUE_FIELDS,
+    VALUE_KINDS,
+    GoValueError,
+    map_value_type,
+    read_value,
+)
 
 JSON = Any
 Spec = dict[str, Any]
@@ -97,6 +107,11 @@ ALWAYS_EMITTED: Final[dict[str, dict[str, JSON]]] = {
     "VolumeDevice": {"name": "", "devicePath": ""},
     "Metrics": {"prometheus": None},
     "DAG": {"tasks": None},
+    # k8s core/v1 and Argo fields without omitempty, or structs omitempty cannot omit.
+    "ResourceFieldSelector": {"resource": "", "divisor": "0"},
+    "HTTPGetAction": {"port": 0},
+    "TCPSocketAction": {"port": 0},
+    "ContainerSetRetryStrategy": {"retries": None},
 }
 
 # Go map fields (omitempty): an empty map is not written. Struct pointers (`artifactGC: {}`) are.
@@ -121,9 +136,6 @@ PLAIN_BOOLS: Final = frozenset(
         "deleted",
     }
 )
-
-# Parameter fields typed AnyString: Go accepts numbers and booleans and stores them as strings.
-ANY_STRING_FIELDS: Final = ("value", "default")
 
 # WorkflowSpec: json name -> (Go field name, Go kind). Kinds: "string" and "bool"/"int" are
 # plain values whose zero is "unset"; "ptr", "slice", "map" are unset only when null/absent.
@@ -206,8 +218,9 @@ ARTIFACT_GC_SENSITIVE: Final = (
 def go_roundtrip(value: JSON, type_name: str | None = "WorkflowSpec") -> JSON:
     """Return `value` as Argo's controller would re-marshal it after reading it into its types.
 
-    Nulls become zero values (dropped), `$`-directives are not fields and vanish, AnyString
-    parameter values become strings, and the few fields Go writes even when zero are written.
+    Nulls become zero values (dropped), `$`-directives are not fields and vanish, Quantities,
+    AnyStrings and IntOrStrings take the form Go writes (MergeError where Go cannot read them),
+    and the few fields Go writes even when zero are written.
     """
     if isinstance(value, dict):
         return _roundtrip_map(value, type_name)
@@ -218,29 +231,22 @@ def go_roundtrip(value: JSON, type_name: str | None = "WorkflowSpec") -> JSON:
 
 def _roundtrip_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str, JSON]:
     fields = FIELDS.get(type_name or "", {})
+    values = VALUE_FIELDS.get(type_name or "", _NO_VALUES)
     if type_name == "WorkflowSpec":
         value = canonical_spec_keys(value)
     out: dict[str, JSON] = {}
-    is_spec, is_parameter = type_name == "WorkflowSpec", type_name == "Parameter"
+    is_spec = type_name == "WorkflowSpec"
     for key, item in value.items():
         if item is None or not isinstance(key, str) or key.startswith("$"):
             continue
         child_type, merge_key = fields.get(key, _UNTYPED)
         if is_spec or child_type is not None or key in MAP_FIELDS:
             _check_shape(type_name, key, item, child_type, merge_key)
-        if is_parameter and key in ANY_STRING_FIELDS:
-            new = any_string(item)
-        elif is_parameter and key == "enum" and isinstance(item, list):
-            new = [any_string(v) for v in item if v is not None]
-        elif key in MAP_FIELDS and isinstance(item, dict):
-            new = _roundtrip_entries(item)
-        elif isinstance(item, dict):
-            new = _roundtrip_map(item, child_type)
-        elif isinstance(item, list):
-            new = [go_roundtrip(v, child_type) for v in item if v is not None]
-        else:
-            new = item
-        if (new == "" or new is False or not new) and _omitted_when_empty(key, new, type_name):
+        field_type = child_type or values.get(key)
+        new = _roundtrip_member(key, item, field_type)
+        if (new == "" or new is False or not new) and _omitted_when_empty(
+            key, new, type_name, field_type
+        ):
             continue
         out[key] = new
     for key, zero in ALWAYS_EMITTED.get(type_name or "", {}).items():
@@ -249,6 +255,24 @@ def _roundtrip_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str
 
 
 _UNTYPED: Final = (None, None)
+_NO_VALUES: Final[dict[str, str]] = {}
+
+
+def _roundtrip_member(key: str, item: JSON, field_type: str | None) -> JSON:
+    """One member's value read into its Go type (when known) and written back."""
+    if field_type in VALUE_KINDS:
+        try:
+            return read_value(field_type, item)
+        except GoValueError as exc:
+            raise MergeError(f"{key}: {exc}") from None
+    if isinstance(item, dict):
+        entry_type = map_value_type(field_type) if field_type else None
+        if entry_type or key in MAP_FIELDS:
+            return _roundtrip_entries(item, entry_type)
+        return _roundtrip_map(item, field_type)
+    if isinstance(item, list):
+        return [go_roundtrip(v, field_type) for v in item if v is not None]
+    return item
 
 
 _FOLDED_SPEC_FIELDS: Final = {name.lower(): name for name in WORKFLOW_SPEC_FIELDS}
@@ -324,39 +348,29 @@ def _short(value: JSON) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _roundtrip_entries(value: Mapping[str, JSON]) -> dict[str, JSON]:
+def _roundtrip_entries(value: Mapping[str, JSON], value_type: str | None) -> dict[str, JSON]:
     """A Go map: every entry is written, values of struct type read like any struct."""
     return {
-        k: go_roundtrip(v, None) if isinstance(v, dict | list) else v
+        k: go_roundtrip(v, value_type) if isinstance(v, dict | list) else v
         for k, v in value.items()
         if v is not None
     }
 
 
-def _omitted_when_empty(key: str, value: JSON, type_name: str | None) -> bool:
+def _omitted_when_empty(
+    key: str, value: JSON, type_name: str | None, field_type: str | None = None
+) -> bool:
     """Whether Go's omitempty drops this member when marshalling."""
+    if field_type in VALUE_KINDS:
+        # Maps and slices are omitted when empty; pointers and structs are always written.
+        return field_type in OMITTED_WHEN_EMPTY and not value
     if isinstance(value, list):
         return not value and key not in KEPT_EMPTY_LISTS
     if isinstance(value, dict):
         return not value and key in MAP_FIELDS
     if value == "" and isinstance(value, str):
-        if type_name == "Parameter" and key in ANY_STRING_FIELDS:
-            return False  # *AnyString: an empty value is still a value
         return key not in ALWAYS_EMITTED.get(type_name or "", {}) and key not in KEPT_EMPTY_STRINGS
     return value is False and key in PLAIN_BOOLS
-
-
-def any_string(value: JSON) -> JSON:
-    """Go's AnyString: numbers and booleans read as their string form (anystring.go)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        try:
-            text = format(Decimal(repr(float(value))).normalize(), "f")
-        except InvalidOperation:
-            return str(value)
-        return text
-    return value
 
 
 def strip_nulls(value: JSON) -> JSON:
@@ -688,7 +702,12 @@ def override_violations(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> l
 
 
 def sanitize_user_spec(spec: Mapping[str, JSON], allowlist: Iterable[str]) -> Spec:
-    """Argo's SanitizeUserWorkflowSpec: only allowlisted fields survive, artifactGC stripped."""
+    """Argo's SanitizeUserWorkflowSpec: only allowlisted fields survive, artifactGC stripped.
+
+    Go reads the whole spec before sanitising it: a value it cannot read anywhere (a Quantity
+    `cpu: one` in a template) is a MergeError, even where the field is then dropped.
+    """
+    go_roundtrip(dict(spec))
     allowed = set(allowlist)
     out: Spec = {k: clone(v) for k, v in canonical_spec_keys(spec).items() if k in allowed}
     gc = out.get("artifactGC")

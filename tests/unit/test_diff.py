@@ -103,3 +103,106 @@ def test_a_long_diff_is_cut_with_a_count() -> None:
 def test_lists_with_repeated_keys_stay_lists() -> None:
     norm = normalise({"templates": [{"name": "a"}, {"name": "a", "x": 1}]})
     assert isinstance(norm["templates"], list)
+
+
+def _container(resources: dict) -> dict:
+    return {"templates": [{"name": "main", "container": {"image": "a", "resources": resources}}]}
+
+
+def _steps(value: object) -> dict:
+    step = {
+        "name": "s",
+        "template": "t",
+        "arguments": {"parameters": [{"name": "n", "value": value}]},
+    }
+    return {"templates": [{"name": "main", "steps": [[step]]}]}
+
+
+def _volume(source: str, value: dict) -> dict:
+    return {"volumes": [{"name": "v", source: value}]}
+
+
+def _divisor(*divisor: str) -> dict:
+    ref = {"resource": "limits.cpu", **({"divisor": divisor[0]} if divisor else {})}
+    return _volume("downwardAPI", {"items": [{"path": "c", "resourceFieldRef": ref}]})
+
+
+def _claim(storage: str) -> dict:
+    return {"volumeClaimTemplates": [{"spec": {"resources": {"requests": {"storage": storage}}}}]}
+
+
+def _hook(value: object) -> dict:
+    arguments = {"parameters": [{"name": "n", "value": value}]}
+    return {"hooks": {"exit": {"template": "t", "arguments": arguments}}}
+
+
+def _enum(*items: object) -> dict:
+    return {"arguments": {"parameters": [{"name": "p", "enum": list(items)}]}}
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent"),
+    [
+        (_container({"limits": {"cpu": "500m"}}), _container({"limits": {"cpu": 0.5}})),
+        (
+            _container({"requests": {"memory": "1Gi"}}),
+            _container({"requests": {"memory": "1024Mi"}}),
+        ),
+        (_container({"limits": {"cpu": "0"}}), _container({"limits": {"cpu": None}})),
+        (_volume("emptyDir", {"sizeLimit": "512Mi"}), _volume("emptyDir", {"sizeLimit": "0.5Gi"})),
+        (_claim("1536Mi"), _claim("1.5Gi")),
+        (_divisor("0"), _divisor()),
+        (_steps("3"), _steps(3)),
+        (_steps("true"), _steps(True)),
+        (_enum("1", "2.5", "false"), _enum(1, 2.5, False)),
+        (_hook("1"), _hook(1)),
+    ],
+    ids=[
+        "cpu-fraction",
+        "memory-binary",
+        "resource-null-is-zero",
+        "emptyDir-sizeLimit",
+        "claim-storage",
+        "divisor-unset-is-zero",
+        "step-argument-number",
+        "step-argument-bool",
+        "enum-items",
+        "hook-argument",
+    ],
+)
+def test_values_spelled_differently_that_go_stores_alike_are_equal(
+    stored: dict, sent: dict
+) -> None:
+    assert equivalent(stored, sent)
+    assert diff_lines(stored, sent) == []
+
+
+@pytest.mark.parametrize(
+    ("stored", "sent"),
+    [
+        (_container({"limits": {"cpu": "1"}}), _container({"limits": {"cpu": "2"}})),
+        (_container({"limits": {"cpu": "1"}}), _container({"limits": {"cpu": "one"}})),
+        (
+            {"templates": [{"name": "main", "retryStrategy": {"limit": 3}}]},
+            {"templates": [{"name": "main", "retryStrategy": {"limit": "3"}}]},
+        ),
+        (_volume("emptyDir", {"sizeLimit": "0"}), _volume("emptyDir", {})),
+        (_divisor("1m"), _divisor()),
+        (_steps("3"), _steps(4)),
+    ],
+    ids=[
+        "cpu",
+        "unreadable",
+        "int-or-string-keeps-its-type",
+        "sizeLimit-pointer",
+        "divisor",
+        "step-argument",
+    ],
+)
+def test_values_go_stores_differently_are_different(stored: dict, sent: dict) -> None:
+    assert not equivalent(stored, sent)
+
+
+def test_the_diff_shows_quantities_as_go_writes_them() -> None:
+    lines = diff_lines(_container({"limits": {"cpu": "500m"}}), _container({"limits": {"cpu": 2}}))
+    assert lines == ["spec.templates[name=main].container.resources.limits.cpu: '500m' -> '2'"]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from admission.diff import diff_lines, equivalent
+from admission.diff import diff_lines, diff_normalised, equivalent, strip_empty
 from admission.merge import (
     DEFAULT_OVERRIDE_ALLOWLIST,
     MergeError,
@@ -89,6 +89,10 @@ def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
     else:
         got_spec, want_spec = got["spec"], want["spec"]
     assert equivalent(got_spec, want_spec), "\n".join(diff_lines(want_spec, got_spec))
+    # equivalent() reads values as Go does (`cpu: 0.5` equals "500m"); the join must also write
+    # them as Go does, in Go's order: compare with nothing but zero values left out.
+    strict_got, strict_want = strip_empty(got_spec), strip_empty(want_spec)
+    assert strict_got == strict_want, "\n".join(diff_normalised(strict_want, strict_got))
 
 
 @pytest.mark.parametrize("folder", CASES, ids=[c.name for c in CASES])
