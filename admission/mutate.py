@@ -11,12 +11,14 @@ validator would deny it. So:
 - a (Cluster)WorkflowTemplate gets the baseline: ref Workflows inherit it from the library.
 Workflows are mutated on CREATE only: rewriting the spec of a running Workflow would trip
 Secure. The patch is the difference between the object and its mutated copy (jsonpatch), so
-applying it twice changes nothing.
+applying it twice changes nothing. In warn and audit modes nothing is patched: each operation
+enforce would apply is reported as a warning ("would set ...").
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,6 +63,10 @@ def patches(
         ctx.warn(f"[mutate] workflowDefaults not applied: {exc}")
         mutated = obj
     ops = patch_ops(obj, mutated)
+    if ops and config.mode != "enforce":
+        # warn and audit modes never change an object: they say what enforce would set
+        ctx.findings.warnings.extend(would_set(ops))
+        ops = []
     outcome = Outcome.WARN if ctx.findings.warnings else Outcome.PASS
     return Decision(
         True,
@@ -70,6 +76,20 @@ def patches(
         mode=config.mode,
         annotations=annotations,
     )
+
+
+def would_set(ops: list[dict[str, Any]]) -> list[str]:
+    """One warning per patch operation enforce mode would apply."""
+    out = []
+    for op in ops:
+        path = op.get("path", "")
+        if op.get("op") == "remove":
+            out.append(f"[mutate] would remove {path} (mode: enforce applies it)")
+        else:
+            value = json.dumps(op.get("value"), sort_keys=True)
+            shown = value if len(value) <= 120 else value[:117] + "..."
+            out.append(f"[mutate] would set {path} to {shown} (mode: enforce applies it)")
+    return out
 
 
 def mutate_object(ctx: Context, obj: dict[str, Any]) -> None:

@@ -215,6 +215,18 @@ def test_webhooks_police_the_four_argo_kinds_on_create_and_update(name: str) -> 
     assert rule["scope"] == "*"
 
 
+@pytest.mark.parametrize("mode", ["warn", "audit"])
+def test_warn_and_audit_modes_render_every_webhook_fail_open(mode: str) -> None:
+    values = {"policy": {"mode": mode}, "webhook": {"advisory": {"enabled": True}}}
+    hooks = webhooks(objects(values))
+    assert {name: hook["failurePolicy"] for name, hook in hooks.items()} == dict.fromkeys(
+        hooks, "Ignore"
+    )
+    enforcing = webhooks(objects())
+    assert enforcing["validate.argo-admission.io"]["failurePolicy"] == "Fail"
+    assert enforcing["mutate.argo-admission.io"]["failurePolicy"] == "Fail"
+
+
 def test_the_validating_webhook_sees_template_deletes() -> None:
     rules = webhooks(objects())["validate.argo-admission.io"]["rules"]
     deletes = [rule for rule in rules if rule["operations"] == ["DELETE"]]

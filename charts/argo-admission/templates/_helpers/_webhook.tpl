@@ -133,3 +133,13 @@ development builds (treated as too old) never break the render.
 {{- $found := regexFind "^v?[0-9]+\\.[0-9]+" .ctx.Capabilities.KubeVersion.Version | trimPrefix "v" -}}
 {{- if and $found (semverCompare (printf ">=%s.0-0" .version) (printf "%s.0" $found)) -}}true{{- end -}}
 {{- end -}}
+
+
+{{/*
+The failure policy of a webhook: the configured one in enforce mode; `Ignore` in warn and audit
+modes, which never refuse, so a server that is down must not refuse either.
+include "argo-admission.webhook.failurePolicy" (dict "ctx" . "set" .Values.webhook.validating.failurePolicy)
+*/}}
+{{- define "argo-admission.webhook.failurePolicy" -}}
+{{- if eq .ctx.Values.policy.mode "enforce" -}}{{ .set }}{{- else -}}Ignore{{- end -}}
+{{- end -}}
