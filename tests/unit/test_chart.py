@@ -206,9 +206,8 @@ def test_enforcing_webhook_fails_closed_with_safe_settings() -> None:
     }
 
 
-@pytest.mark.parametrize("name", ["validate.argo-admission.io", "mutate.argo-admission.io"])
-def test_webhooks_police_the_four_argo_kinds_on_create_and_update(name: str) -> None:
-    rule = webhooks(objects())[name]["rules"][0]
+def test_webhooks_police_the_four_argo_kinds_on_create_and_update() -> None:
+    rule = webhooks(objects())["validate.argo-admission.io"]["rules"][0]
     assert rule["apiGroups"] == ["argoproj.io"]
     assert set(rule["resources"]) == ARGO_RESOURCES
     assert rule["operations"] == ["CREATE", "UPDATE"]
@@ -225,6 +224,48 @@ def test_warn_and_audit_modes_render_every_webhook_fail_open(mode: str) -> None:
     enforcing = webhooks(objects())
     assert enforcing["validate.argo-admission.io"]["failurePolicy"] == "Fail"
     assert enforcing["mutate.argo-admission.io"]["failurePolicy"] == "Fail"
+
+
+def mutate_rules(values: dict[str, Any] | None = None) -> dict[str, set[str]]:
+    hook = webhooks(objects(values))["mutate.argo-admission.io"]
+    return {r: set(rule["operations"]) for rule in hook["rules"] for r in rule["resources"]}
+
+
+def test_mutate_sees_workflows_on_create_only_and_templates_only_with_a_baseline() -> None:
+    assert mutate_rules() == {
+        "workflows": {"CREATE"},
+        "cronworkflows": {"CREATE", "UPDATE"},
+        "workflowtemplates": {"CREATE", "UPDATE"},
+        "clusterworkflowtemplates": {"CREATE", "UPDATE"},
+    }
+    no_baseline = {"policy": {"securityContext": {"mode": "off"}, "workflowDefaults": {"spec": {}}}}
+    values = deep_merge(no_baseline, {"policy": {"workflowDefaults": {"spec": {"podGC": {}}}}})
+    assert set(mutate_rules(values)) == {"workflows", "cronworkflows"}
+
+
+def test_no_mutating_webhook_when_the_policy_can_mutate_nothing() -> None:
+    values = {"policy": {"securityContext": {"mode": "off"}}}
+    assert "mutate.argo-admission.io" not in webhooks(objects(values))
+
+
+def mutate_condition(values: dict[str, Any] | None = None) -> str | None:
+    hook = webhooks(objects(values, kube_version="1.31.0"))["mutate.argo-admission.io"]
+    return match_conditions(hook).get("something-to-mutate")
+
+
+def test_ref_workflows_skip_mutate_unless_a_ref_default_can_be_set() -> None:
+    skip_refs = mutate_condition()
+    assert skip_refs is not None
+    assert "has(object.spec.workflowTemplateRef)) ? false : true" in skip_refs
+    with_defaults = {"policy": {"workflowDefaults": {"spec": {"ttlStrategy": {}}}}}
+    assert mutate_condition(with_defaults) is None  # refs and plain Workflows both mutate
+    only_refs = {
+        "policy": {
+            "securityContext": {"mode": "off"},
+            "workflowDefaults": {"metadata": {"labels": {"team": "a"}}},
+        }
+    }
+    assert mutate_condition(only_refs) is None  # plain ones get defaults too
 
 
 def test_the_validating_webhook_sees_template_deletes() -> None:

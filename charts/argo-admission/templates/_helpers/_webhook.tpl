@@ -104,6 +104,9 @@ include "argo-admission.webhook.matchConditions" (dict "ctx" . "checkCreates" tr
   "expression" (printf "!(has(request.userInfo.groups) && request.userInfo.groups.exists(g, g in %s))%s" (toJson $groups) $creates)) -}}
 {{- end -}}
 {{- end -}}
+{{- with .extra -}}
+{{- $conditions = concat $conditions (fromYamlArray .) -}}
+{{- end -}}
 {{- $conditions = concat $conditions ($.Values.webhook.matchConditions | default list) -}}
 {{- end -}}
 {{- with $conditions -}}
@@ -142,4 +145,74 @@ include "argo-admission.webhook.failurePolicy" (dict "ctx" . "set" .Values.webho
 */}}
 {{- define "argo-admission.webhook.failurePolicy" -}}
 {{- if eq .ctx.Values.policy.mode "enforce" -}}{{ .set }}{{- else -}}Ignore{{- end -}}
+{{- end -}}
+
+{{/*
+What /mutate can change, decided from the policy values (admission/mutate.py):
+- refWorkflows: a Workflow (or a CronWorkflow's workflowSpec) with a ref gets only the
+  `mutation.refDefaults` fields of workflowDefaults, and workflowDefaults' labels and
+  annotations; with the defaults read from Argo's ConfigMap at run time, any refDefaults may apply;
+- plain: a Workflow without a ref gets workflowDefaults and the securityContext baseline;
+- templates: a (Cluster)WorkflowTemplate gets the securityContext baseline.
+Each is "true" or "".
+*/}}
+{{- define "argo-admission.mutate.baseline" -}}
+{{- $sc := .Values.policy.securityContext -}}
+{{- if and (eq $sc.mode "mutate") (or $sc.pod $sc.container) -}}true{{- end -}}
+{{- end -}}
+
+{{- define "argo-admission.mutate.refWorkflows" -}}
+{{- $p := .Values.policy -}}
+{{- $defaults := $p.workflowDefaults | default dict -}}
+{{- $spec := $defaults.spec | default dict -}}
+{{- $meta := $defaults.metadata | default dict -}}
+{{- $hit := "" -}}
+{{- range ($p.mutation.refDefaults | default list) -}}
+{{- if or (hasKey $spec .) $p.existingConfigMap -}}{{- $hit = "true" -}}{{- end -}}
+{{- end -}}
+{{- if or $meta.labels $meta.annotations $p.existingConfigMap -}}{{- $hit = "true" -}}{{- end -}}
+{{- $hit -}}
+{{- end -}}
+
+{{- define "argo-admission.mutate.plain" -}}
+{{- if or .Values.policy.workflowDefaults .Values.policy.existingConfigMap (include "argo-admission.mutate.baseline" .) -}}true{{- end -}}
+{{- end -}}
+
+{{/* Whether /mutate can change anything at all: otherwise no mutating webhook is registered. */}}
+{{- define "argo-admission.mutate.any" -}}
+{{- if or (include "argo-admission.mutate.refWorkflows" .) (include "argo-admission.mutate.plain" .) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The mutating webhook's rules: Workflows on CREATE only (a running Workflow's spec is never
+rewritten), CronWorkflows when their spec can change, templates only with a baseline to apply.
+*/}}
+{{- define "argo-admission.mutate.rules" -}}
+- apiGroups: ["argoproj.io"]
+  apiVersions: ["*"]
+  operations: ["CREATE"]
+  resources: ["workflows"]
+  scope: "Namespaced"
+- apiGroups: ["argoproj.io"]
+  apiVersions: ["*"]
+  operations: ["CREATE", "UPDATE"]
+  resources: ["cronworkflows"{{ if include "argo-admission.mutate.baseline" . }}, "workflowtemplates", "clusterworkflowtemplates"{{ end }}]
+  scope: "*"
+{{- end -}}
+
+{{/*
+A matchCondition (Kubernetes >= 1.30) that sends /mutate only the Workflows and CronWorkflows it
+can change: with or without a ref, as decided above. Every `has` is guarded: a match condition
+that errors is treated by the failure policy.
+*/}}
+{{- define "argo-admission.mutate.condition" -}}
+{{- $ref := ternary "true" "false" (eq (include "argo-admission.mutate.refWorkflows" .) "true") -}}
+{{- $plain := ternary "true" "false" (eq (include "argo-admission.mutate.plain" .) "true") -}}
+{{- if ne $ref $plain -}}
+{{- $wfRef := "has(object.spec) && has(object.spec.workflowTemplateRef)" -}}
+{{- $cronRef := "has(object.spec) && has(object.spec.workflowSpec) && has(object.spec.workflowSpec.workflowTemplateRef)" -}}
+{{- $expression := printf "request.resource.resource == 'workflows' ? ((%s) ? %s : %s) : request.resource.resource == 'cronworkflows' ? ((%s) ? %s : %s) : true" $wfRef $ref $plain $cronRef $ref $plain -}}
+- name: something-to-mutate
+  expression: {{ $expression | quote }}
+{{- end -}}
 {{- end -}}
