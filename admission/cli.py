@@ -28,8 +28,8 @@ from admission.merge import (
     join_workflow_spec,
     sanitize_user_spec,
 )
+from admission.objects import metadata_of
 from admission.policy import KINDS
-from admission.policy.context import metadata_of
 from admission.templates import FileTemplateSource, ManifestError, manifest_files, read_documents
 from admission.webhook import handle
 

@@ -30,9 +30,17 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey, TemplateLookupError
+from admission.objects import (
+    CLUSTER,
+    NAMESPACED,
+    TemplateKey,
+    is_finished,
+    qualified_name,
+    template_key,
+    workflow_ref,
+)
+from admission.policy.source import TemplateLookupError
 from admission.reflector import CONNECT_SECONDS, GROUP, VERSION, Reflector
-from admission.templates import FINISHED
 
 PLURALS: Final = {NAMESPACED: "workflowtemplates", CLUSTER: "clusterworkflowtemplates"}
 WORKFLOWS: Final = "workflows"
@@ -66,37 +74,6 @@ def cluster_config_exists() -> bool:
         return True
     default = os.path.expanduser(config.KUBE_CONFIG_DEFAULT_LOCATION)
     return any(Path(p).exists() for p in default.split(os.pathsep) if p)
-
-
-def _key_of(kind: str, obj: Mapping[str, Any]) -> TemplateKey | None:
-    meta = obj.get("metadata")
-    if not isinstance(meta, Mapping) or not isinstance(meta.get("name"), str):
-        return None
-    namespace = "" if kind == CLUSTER else str(meta.get("namespace") or "")
-    return TemplateKey(kind, namespace, meta["name"])
-
-
-def _ref_of(workflow: Mapping[str, Any]) -> TemplateKey | None:
-    """The template an unfinished Workflow runs from, or None."""
-    status = workflow.get("status")
-    if isinstance(status, Mapping) and status.get("phase") in FINISHED:
-        return None
-    spec = workflow.get("spec")
-    ref = spec.get("workflowTemplateRef") if isinstance(spec, Mapping) else None
-    meta = workflow.get("metadata")
-    if not isinstance(ref, Mapping) or not isinstance(meta, Mapping):
-        return None
-    name = str(ref.get("name") or "")
-    if ref.get("clusterScope") is True:
-        return TemplateKey(CLUSTER, "", name)
-    return TemplateKey(NAMESPACED, str(meta.get("namespace") or ""), name)
-
-
-def _workflow_name(obj: Mapping[str, Any]) -> str | None:
-    meta = obj.get("metadata")
-    if not isinstance(meta, Mapping):
-        return None
-    return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
 
 
 class KubeTemplateSource:
@@ -162,7 +139,7 @@ class KubeTemplateSource:
         def replace(items: list[dict[str, Any]]) -> None:
             fresh = {}
             for obj in items:
-                key = _key_of(kind, obj)
+                key = template_key(kind, obj)
                 if key is not None:
                     fresh[key] = orjson.dumps(_with_kind(obj, kind))
             with self._lock:
@@ -174,7 +151,7 @@ class KubeTemplateSource:
 
     def _applier(self, kind: str) -> Callable[[str, dict[str, Any]], None]:
         def apply(event: str, obj: dict[str, Any]) -> None:
-            key = _key_of(kind, obj)
+            key = template_key(kind, obj)
             if key is None:
                 return
             with self._lock:
@@ -255,7 +232,8 @@ class KubeTemplateSource:
             names = sorted(
                 name
                 for obj in self._list_unfinished(key.namespace if key.kind == NAMESPACED else "")
-                if _ref_of(obj) == key and (name := _workflow_name(obj))
+                if not is_finished(obj) and workflow_ref(obj) == key
+                for name in [qualified_name(obj)]
             )
         except ApiException as exc:
             raise TemplateLookupError(

@@ -27,14 +27,9 @@ import jsonpatch
 from admission.config import Config
 from admission.decision import Decision, Outcome
 from admission.merge import MergeError, clone, go_roundtrip, strategic_merge, strip_nulls
+from admission.objects import ref_key, spec_of
 from admission.policy import exemptions, route
-from admission.policy.context import (
-    CRON_WORKFLOW,
-    WORKFLOW,
-    Context,
-    ref_key,
-    spec_of,
-)
+from admission.policy.context import CRON_WORKFLOW, WORKFLOW, Context
 from admission.policy.security_context import containers
 from admission.policy.source import EmptySource, TemplateSource
 from admission.review import Request

@@ -13,11 +13,17 @@ from typing import Any
 
 import yaml
 
-from admission.policy.context import metadata_of
-from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey
+from admission.objects import (
+    CLUSTER,
+    NAMESPACED,
+    TemplateKey,
+    is_finished,
+    metadata_of,
+    qualified_name,
+    workflow_ref,
+)
 
 SUFFIXES = (".yaml", ".yml", ".json")
-FINISHED = ("Succeeded", "Failed", "Error")
 
 
 class ManifestError(ValueError):
@@ -106,19 +112,15 @@ class FileTemplateSource:
 
     def workflows_using(self, key: TemplateKey) -> Sequence[str]:
         """Unfinished Workflows whose workflowTemplateRef names `key`."""
-        out = []
-        for wf in self._workflows:
-            meta = wf.get("metadata") or {}
-            spec = wf.get("spec") or {}
-            status = wf.get("status") or {}
-            ref = spec.get("workflowTemplateRef") or {}
-            if status.get("phase") in FINISHED or ref.get("name") != key.name:
-                continue
-            cluster = ref.get("clusterScope") is True
-            if cluster != (key.kind == CLUSTER):
-                continue
-            namespace = meta.get("namespace", "")
-            if key.kind == NAMESPACED and key.namespace and namespace not in ("", key.namespace):
-                continue
-            out.append(f"{namespace}/{meta.get('name', '')}")
-        return sorted(out)
+        return sorted(
+            qualified_name(wf)
+            for wf in self._workflows
+            if not is_finished(wf) and _same_template(workflow_ref(wf), key)
+        )
+
+
+def _same_template(ref: TemplateKey | None, key: TemplateKey) -> bool:
+    """Whether a Workflow's ref names `key`; a Workflow file without a namespace matches any."""
+    if ref is None or (ref.kind, ref.name) != (key.kind, key.name):
+        return False
+    return key.kind == CLUSTER or ref.namespace in ("", key.namespace) or not key.namespace

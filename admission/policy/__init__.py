@@ -13,6 +13,7 @@ from typing import Any, Final
 from admission.config import Config
 from admission.decision import Decision, Outcome, Violation
 from admission.merge import MergeError
+from admission.objects import labels_of, ref_key, spec_of
 from admission.policy import (
     authors,
     exemptions,
@@ -34,9 +35,6 @@ from admission.policy.context import (
     WORKFLOW,
     WORKFLOW_TEMPLATE,
     Context,
-    labels_of,
-    ref_key,
-    spec_of,
 )
 from admission.policy.source import EmptySource, TemplateKey, TemplateLookupError, TemplateSource
 from admission.review import Request

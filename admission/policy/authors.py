@@ -13,13 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from admission.policy.context import (
-    CLUSTER_WORKFLOW_TEMPLATE,
-    Context,
-    labels_of,
-    metadata_of,
-    spec_of,
-)
+from admission.objects import labels_of, metadata_of, spec_of
+from admission.policy.context import CLUSTER_WORKFLOW_TEMPLATE, Context
 from admission.policy.library import outside_library
 from admission.policy.source import TemplateKey
 

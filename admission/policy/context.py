@@ -93,39 +93,3 @@ class Context:
                 500, "workflow-lookup", f"cannot look up Workflow {namespace}/{name}", str(exc)
             )
             return False, None
-
-
-def spec_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
-    """obj.spec as a dict ({} when absent or not a mapping)."""
-    spec = obj.get("spec") if isinstance(obj, Mapping) else None
-    return spec if isinstance(spec, dict) else {}
-
-
-def status_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
-    """obj.status as a dict ({} when absent or not a mapping)."""
-    status = obj.get("status") if isinstance(obj, Mapping) else None
-    return status if isinstance(status, dict) else {}
-
-
-def metadata_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
-    """obj.metadata as a dict ({} when absent or not a mapping)."""
-    meta = obj.get("metadata") if isinstance(obj, Mapping) else None
-    return meta if isinstance(meta, dict) else {}
-
-
-def labels_of(obj: Mapping[str, Any] | None) -> dict[str, Any]:
-    """obj.metadata.labels as a dict."""
-    labels = metadata_of(obj).get("labels")
-    return labels if isinstance(labels, dict) else {}
-
-
-def ref_key(spec: Mapping[str, Any], namespace: str) -> TemplateKey | None:
-    """The template a Workflow spec's workflowTemplateRef names, where Argo looks for it."""
-    ref = spec.get("workflowTemplateRef")
-    if not isinstance(ref, dict):
-        return None
-    name = ref.get("name")
-    name = name if isinstance(name, str) else ""
-    if ref.get("clusterScope") is True:
-        return TemplateKey(CLUSTER, "", name)
-    return TemplateKey(NAMESPACED, namespace, name)

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from admission.config import Config
-from admission.policy.context import INSTANCE_ID_LABEL, Context, labels_of
+from admission.objects import labels_of
+from admission.policy.context import INSTANCE_ID_LABEL, Context
 from admission.review import Request
 
 

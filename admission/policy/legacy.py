@@ -15,18 +15,11 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from admission.diff import equivalent
-from admission.policy.context import (
-    CRON_WORKFLOW,
-    Context,
-    Findings,
-    metadata_of,
-    spec_of,
-    status_of,
-)
+from admission.objects import FINISHED, metadata_of, spec_of, status_of
+from admission.policy.context import CRON_WORKFLOW, Context, Findings
 
 WORKFLOW_DAY2: Final = frozenset({"shutdown", "suspend"})
 CRON_DAY2: Final = frozenset({"suspend"})
-FINISHED: Final = ("Succeeded", "Failed", "Error")
 
 
 def is_day2(ctx: Context) -> bool:

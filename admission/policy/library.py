@@ -12,7 +12,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from admission.config import TemplateLibrary
-from admission.policy.context import Context, labels_of, ref_key, spec_of
+from admission.objects import labels_of, ref_key, spec_of
+from admission.policy.context import Context
 from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
 MAX_DEPTH: Final = 8

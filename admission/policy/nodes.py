@@ -17,15 +17,14 @@ ways only (workflow/util/util.go, the same in v3.7.18 and v4.0.5):
 
 from __future__ import annotations
 
-import base64
-import gzip
 from collections.abc import Mapping
 from typing import Any, Final
 
 import orjson
 
 from admission.diff import strip_empty
-from admission.policy.context import Context, status_of
+from admission.objects import nodes_of, status_of
+from admission.policy.context import Context
 
 SUSPEND_FIELDS: Final = frozenset({"phase", "message", "finishedAt", "outputs"})
 # What `node set --phase`, `resume` and `stop --node-field-selector` may set (util.go).
@@ -33,21 +32,6 @@ SUSPEND_PHASES: Final = frozenset({"Running", "Succeeded", "Failed", "Error"})
 RESET_FIELDS: Final = frozenset(
     {"phase", "message", "startedAt", "finishedAt", "outputs", "children", "outboundNodes"}
 )
-
-
-def nodes_of(workflow: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """A Workflow's nodes, decompressed as Argo does (packer.DecompressWorkflow), or None."""
-    status = status_of(workflow)
-    nodes = status.get("nodes")
-    if isinstance(nodes, dict) and nodes:
-        return nodes
-    packed = status.get("compressedNodes")
-    if isinstance(packed, str) and packed:
-        unpacked = orjson.loads(gzip.decompress(base64.b64decode(packed)))
-        return unpacked if isinstance(unpacked, dict) else {}
-    if status.get("offloadNodeStatusVersion"):
-        return None
-    return {}
 
 
 def check_update(ctx: Context, *, retrying: bool) -> None:

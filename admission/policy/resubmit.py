@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from admission.diff import diff_lines, strip_empty
-from admission.policy.context import Context, metadata_of, status_of
-from admission.policy.nodes import nodes_of
+from admission.objects import metadata_of, nodes_of, status_of
+from admission.policy.context import Context
 
 RESUBMITTED_FROM: Final = "workflows.argoproj.io/resubmitted-from-workflow"
 MEMOIZABLE_PHASES: Final = ("Failed", "Error")

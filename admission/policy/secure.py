@@ -14,7 +14,8 @@ from typing import Any, Final
 
 from admission.diff import diff_normalised, equivalent, normalise
 from admission.merge import MergeError, join_workflow_spec, sanitize_user_spec
-from admission.policy.context import Context, ref_key, spec_of, status_of
+from admission.objects import ref_key, spec_of, status_of
+from admission.policy.context import Context
 from admission.policy.status import STORED_SPEC
 
 # Argo's wording (operator.go setStoredWfSpec).

@@ -7,29 +7,22 @@ the edges (admission/templates.py, admission/kube.py).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-NAMESPACED = "WorkflowTemplate"
-CLUSTER = "ClusterWorkflowTemplate"
+from admission.objects import CLUSTER, NAMESPACED, TemplateKey
+
+__all__ = [
+    "CLUSTER",
+    "NAMESPACED",
+    "EmptySource",
+    "TemplateKey",
+    "TemplateLookupError",
+    "TemplateSource",
+]
 
 
 class TemplateLookupError(RuntimeError):
     """A template could not be looked up (API server unreachable, timed out, forbidden)."""
-
-
-@dataclass(frozen=True)
-class TemplateKey:
-    """A (Cluster)WorkflowTemplate by kind, namespace ("" for cluster scope) and name."""
-
-    kind: str
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        if self.kind == CLUSTER:
-            return f"ClusterWorkflowTemplate {self.name}"
-        return f"WorkflowTemplate {self.namespace}/{self.name}"
 
 
 class TemplateSource(Protocol):

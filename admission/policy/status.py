@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from admission.diff import diff_lines, equivalent, normalise, strip_empty
+from admission.objects import nodes_of, status_of
 from admission.policy import nodes, resubmit, stored_templates
-from admission.policy.context import Context, status_of
+from admission.policy.context import Context
 
 STORED_SPEC: Final = "storedWorkflowTemplateSpec"
 STORED_TEMPLATES: Final = "storedTemplates"
@@ -206,8 +207,8 @@ def _check_outputs(ctx: Context, old: Mapping[str, Any], new: Mapping[str, Any])
 def _published(ctx: Context) -> dict[str, Any]:
     """globalName -> value of the output parameters set on nodes by this UPDATE."""
     out: dict[str, Any] = {}
-    before = nodes.nodes_of(ctx.old) or {}
-    for node_id, node in (nodes.nodes_of(ctx.obj) or {}).items():
+    before = nodes_of(ctx.old) or {}
+    for node_id, node in (nodes_of(ctx.obj) or {}).items():
         old_node = before.get(node_id)
         if not isinstance(node, dict) or not isinstance(old_node, dict):
             continue

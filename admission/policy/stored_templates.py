@@ -23,8 +23,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from admission.diff import diff_lines, equivalent
+from admission.objects import spec_of
 from admission.policy import library
-from admission.policy.context import Context, spec_of
+from admission.policy.context import Context
 from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
 SCOPES: Final = {"namespaced": NAMESPACED, "cluster": CLUSTER}

@@ -25,8 +25,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from admission.diff import equivalent
-from admission.policy.context import Context, labels_of, metadata_of, spec_of, status_of
-from admission.policy.nodes import nodes_of
+from admission.objects import is_finished, labels_of, metadata_of, nodes_of, spec_of, status_of
+from admission.policy.context import Context
 
 TASK_RESULT: Final = "WorkflowTaskResult"
 TASK_SET: Final = "WorkflowTaskSet"
@@ -34,7 +34,6 @@ WORKFLOW_LABEL: Final = "workflows.argoproj.io/workflow"
 COMPLETED_LABEL: Final = "workflows.argoproj.io/report-outputs-completed"
 SERVICE_ACCOUNT: Final = "system:serviceaccount:"
 DEFAULT_ACCOUNT: Final = "default"
-FINISHED: Final = ("Succeeded", "Failed", "Error")
 AGENT_NODES: Final = frozenset({"HTTP", "Plugin"})
 
 
@@ -125,7 +124,7 @@ def _check_writer(ctx: Context, workflow: str, what: str) -> None:
 def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: str) -> None:
     """The nodes written are running nodes of the Workflow that this kind reports on."""
     name = metadata_of(workflow).get("name")
-    if status_of(workflow).get("phase") in FINISHED:
+    if is_finished(workflow):
         ctx.deny(rule, f"Workflow {ctx.namespace}/{name} has finished", "its results are in", "")
         return
     nodes = nodes_of(workflow)

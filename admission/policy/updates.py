@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from admission.policy.context import INSTANCE_ID_LABEL, labels_of
+from admission.objects import labels_of
+from admission.policy.context import INSTANCE_ID_LABEL
 
 
 def is_significant(kind: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:

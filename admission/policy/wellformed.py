@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from admission.policy.context import Context, spec_of
+from admission.objects import spec_of
+from admission.policy.context import Context
 from admission.policy.library import template_names
 
 
