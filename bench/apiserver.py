@@ -42,10 +42,10 @@ from identities import ADMIN, ALICE, WEBHOOK  # noqa: E402
 
 NAMESPACE = "team-a"
 SETUPS = ("none", "vap", "trivial", "argo-admission")
+# The chart's default values render the webhooks below: no workflowDefaults, so a ref Workflow
+# has nothing /mutate could set and the mutating webhook's matchConditions skip it.
 POLICY = {
     "workflowRestrictions": {"templateReferencing": "Secure"},
-    "workflowDefaults": {"spec": {"ttlStrategy": {"secondsAfterCompletion": 86400}}},
-    "mutation": {"refDefaults": ["ttlStrategy"]},
     "exemptions": {"namespaces": ["kube-system"], "serviceAccounts": ["argo/argo"]},
 }
 TEMPLATE = {
