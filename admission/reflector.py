@@ -49,7 +49,11 @@ class Backoff:
 
 
 class Reflector:
-    """Lists and watches one resource (all namespaces) into `replace` and `apply` callbacks."""
+    """Lists and watches one resource (all namespaces) into `replace` and `apply` callbacks.
+
+    By default the resource is an Argo custom object; `lister` (a kubernetes client list method
+    with its namespace and selectors bound) lists and watches anything else.
+    """
 
     def __init__(
         self,
@@ -60,8 +64,10 @@ class Reflector:
         apply: Callable[[str, dict[str, Any]], None],
         stop: threading.Event,
         label_selector: str | None = None,
+        lister: Callable[..., Any] | None = None,
     ) -> None:
         self.api, self.plural = api, plural
+        self.lister = lister
         self.replace, self.apply = replace, apply
         self.stop, self.label_selector = stop, label_selector
         self.synced = threading.Event()
@@ -133,14 +139,17 @@ class Reflector:
 
     def _call(self, **kwargs: Any) -> Any:
         try:
-            resp: Any = self.api.list_cluster_custom_object(
-                GROUP,
-                VERSION,
-                self.plural,
-                label_selector=self.label_selector,
-                _preload_content=False,
-                **kwargs,
-            )
+            if self.lister is not None:  # another resource than an Argo custom object
+                resp: Any = self.lister(_preload_content=False, **kwargs)
+            else:
+                resp = self.api.list_cluster_custom_object(
+                    GROUP,
+                    VERSION,
+                    self.plural,
+                    label_selector=self.label_selector,
+                    _preload_content=False,
+                    **kwargs,
+                )
         except ApiException as exc:
             if exc.status == 410:
                 raise Gone() from exc

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from admission.config import Config, ConfigError, load_config, parse_config
+from admission.controllerconfig import overlay
 from admission.policy.source import TemplateKey, TemplateLookupError, TemplateSource
 
 log = logging.getLogger("argo_admission.state")
@@ -179,19 +180,67 @@ class PolicyFile:
         return False
 
 
+class LiveConfigMap(Protocol):
+    """Argo's controller ConfigMap as a watch keeps it (admission/kube.py ControllerConfigMap)."""
+
+    source: str
+    data: dict[str, Any] | None
+    version: int
+
+    def synced(self) -> bool:
+        """Whether the first list has completed."""
+        ...
+
+    def close(self) -> None:
+        """Stop the watch."""
+        ...
+
+
 class State:
     """The live state behind the app: policy, templates, readiness, background polling."""
 
-    def __init__(self, policy: PolicyFile, templates: LiveSource) -> None:
+    def __init__(
+        self, policy: PolicyFile, templates: LiveSource, controller: LiveConfigMap | None = None
+    ) -> None:
         self.policy = policy
         self.templates = templates
+        self.controller = controller
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._applied: tuple[int, int] = (0, -1)
+        self._combined = policy.config
 
     @property
     def config(self) -> Config:
-        """The policy in force now (an attribute read: reloads swap it whole)."""
-        return self.policy.config
+        """The policy in force now: the file's, with Argo's ConfigMap's restrictions and defaults.
+
+        Recomputed only when the file or the ConfigMap changed (reloads swap it whole).
+        """
+        base = self.policy.config
+        if self.controller is None:
+            return base
+        seen = (id(base), self.controller.version)
+        if seen != self._applied:
+            self._combined = self._combine(base)
+            self._applied = seen
+        return self._combined
+
+    def _combine(self, base: Config) -> Config:
+        assert self.controller is not None
+        data = self.controller.data
+        if data is None:
+            return base
+        try:
+            combined = overlay(base, data, source=self.controller.source)
+        except ConfigError as exc:
+            log.error("%s is invalid; keeping the values in force: %s", self.controller.source, exc)
+            return self._combined
+        log.info(
+            "%s in force: templateReferencing=%r",
+            self.controller.source,
+            combined.template_referencing,
+        )
+        return combined
 
     def source(self, *, dry_run: bool) -> TemplateSource:
         """The template source for one request; a dry run changes no cache."""
@@ -199,7 +248,10 @@ class State:
 
     def readiness(self) -> list[str]:
         """What is not ready yet ([] when ready to serve)."""
-        return [] if self.templates.synced() else ["template cache not synced"]
+        waiting = [] if self.templates.synced() else ["template cache not synced"]
+        if self.controller is not None and not self.controller.synced():
+            waiting.append(f"{self.controller.source} not read yet")
+        return waiting
 
     def start(self) -> None:
         """Start watching the policy file."""
@@ -219,3 +271,5 @@ class State:
         """Stop the policy watcher and the template source."""
         self._stop.set()
         self.templates.close()
+        if self.controller is not None:
+            self.controller.close()

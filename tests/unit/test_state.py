@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from admission.config import Config
-from admission.state import PolicyFile
+from admission.state import PolicyFile, State, StaticSource
+from admission.templates import FileTemplateSource
 
 STRICT = "workflowRestrictions: {templateReferencing: Strict}\n"
 SECURE = "workflowRestrictions: {templateReferencing: Secure}\n"
@@ -80,3 +81,55 @@ def test_no_file_means_the_fallback_policy() -> None:
     policy = PolicyFile(None, fallback=Config(template_referencing="Secure"))
     assert policy.poll() is False
     assert policy.config.template_referencing == "Secure"
+
+
+class ConfigMapSeen:
+    """What a watch of Argo's ConfigMap has seen so far (the real one: tests/e2e)."""
+
+    source = "ConfigMap argo/workflow-controller-configmap"
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] | None = None
+        self.version = 0
+
+    def see(self, data: dict[str, str]) -> None:
+        self.data, self.version = data, self.version + 1
+
+    def synced(self) -> bool:
+        return self.data is not None
+
+    def close(self) -> None:
+        pass
+
+
+def test_argo_configmap_restrictions_and_defaults_replace_the_files(policy_path: Path) -> None:
+    seen = ConfigMapSeen()
+    state = State(
+        PolicyFile(str(policy_path), fallback=Config()),
+        StaticSource(FileTemplateSource()),
+        seen,
+    )
+    assert state.readiness() == [f"{seen.source} not read yet"]
+    assert state.config.template_referencing == "Strict"  # the file's, until the ConfigMap
+    seen.see({"workflowRestrictions": "templateReferencing: Secure\n"})
+    assert state.readiness() == []
+    assert state.config.template_referencing == "Secure"
+    seen.see({"workflowDefaults": "spec: {ttlStrategy: {secondsAfterCompletion: 60}}\n"})
+    assert state.config.template_referencing == ""  # Argo's meaning of a ConfigMap without it
+    assert state.config.workflow_defaults == {
+        "spec": {"ttlStrategy": {"secondsAfterCompletion": 60}}
+    }
+
+
+def test_an_invalid_argo_configmap_keeps_the_values_in_force(
+    policy_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen = ConfigMapSeen()
+    state = State(
+        PolicyFile(str(policy_path), fallback=Config()), StaticSource(FileTemplateSource()), seen
+    )
+    seen.see({"workflowRestrictions": "templateReferencing: Secure\n"})
+    assert state.config.template_referencing == "Secure"
+    seen.see({"workflowRestrictions": "templateReferencing: Sometimes\n"})
+    assert state.config.template_referencing == "Secure"
+    assert "is invalid; keeping the values in force" in caplog.text
