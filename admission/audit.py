@@ -1,9 +1,9 @@
-"""The record of what was decided: one JSON audit line per decision, and Prometheus metrics.
+"""The audit log: one JSON line per decision, the record of what was decided and for whom.
 
 A line is written for every decision that denies, warns or finds a violation (audit mode);
 admitted requests are written only at debug level. Lines go to stdout, optionally also to a
-rotated file that several gunicorn workers can share. Metrics use prometheus_client, in
-multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (`serve` sets it for its workers).
+rotated file that several gunicorn workers can share. The metrics are admission/metrics.py's;
+`Audit` counts every request there as it writes its line.
 """
 
 from __future__ import annotations
@@ -14,26 +14,16 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from logging.handlers import RotatingFileHandler
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TypedDict
 
 import orjson
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client import multiprocess as prometheus_multiprocess
 
 from admission.decision import Decision, Outcome
-from admission.policy import KINDS
-from admission.review import OPERATIONS, Request
+from admission.metrics import Metrics
+from admission.review import Request
 
 LOGGER: Final = "argo_admission.audit"
-MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 
 # The keys of an audit line, so log queries and tests name them one way (Gatekeeper pkg/logging).
 EVENT: Final = "event"
@@ -55,48 +45,36 @@ WARNINGS: Final = "warnings"
 DIFF: Final = "diff"
 DRY_RUN: Final = "dry_run"
 EXEMPT: Final = "exempt"
-LOG_KEYS: Final = (
-    EVENT,
-    TIME,
-    ENDPOINT,
-    UID,
-    USER,
-    GROUPS,
-    OPERATION,
-    KIND,
-    NAMESPACE,
-    NAME,
-    RULE,
-    MODE,
-    DECISION,
-    CODE,
-    MESSAGE,
-    WARNINGS,
-    DIFF,
-    DRY_RUN,
-    EXEMPT,
-)
+
+
+class AuditLine(TypedDict):
+    """One audit line, written as a JSON object with these keys in this order."""
+
+    event: str  # ADMISSION_EVENT on every line: what tells audit lines from operational logs
+    time: str  # RFC 3339 UTC with milliseconds, as Kubernetes writes timestamps
+    endpoint: str  # validate, mutate, validate/warn
+    uid: str
+    user: str
+    groups: list[str]
+    operation: str
+    kind: str
+    namespace: str
+    name: str  # the object's name, or its generateName
+    rule: str  # the first rule that failed, or "exempt"
+    mode: str  # enforce, warn, audit
+    decision: str  # see decision_label
+    code: int  # in warn/audit mode: the code enforcing would have answered
+    message: str
+    warnings: list[str]
+    diff: list[str]
+    dry_run: bool
+    exempt: str  # why the requester is exempt ("" when not)
+
+
+LOG_KEYS: Final = tuple(AuditLine.__annotations__)
 # The "semantic" marker: every audit line carries it, operational logs never do.
 ADMISSION_EVENT: Final = "admission_decision"
 
-# From 0.25 ms: an evaluation answered from the cache takes around a millisecond.
-LATENCY_BUCKETS: Final = (
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-)
 ROTATE_BYTES: Final = 100 * 1024 * 1024
 ROTATE_BACKUPS: Final = 5
 
@@ -114,29 +92,29 @@ def decision_label(decision: Decision, *, endpoint: str = "validate") -> str:
 
 def entry(
     request: Request, decision: Decision, *, endpoint: str, now: dt.datetime | None = None
-) -> dict[str, Any]:
-    """The audit line for one decided request, as a dict of LOG_KEYS."""
-    return {
-        EVENT: ADMISSION_EVENT,
-        TIME: rfc3339(now or dt.datetime.now(dt.UTC)),
-        ENDPOINT: endpoint,
-        UID: request.uid,
-        USER: request.username,
-        GROUPS: list(request.groups),
-        OPERATION: request.operation,
-        KIND: request.kind,
-        NAMESPACE: request.namespace,
-        NAME: request.name or _object_name(request.object),
-        RULE: decision.rule,
-        MODE: decision.mode,
-        DECISION: decision_label(decision, endpoint=endpoint),
-        CODE: decision.code,  # in warn/audit mode: the code enforcing would have answered
-        MESSAGE: decision.message,
-        WARNINGS: list(decision.warnings),
-        DIFF: list(decision.diff),
-        DRY_RUN: request.dry_run,
-        EXEMPT: decision.exempt,
-    }
+) -> AuditLine:
+    """The audit line for one decided request."""
+    return AuditLine(
+        event=ADMISSION_EVENT,
+        time=rfc3339(now or dt.datetime.now(dt.UTC)),
+        endpoint=endpoint,
+        uid=request.uid,
+        user=request.username,
+        groups=list(request.groups),
+        operation=request.operation,
+        kind=request.kind,
+        namespace=request.namespace,
+        name=request.name or _object_name(request.object),
+        rule=decision.rule,
+        mode=decision.mode,
+        decision=decision_label(decision, endpoint=endpoint),
+        code=decision.code,
+        message=decision.message,
+        warnings=list(decision.warnings),
+        diff=list(decision.diff),
+        dry_run=request.dry_run,
+        exempt=decision.exempt,
+    )
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -256,82 +234,3 @@ def _audit_logger(stream: IO[str], file: str | None, level: int) -> logging.Logg
         handler.setFormatter(logging.Formatter("%(message)s"))
         logger.addHandler(handler)
     return logger
-
-
-# --- metrics --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Metrics:
-    """The webhook's Prometheus metrics, in a registry of their own."""
-
-    registry: CollectorRegistry
-    requests: Counter
-    latency: Histogram
-    lookups: Counter
-    reloads: Counter
-
-    @classmethod
-    def create(cls) -> Metrics:
-        """Fresh metrics; in multiprocess mode their values are shared through files."""
-        registry = CollectorRegistry()
-        return cls(
-            registry=registry,
-            requests=Counter(
-                "argo_admission_requests",
-                "Admission requests answered.",
-                ["endpoint", "kind", "operation", "decision", "rule"],
-                registry=registry,
-            ),
-            latency=Histogram(
-                "argo_admission_request_duration_seconds",
-                "Time to answer one admission request.",
-                ["endpoint"],
-                buckets=LATENCY_BUCKETS,
-                registry=registry,
-            ),
-            lookups=Counter(
-                "argo_admission_template_lookups",
-                "Template lookups: hit (cache), miss (asked the API server or "
-                "not found in files), error (lookup failed).",
-                ["result"],
-                registry=registry,
-            ),
-            reloads=Counter(
-                "argo_admission_config_reloads",
-                "Policy file reloads by result (ok, failed), counted per worker.",
-                ["result"],
-                registry=registry,
-            ),
-        )
-
-    def count_request(
-        self, endpoint: str, *, kind: str, operation: str, decision: str, rule: str, seconds: float
-    ) -> None:
-        """One answered request; kind and operation folded to known values (bounded labels)."""
-        known_kind = KINDS.get(kind.lower(), "other" if kind else "")
-        known_op = operation if operation in OPERATIONS or not operation else "other"
-        self.requests.labels(endpoint, known_kind, known_op, decision, rule).inc()
-        self.latency.labels(endpoint).observe(seconds)
-
-    def count_lookup(self, result: str) -> None:
-        """One template lookup: hit, miss or error."""
-        self.lookups.labels(result).inc()
-
-    def count_reload(self, *, ok: bool) -> None:
-        """One attempt to reload the policy file."""
-        self.reloads.labels("ok" if ok else "failed").inc()
-
-    def exposition(self) -> tuple[bytes, str]:
-        """The text exposition and its content type; every worker's values in multiprocess mode."""
-        if os.environ.get(MULTIPROC_ENV):
-            registry = CollectorRegistry()
-            prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-            return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-
-def mark_process_dead(pid: int) -> None:
-    """Tell multiprocess metrics a worker is gone (gunicorn child_exit hook)."""
-    if os.environ.get(MULTIPROC_ENV):
-        prometheus_multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]

@@ -245,7 +245,7 @@ def gunicorn_options(args: argparse.Namespace, *, cert_dir: Path, run_dir: Path)
 
 
 def _child_exit(arbiter: Any, worker: Any) -> None:
-    from admission.audit import mark_process_dead
+    from admission.metrics import mark_process_dead
 
     mark_process_dead(worker.pid)
 
@@ -262,7 +262,8 @@ def build_app(
 ) -> Any:
     """The Flask app for one worker: policy, template source, audit and metrics."""
     # imported here, in the worker: prometheus_client picks its multiprocess mode at import
-    from admission.audit import Audit, Metrics
+    from admission.audit import Audit
+    from admission.metrics import Metrics
     from admission.server import create_app
 
     metrics = Metrics.create()
