@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import subprocess
-import sys
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -674,13 +672,12 @@ def test_cluster_role_only_reads_argo_templates_and_workflows() -> None:
     ]
 
 
-def test_role_reads_only_the_policy_config_maps() -> None:
-    docs = objects({"policy": {"existingConfigMap": "workflow-controller-configmap"}})
+def test_role_reads_only_the_policy_config_map() -> None:
+    docs = objects()
     (rule,) = one(docs, "Role")["rules"]
     assert rule["resources"] == ["configmaps"]
     assert set(rule["verbs"]) == {"get", "list", "watch"}
-    policy_cm = policy_config_map(docs)["metadata"]["name"]
-    assert set(rule["resourceNames"]) == {policy_cm, "workflow-controller-configmap"}
+    assert rule["resourceNames"] == [policy_config_map(docs)["metadata"]["name"]]
     assert one(docs, "RoleBinding")["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",
@@ -800,77 +797,35 @@ def test_template_referencing_off_is_written_as_an_empty_string() -> None:
     assert not config.strict
 
 
-# --- policy.existingConfigMap: Argo's keys from a copy of the workflow-controller ConfigMap ---
+# --- Argo's ConfigMap, read where it lives -------------------------------------------------
 
 
-def compose(tmp_path: Path, docs: list[dict[str, Any]], data: dict[str, str]) -> str:
-    """Run the chart's init-container script as the pod would, on a mounted ConfigMap."""
-    chart_cm = policy_config_map(docs)["data"]
-    (tmp_path / "chart").mkdir()
-    (tmp_path / "argo").mkdir()
-    for key, text in chart_cm.items():
-        (tmp_path / "chart" / key).write_text(text)
-    (tmp_path / "argo" / "..data").mkdir()  # kubelet's atomic-writer links are skipped
-    for key, text in data.items():
-        (tmp_path / "argo" / key).write_text(text)
-    out = tmp_path / "policy.yaml"
-    subprocess.run(
-        [
-            sys.executable,
-            str(tmp_path / "chart" / "compose-policy.py"),
-            str(tmp_path / "chart" / "policy.yaml"),
-            str(tmp_path / "argo"),
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return out.read_text()
-
-
-def test_existing_config_map_is_joined_by_an_init_container(tmp_path: Path) -> None:
-    docs = objects({"policy": {"existingConfigMap": "wf-cm"}})
-    spec = one(docs, "Deployment")["spec"]["template"]["spec"]
-    (init,) = spec["initContainers"]
-    assert init["securityContext"] == server_container(docs)["securityContext"]
-    volumes = {v["name"]: v for v in spec["volumes"]}
-    assert volumes["argo-configmap"]["configMap"]["name"] == "wf-cm"
-    assert "emptyDir" in volumes["policy"]
-    text = compose(
-        tmp_path,
-        docs,
+def test_argo_configmap_is_read_in_place_with_a_role_for_that_one_object() -> None:
+    values = {"argo": {"controller": {"configMap": {"name": "workflow-controller-configmap"}}}}
+    docs = objects(values)
+    args = server_container(docs)["args"]
+    assert args[args.index("--argo-configmap") + 1] == "argo/workflow-controller-configmap"
+    roles = [d for d in docs if d["kind"] == "Role" and d["metadata"]["namespace"] == "argo"]
+    (role,) = roles
+    assert role["rules"] == [
         {
-            "workflowRestrictions": "templateReferencing: Strict\n",
-            "workflowDefaults": "spec:\n  podGC:\n    strategy: OnPodSuccess\n",
-            "executor": "resources: {}\n",
-        },
-    )
-    config = parse_config(text)
-    assert config.template_referencing == "Strict"
-    assert config.workflow_defaults == {"spec": {"podGC": {"strategy": "OnPodSuccess"}}}
-    assert CONTROLLER in config.exemptions.users
-    assert config.security_context.mode == "mutate"
-
-
-def test_existing_config_map_legacy_config_key_and_missing_keys(tmp_path: Path) -> None:
-    docs = objects({"policy": {"existingConfigMap": "wf-cm"}})
-    legacy = compose(
-        tmp_path, docs, {"config": "workflowRestrictions:\n  templateReferencing: Secure\n"}
-    )
-    config = parse_config(legacy)
-    assert (config.template_referencing, dict(config.workflow_defaults)) == ("Secure", {})
-
-
-def test_existing_config_map_without_restrictions_means_argos_default(tmp_path: Path) -> None:
-    docs = objects({"policy": {"existingConfigMap": "wf-cm"}})
-    assert parse_config(compose(tmp_path, docs, {})).template_referencing == ""
-
-
-def test_without_existing_config_map_there_is_no_init_container() -> None:
-    docs = objects()
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["workflow-controller-configmap"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    bindings = [
+        d for d in docs if d["kind"] == "RoleBinding" and d["metadata"]["namespace"] == "argo"
+    ]
+    assert [b["roleRef"]["name"] for b in bindings] == [role["metadata"]["name"]]
     assert "initContainers" not in one(docs, "Deployment")["spec"]["template"]["spec"]
+
+
+def test_without_argo_configmap_nothing_reads_it() -> None:
+    docs = objects()
+    assert "--argo-configmap" not in server_container(docs)["args"]
+    assert all(d["metadata"].get("namespace") != "argo" for d in docs if d["kind"] == "Role")
     assert set(policy_config_map(docs)["data"]) == {"policy.yaml"}
 
 

@@ -19,13 +19,9 @@
 {{- end -}}
 {{- end -}}
 
-{{/* What must roll the pods when it changes: the policy the server loads at start-up. */}}
+{{/* What must roll the pods when it changes: the policy the server loads at start-up (Argo's
+ConfigMap, when named, is watched live and needs no roll). */}}
 {{- define "argo-admission.policyChecksum" -}}
 {{- $parts := list (include "argo-admission.policy" .) -}}
-{{- with .Values.policy.existingConfigMap -}}
-{{- $existing := lookup "v1" "ConfigMap" (include "argo-admission.namespace" $) . | default dict -}}
-{{- $parts = append $parts (toJson (get $existing "data" | default dict)) -}}
-{{- $parts = append $parts ($.Files.Get "files/compose-policy.py") -}}
-{{- end -}}
 {{- join "\n---\n" $parts | sha256sum -}}
 {{- end -}}

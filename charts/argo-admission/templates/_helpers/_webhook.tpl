@@ -168,14 +168,14 @@ Each is "true" or "".
 {{- $meta := $defaults.metadata | default dict -}}
 {{- $hit := "" -}}
 {{- range ($p.mutation.refDefaults | default list) -}}
-{{- if or (hasKey $spec .) $p.existingConfigMap -}}{{- $hit = "true" -}}{{- end -}}
+{{- if or (hasKey $spec .) $.Values.argo.controller.configMap.name -}}{{- $hit = "true" -}}{{- end -}}
 {{- end -}}
-{{- if or $meta.labels $meta.annotations $p.existingConfigMap -}}{{- $hit = "true" -}}{{- end -}}
+{{- if or $meta.labels $meta.annotations $.Values.argo.controller.configMap.name -}}{{- $hit = "true" -}}{{- end -}}
 {{- $hit -}}
 {{- end -}}
 
 {{- define "argo-admission.mutate.plain" -}}
-{{- if or .Values.policy.workflowDefaults .Values.policy.existingConfigMap (include "argo-admission.mutate.baseline" .) -}}true{{- end -}}
+{{- if or .Values.policy.workflowDefaults .Values.argo.controller.configMap.name (include "argo-admission.mutate.baseline" .) -}}true{{- end -}}
 {{- end -}}
 
 {{/* Whether /mutate can change anything at all: otherwise no mutating webhook is registered. */}}
