@@ -297,6 +297,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no Kubernetes API: templates only from --templates",
     )
+    serve.add_argument(
+        "--argo-configmap",
+        metavar="NAMESPACE/NAME",
+        help="take workflowRestrictions and workflowDefaults from Argo's controller ConfigMap, "
+        "watched where it lives (default: from --config only)",
+    )
     serve.add_argument("--audit-file", help="also append audit JSON lines to this file (rotated)")
     serve.add_argument("--log-level", default="info")
     serve.add_argument(

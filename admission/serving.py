@@ -29,7 +29,12 @@ from kubernetes.config.config_exception import ConfigException
 
 from admission import certs
 from admission.config import Config
-from admission.kube import KubeTemplateSource, cluster_config_exists, kube_configuration
+from admission.kube import (
+    ControllerConfigMap,
+    KubeTemplateSource,
+    cluster_config_exists,
+    kube_configuration,
+)
 from admission.state import PolicyFile, State, StaticSource
 from admission.templates import FileTemplateSource
 from admission.tls import CertReloader, build_context
@@ -138,6 +143,10 @@ def serve(args: argparse.Namespace) -> int:
     from admission.cli import read_config
 
     config = read_config(args.config)  # a ConfigError ends the start here, with every problem
+    problem = _configmap_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         templates, where = template_factory(args)
         generated = certs.ensure_certs(args.cert_dir, _cert_hosts(args.host))
@@ -167,6 +176,21 @@ def serve(args: argparse.Namespace) -> int:
     options = gunicorn_options(args, cert_dir=Path(args.cert_dir), run_dir=run_dir)
     WebhookApplication(options, lambda: build_app(args, config, templates, run_dir=run_dir)).run()
     return 0
+
+
+def _configmap_problem(args: argparse.Namespace) -> str:
+    """Why --argo-configmap cannot be used ("" when it can, or is not given)."""
+    given = getattr(args, "argo_configmap", None)
+    if not given:
+        return ""
+    namespace, sep, name = given.partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        return f"--argo-configmap {given!r} must be NAMESPACE/NAME"
+    if args.no_cluster or args.templates:
+        return "--argo-configmap reads the cluster; it cannot go with --no-cluster or --templates"
+    if args.kubeconfig is None and not cluster_config_exists():
+        return "--argo-configmap needs a cluster: no in-cluster config and no --kubeconfig"
+    return ""
 
 
 def _cert_hosts(host: str) -> list[str]:
@@ -273,7 +297,7 @@ def build_app(
         keep=run_dir / KEPT_POLICY,
         on_reload=lambda ok: metrics.count_reload(ok=ok),
     )
-    state = State(policy, templates(metrics.count_lookup))
+    state = State(policy, templates(metrics.count_lookup), controller_configmap(args))
     state.start()
     # denials and warnings are always written; --log-level debug adds the admitted requests
     debug = args.log_level.lower() == "debug"
@@ -284,6 +308,16 @@ def build_app(
     app = create_app(state, audit=audit)
     tune_gc()
     return app
+
+
+def controller_configmap(args: argparse.Namespace) -> ControllerConfigMap | None:
+    """The watch of Argo's ConfigMap `--argo-configmap` names, started (in the worker)."""
+    if not args.argo_configmap:
+        return None
+    namespace, name = args.argo_configmap.split("/", 1)
+    watch = ControllerConfigMap(kube_configuration(args.kubeconfig), namespace, name)
+    watch.start()
+    return watch
 
 
 def tune_gc() -> None:

@@ -183,9 +183,13 @@ class PolicyFile:
 class LiveConfigMap(Protocol):
     """Argo's controller ConfigMap as a watch keeps it (admission/kube.py ControllerConfigMap)."""
 
-    source: str
     data: dict[str, Any] | None
     version: int
+
+    @property
+    def source(self) -> str:
+        """How the ConfigMap is named in messages."""
+        ...
 
     def synced(self) -> bool:
         """Whether the first list has completed."""

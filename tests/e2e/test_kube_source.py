@@ -7,8 +7,10 @@ the start is seen through the watch, a deleted one is gone.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,6 +72,13 @@ class Webhook:
 
 @pytest.fixture
 def webhook(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Webhook]:
+    with serve(control_plane, tmp_path) as hook:
+        yield hook
+
+
+@contextlib.contextmanager
+def serve(control_plane: ControlPlane, tmp_path: Path, *args: str) -> Iterator[Webhook]:
+    """`argo-admission serve --kubeconfig` as the webhook's identity, until ready."""
     cert_dir = tmp_path / "certs"
     certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
     port = free_port()
@@ -88,6 +97,7 @@ def webhook(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Webhook]:
                 str(cert_dir),
                 "--kubeconfig",
                 str(control_plane.kubeconfig(WEBHOOK)),
+                *args,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -122,3 +132,99 @@ def test_templates_created_and_deleted_after_the_start_reach_the_cache(
         what="the watch to drop the template",
         timeout=30,
     )
+
+
+# --- Argo's ConfigMap, read where it lives ----------------------------------------------------
+
+CONFIGMAP = "argo-admission-e2e-controller-configmap"
+
+
+def inline_workflow() -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Workflow",
+        "metadata": {"generateName": "wf-", "namespace": "team-a"},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [{"name": "main", "container": {"image": "alpine", "command": ["true"]}}],
+        },
+    }
+
+
+def write_configmap(admin: k8s.ApiClient, referencing: str) -> None:
+    """Argo's controller ConfigMap in namespace argo, as an admin edits it."""
+    core = k8s.CoreV1Api(admin)
+    body = {
+        "metadata": {"name": CONFIGMAP, "namespace": "argo"},
+        "data": {"workflowRestrictions": f"templateReferencing: {referencing}\n"},
+    }
+    try:
+        core.replace_namespaced_config_map(CONFIGMAP, "argo", body)
+    except k8s.ApiException as error:
+        if error.status != 404:
+            raise
+        core.create_namespaced_config_map("argo", body)
+
+
+@pytest.fixture
+def argo_configmap(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterator[None]:
+    """Argo's ConfigMap (Strict) and a Role that lets the webhook read that one object."""
+    rbac = k8s.RbacAuthorizationV1Api(admin)
+    meta = {"name": "argo-admission-e2e-configmap", "namespace": "argo"}
+    rbac.create_namespaced_role(
+        "argo",
+        {
+            "metadata": meta,
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "resourceNames": [CONFIGMAP],
+                    "verbs": ["get", "list", "watch"],
+                }
+            ],
+        },
+    )
+    rbac.create_namespaced_role_binding(
+        "argo",
+        {
+            "metadata": meta,
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": meta["name"],
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": WEBHOOK}
+            ],
+        },
+    )
+    write_configmap(admin, "Strict")
+    try:
+        yield
+    finally:
+        k8s.CoreV1Api(admin).delete_namespaced_config_map(CONFIGMAP, "argo")
+        rbac.delete_namespaced_role_binding(meta["name"], "argo")
+        rbac.delete_namespaced_role(meta["name"], "argo")
+
+
+def test_an_edit_of_argos_configmap_changes_the_decision_within_seconds(
+    control_plane: ControlPlane,
+    admin: k8s.ApiClient,
+    argo_configmap: None,
+    tmp_path: Path,
+    record_property: Any,
+) -> None:
+    with serve(control_plane, tmp_path, "--argo-configmap", f"argo/{CONFIGMAP}") as hook:
+        assert not hook.allowed(inline_workflow())  # Strict, from the ConfigMap
+        for referencing, allowed in (("", True), ("Secure", False)):
+            began = time.monotonic()
+            write_configmap(admin, referencing)
+            wait_for(
+                lambda allowed=allowed: hook.allowed(inline_workflow()) is allowed,
+                what=f"templateReferencing {referencing!r} to reach the decision",
+                timeout=30,
+            )
+            record_property(
+                f"configmap-edit-{referencing or 'off'}-seconds", round(time.monotonic() - began, 2)
+            )
