@@ -194,13 +194,14 @@ class Audit:
         self, request: Request, decision: Decision, *, endpoint: str, seconds: float
     ) -> None:
         """Count one decided request and write its audit line (debug level when unremarkable)."""
+        label = decision_label(decision, endpoint=endpoint)
         self.metrics.count_request(
             endpoint,
+            decision=label,
+            seconds=seconds,
             kind=request.kind,
             operation=request.operation,
-            decision=decision_label(decision, endpoint=endpoint),
-            rule=decision.rule,
-            seconds=seconds,
+            rules=(violation.rule for violation in decision.violations),
         )
         level = logging.INFO if is_notable(decision) else logging.DEBUG
         if self.logger.isEnabledFor(level):
@@ -209,15 +210,11 @@ class Audit:
 
     def record_invalid(self, *, endpoint: str, seconds: float) -> None:
         """Count a body that was not an AdmissionReview (answered with HTTP 4xx)."""
-        self.metrics.count_request(
-            endpoint, kind="", operation="", decision="invalid", rule="", seconds=seconds
-        )
+        self.metrics.count_request(endpoint, decision="invalid", seconds=seconds)
 
     def record_failure(self, *, endpoint: str, seconds: float) -> None:
         """Count a request whose evaluation raised (answered with a code 500 refusal)."""
-        self.metrics.count_request(
-            endpoint, kind="", operation="", decision="error", rule="internal", seconds=seconds
-        )
+        self.metrics.count_request(endpoint, decision="error", seconds=seconds)
 
 
 def _audit_logger(stream: IO[str], file: str | None, level: int) -> logging.Logger:

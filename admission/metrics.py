@@ -1,13 +1,20 @@
-"""The webhook's Prometheus metrics: what was answered, how fast, and what the caches did.
+"""Prometheus metrics: what the webhook answered, how fast, what its caches did, what runs.
 
 prometheus_client, in multiprocess mode when PROMETHEUS_MULTIPROC_DIR is set (`serve` sets it
-for its workers): every worker writes its values to files there and /metrics sums them.
+for its workers): every worker writes its counts to files there and /metrics sums them. Every
+labelled series is created at zero when the metrics are, for every label value the webhook
+knows, so a rate or an alert sees a series before its first event (Prometheus' instrumentation
+guide: "avoid missing metrics"). What describes the process rather than counts events — the
+build, the policy in force, the certificate served — is read when /metrics is scraped.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import platform
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final
 
 from prometheus_client import (
@@ -18,11 +25,16 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.core import GaugeMetricFamily, Metric
 
+from admission import __version__
+from admission.config import Config
 from admission.policy import KINDS
 from admission.review import OPERATIONS
+from admission.webhook import ENDPOINTS
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+COMMIT_ENV: Final = "ARGO_ADMISSION_COMMIT"  # set by the image build (Dockerfile ARG COMMIT)
 
 # From 0.25 ms: an evaluation answered from the cache takes around a millisecond.
 LATENCY_BUCKETS: Final = (
@@ -43,6 +55,53 @@ LATENCY_BUCKETS: Final = (
     10.0,
 )
 
+# --- the label values, known in advance ------------------------------------------------------
+
+VALIDATING: Final = tuple(e for e in ENDPOINTS if e != "mutate")
+# audit.decision_label's values; `invalid`: not an AdmissionReview; `error`: evaluation raised.
+VALIDATING_DECISIONS: Final = (
+    "allow",
+    "deny",
+    "warn",
+    "audit",
+    "exempt",
+    "skip",
+    "invalid",
+    "error",
+)
+DECISIONS: Final[Mapping[str, tuple[str, ...]]] = {
+    **dict.fromkeys(VALIDATING, VALIDATING_DECISIONS),
+    "mutate": ("allow", "patch", "exempt", "invalid", "error"),
+}
+OTHER: Final = "other"  # a kind we do not police (bounded labels: the name is not kept)
+KIND_LABELS: Final = (*sorted(set(KINDS.values())), OTHER)
+# How a request that broke rules was answered: by the mode (enforce denies).
+VIOLATION_DECISIONS: Final = ("deny", "warn", "audit")
+# The rules a Violation can name (admission/policy); tests/unit/test_metrics.py keeps this whole.
+RULES: Final = (
+    "entrypoint",
+    "instance-id",
+    "library-author",
+    "merge",
+    "overrides",
+    "request",
+    "restricted",
+    "secure",
+    "security-context",
+    "spelling",
+    "status",
+    "strict",
+    "task-result",
+    "task-set",
+    "template-library",
+    "template-lookup",
+    "template-ref",
+    "well-formed",
+    "workflow-lookup",
+)
+LOOKUP_RESULTS: Final = ("hit", "miss", "error")
+RELOAD_RESULTS: Final = ("ok", "failed")
+
 
 @dataclass(frozen=True)
 class Metrics:
@@ -50,20 +109,37 @@ class Metrics:
 
     registry: CollectorRegistry
     requests: Counter
+    objects: Counter
+    violations: Counter
     latency: Histogram
     lookups: Counter
     reloads: Counter
+    state: StateCollector = field(default_factory=lambda: StateCollector())
 
     @classmethod
     def create(cls) -> Metrics:
-        """Fresh metrics; in multiprocess mode their values are shared through files."""
+        """Fresh metrics, every known series at zero; in multiprocess mode shared through files."""
         registry = CollectorRegistry()
-        return cls(
+        metrics = cls(
             registry=registry,
             requests=Counter(
                 "argo_admission_requests",
-                "Admission requests answered.",
-                ["endpoint", "kind", "operation", "decision", "rule"],
+                "Admission requests answered, by endpoint and decision.",
+                ["endpoint", "decision"],
+                registry=registry,
+            ),
+            objects=Counter(
+                "argo_admission_reviewed_objects",
+                "AdmissionReviews decided, by the object's kind (other: not policed) "
+                "and operation.",
+                ["endpoint", "kind", "operation"],
+                registry=registry,
+            ),
+            violations=Counter(
+                "argo_admission_rule_violations",
+                "Rules broken, once per rule a request broke, by how it was answered "
+                "(deny: enforce mode; warn, audit: the mode admitted it).",
+                ["endpoint", "rule", "decision"],
                 registry=registry,
             ),
             latency=Histogram(
@@ -87,15 +163,56 @@ class Metrics:
                 registry=registry,
             ),
         )
+        registry.register(metrics.state)
+        metrics.start_at_zero()
+        return metrics
+
+    def start_at_zero(self) -> None:
+        """Create every series whose label values are known (in multiprocess mode: in the files)."""
+        for endpoint, decisions in DECISIONS.items():
+            self.latency.labels(endpoint)
+            for decision in decisions:
+                self.requests.labels(endpoint, decision)
+            for kind in KIND_LABELS:
+                for operation in OPERATIONS:
+                    self.objects.labels(endpoint, kind, operation)
+        for endpoint in VALIDATING:
+            for rule in RULES:
+                for decision in VIOLATION_DECISIONS:
+                    self.violations.labels(endpoint, rule, decision)
+        for result in LOOKUP_RESULTS:
+            self.lookups.labels(result)
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(result)
+
+    def follow(
+        self,
+        *,
+        policy: Callable[[], Config] | None = None,
+        certificate: Callable[[], float | None] | None = None,
+    ) -> None:
+        """Say where /metrics reads the policy in force and the served certificate's expiry."""
+        self.state.policy = policy
+        self.state.certificate = certificate
 
     def count_request(
-        self, endpoint: str, *, kind: str, operation: str, decision: str, rule: str, seconds: float
+        self,
+        endpoint: str,
+        *,
+        decision: str,
+        seconds: float,
+        kind: str | None = None,
+        operation: str = "",
+        rules: Iterable[str] = (),
     ) -> None:
-        """One answered request; kind and operation folded to known values (bounded labels)."""
-        known_kind = KINDS.get(kind.lower(), "other" if kind else "")
-        known_op = operation if operation in OPERATIONS or not operation else "other"
-        self.requests.labels(endpoint, known_kind, known_op, decision, rule).inc()
+        """One answered request; `kind` None when it was no AdmissionReview; each rule it broke."""
+        self.requests.labels(endpoint, decision).inc()
         self.latency.labels(endpoint).observe(seconds)
+        if kind is not None:
+            known_kind = KINDS.get(kind.lower(), OTHER)
+            self.objects.labels(endpoint, known_kind, operation).inc()
+        for rule in dict.fromkeys(rules):  # once per rule, however often the request broke it
+            self.violations.labels(endpoint, rule, decision).inc()
 
     def count_lookup(self, result: str) -> None:
         """One template lookup: hit, miss or error."""
@@ -110,8 +227,80 @@ class Metrics:
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
             prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            registry.register(self.state)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class StateCollector:
+    """Gauges read at scrape time, from the worker that answers it: build, policy, certificate.
+
+    Not kept in multiprocess files: a reloaded policy replaces its info series rather than
+    leaving the old labels behind, and the certificate is the one this worker now serves.
+    """
+
+    def __init__(self) -> None:
+        self.build = build_labels()
+        self.policy: Callable[[], Config] | None = None
+        self.certificate: Callable[[], float | None] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        """build_info always; policy_info and the certificate's expiry once they are followed."""
+        build = GaugeMetricFamily(
+            "argo_admission_build_info",
+            "The running build: version, source commit and Python version (always 1).",
+            labels=list(self.build),
+        )
+        build.add_metric(list(self.build.values()), 1)
+        yield build
+        if self.policy is not None:
+            config = self.policy()
+            info = GaugeMetricFamily(
+                "argo_admission_policy_info",
+                "The policy in force (always 1; the labels change when it is reloaded).",
+                labels=["mode", "template_referencing", "source"],
+            )
+            info.add_metric([config.mode, config.template_referencing, config.source], 1)
+            yield info
+        expiry = self.certificate() if self.certificate is not None else None
+        if expiry is not None:
+            yield GaugeMetricFamily(
+                "argo_admission_certificate_expiry_timestamp_seconds",
+                "When the serving certificate expires (Unix time); follows its rotation.",
+                value=expiry,
+            )
+
+
+def build_labels() -> dict[str, str]:
+    """version, commit and python of this process."""
+    return {
+        "version": __version__,
+        "commit": os.environ.get(COMMIT_ENV) or checkout_commit() or "unknown",
+        "python": platform.python_version(),
+    }
+
+
+def checkout_commit(package: Path = Path(__file__).parent) -> str:
+    """The commit of the git checkout the package runs from (an editable install), or ""."""
+    git = package.parent / ".git"
+    try:
+        if git.is_file():  # a worktree: "gitdir: PATH"
+            git = (package.parent / git.read_text().partition(":")[2].strip()).resolve()
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head  # detached
+        ref = head.removeprefix("ref: ")
+        common = git / "commondir"
+        common = git / common.read_text().strip() if common.is_file() else git
+        for base in (git, common):
+            if (base / ref).is_file():
+                return (base / ref).read_text().strip()
+        for line in (common / "packed-refs").read_text().splitlines():
+            if line.endswith(f" {ref}"):
+                return line.split()[0]
+    except OSError:
+        return ""
+    return ""
 
 
 def mark_process_dead(pid: int) -> None:

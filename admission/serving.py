@@ -173,8 +173,12 @@ def serve(args: argparse.Namespace) -> int:
         )
     run_dir = Path(tempfile.mkdtemp(prefix="argo-admission-"))
     use_metrics_dir(run_dir)
-    options = gunicorn_options(args, cert_dir=Path(args.cert_dir), run_dir=run_dir)
-    WebhookApplication(options, lambda: build_app(args, config, templates, run_dir=run_dir)).run()
+    cert_dir = Path(args.cert_dir)
+    reloader = CertReloader(cert_dir / "tls.crt", cert_dir / "tls.key")
+    options = gunicorn_options(args, cert_dir=cert_dir, run_dir=run_dir, reloader=reloader)
+    WebhookApplication(
+        options, lambda: build_app(args, config, templates, run_dir=run_dir, certificate=reloader)
+    ).run()
     return 0
 
 
@@ -242,9 +246,11 @@ def template_factory(args: argparse.Namespace) -> tuple[SourceFactory, str]:
     return kube, f"the API server {configuration.host}"
 
 
-def gunicorn_options(args: argparse.Namespace, *, cert_dir: Path, run_dir: Path) -> dict[str, Any]:
+def gunicorn_options(
+    args: argparse.Namespace, *, cert_dir: Path, run_dir: Path, reloader: CertReloader | None = None
+) -> dict[str, Any]:
     """gunicorn settings: gthread workers, TLS with reloading certificates, JSON logs."""
-    reloader = CertReloader(cert_dir / "tls.crt", cert_dir / "tls.key")
+    reloader = reloader or CertReloader(cert_dir / "tls.crt", cert_dir / "tls.key")
     return {
         "bind": [bind_address(args.host, args.port)],
         "worker_class": "admission.worker.WebhookWorker",  # gthread, see worker.py
@@ -282,7 +288,12 @@ def _worker_exit(arbiter: Any, worker: Any) -> None:
 
 
 def build_app(
-    args: argparse.Namespace, config: Config, templates: SourceFactory, *, run_dir: Path
+    args: argparse.Namespace,
+    config: Config,
+    templates: SourceFactory,
+    *,
+    run_dir: Path,
+    certificate: CertReloader | None = None,
 ) -> Any:
     """The Flask app for one worker: policy, template source, audit and metrics."""
     # imported here, in the worker: prometheus_client picks its multiprocess mode at import
@@ -299,6 +310,9 @@ def build_app(
     )
     state = State(policy, templates(metrics.count_lookup), controller_configmap(args))
     state.start()
+    metrics.follow(
+        policy=lambda: state.config, certificate=certificate.expiry if certificate else None
+    )
     # denials and warnings are always written; --log-level debug adds the admitted requests
     debug = args.log_level.lower() == "debug"
     audit = Audit(

@@ -5,6 +5,7 @@ cache and, at most once a second, hashes tls.crt and tls.key: when their content
 builds a new context. Connections already open keep the context they were accepted with, so a
 rotation (cert-manager, a Secret update) fails nothing in flight. A pair that does not load
 (rotation half-written: new cert, old key) keeps the previous context until the pair matches.
+The loaded certificate's expiry is kept for the metrics.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Final
+
+from cryptography import x509
 
 log = logging.getLogger("argo_admission.tls")
 
@@ -36,6 +39,7 @@ class CertReloader:
         self._problem: tuple[bytes, str] = (b"", "")
         self._checked = 0.0
         self._context: ssl.SSLContext | None = None
+        self._expiry: float | None = None
 
     def context(self) -> ssl.SSLContext:
         """The current context; checks the files when the last check is over a second old."""
@@ -47,6 +51,14 @@ class CertReloader:
                     self._refresh()
         assert self._context is not None  # _refresh raises rather than leave none
         return self._context
+
+    def expiry(self) -> float | None:
+        """When the certificate new connections get expires (Unix time); None if none loads."""
+        try:
+            self.context()
+        except (OSError, ssl.SSLError):
+            return None
+        return self._expiry
 
     def _digest_files(self) -> bytes:
         digest = hashlib.sha256()
@@ -73,6 +85,7 @@ class CertReloader:
         if self._context is not None:
             log.info("serving the new certificate from %s", self.certfile)
         self._context, self._digest, self._refused = context, digest, b""
+        self._expiry = certificate_expiry(self.certfile)
 
     def _refuse(self, digest: bytes, exc: Exception) -> None:
         """Keep the previous context; say so once per distinct problem, not every second."""
@@ -95,3 +108,12 @@ def build_context(certfile: str | Path, keyfile: str | Path) -> ssl.SSLContext:
     context.load_cert_chain(certfile=str(certfile), keyfile=str(keyfile))
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+def certificate_expiry(certfile: str | Path) -> float | None:
+    """The notAfter of the first (the serving) certificate in a PEM file, as Unix time."""
+    try:
+        leaf = x509.load_pem_x509_certificate(Path(certfile).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return leaf.not_valid_after_utc.timestamp()

@@ -86,25 +86,15 @@ def test_healthz_and_readyz_answer_ok(server: Server) -> None:
 
 
 def test_metrics_count_what_happened(server: Server) -> None:
-    denied = (
-        "argo_admission_requests_total",
-        (
-            ("decision", "deny"),
-            ("endpoint", "validate"),
-            ("kind", "Workflow"),
-            ("operation", "CREATE"),
-            ("rule", "strict"),
-        ),
+    denied = ("argo_admission_requests_total", (("decision", "deny"), ("endpoint", "validate")))
+    invalid = ("argo_admission_requests_total", (("decision", "invalid"), ("endpoint", "mutate")))
+    strict = (
+        "argo_admission_rule_violations_total",
+        (("decision", "deny"), ("endpoint", "validate"), ("rule", "strict")),
     )
-    invalid = (
-        "argo_admission_requests_total",
-        (
-            ("decision", "invalid"),
-            ("endpoint", "mutate"),
-            ("kind", ""),
-            ("operation", ""),
-            ("rule", ""),
-        ),
+    workflows = (
+        "argo_admission_reviewed_objects_total",
+        (("endpoint", "validate"), ("kind", "Workflow"), ("operation", "CREATE")),
     )
     latency = ("argo_admission_request_duration_seconds_count", (("endpoint", "validate"),))
     hits = ("argo_admission_template_lookups_total", (("result", "hit"),))
@@ -115,7 +105,9 @@ def test_metrics_count_what_happened(server: Server) -> None:
         server.admit(review_of(load("ref-workflow")))
     server.post("/mutate", b"[]")
     after = server.metrics()
-    assert after[denied] - before.get(denied, 0) == 6
-    assert after[invalid] - before.get(invalid, 0) == 1
-    assert after[latency] - before.get(latency, 0) == 9
-    assert after[hits] - before.get(hits, 0) >= 3
+    assert after[denied] - before[denied] == 6
+    assert after[strict] - before[strict] == 6
+    assert after[workflows] - before[workflows] == 9
+    assert after[invalid] - before[invalid] == 1
+    assert after[latency] - before[latency] == 9
+    assert after[hits] - before[hits] >= 3

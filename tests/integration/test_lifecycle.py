@@ -113,11 +113,11 @@ def traffic(server: Server, *, threads: int = 3) -> Iterator[dict[str, list[str]
             worker.join()
 
 
-def rotate(cert_dir: Path) -> int:
+def rotate(cert_dir: Path, *, days: int = 365) -> int:
     """A new serving certificate from the same CA, written over the old files; its serial."""
     ca_cert = x509.load_pem_x509_certificate((cert_dir / "ca.crt").read_bytes())
     ca_key = serialization.load_pem_private_key((cert_dir / "ca.key").read_bytes(), None)
-    cert, key = certs.make_serving(ca_cert, ca_key, certs.default_hosts())  # type: ignore[arg-type]
+    cert, key = certs.make_serving(ca_cert, ca_key, certs.default_hosts(), days=days)  # type: ignore[arg-type]
     pem = serialization.Encoding.PEM
     certs.write_bundle(
         cert_dir,

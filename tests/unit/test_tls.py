@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from admission import certs
-from admission.tls import CertReloader
+from admission.tls import CertReloader, certificate_expiry
 
 
 @pytest.fixture
@@ -53,3 +53,19 @@ def test_files_are_checked_at_most_once_per_interval(cert_dir: Path) -> None:
     first = reloader.context()
     certs.write_bundle(cert_dir, certs.make_bundle(["localhost"]))
     assert reloader.context() is first
+
+
+def test_the_expiry_is_the_served_certificates_and_follows_a_rotation(cert_dir: Path) -> None:
+    reloader = reloader_for(cert_dir)
+    first = reloader.expiry()
+    assert first == certificate_expiry(cert_dir / "tls.crt")
+    certs.write_bundle(cert_dir, certs.make_bundle(["localhost"], days=3))
+    rotated = reloader.expiry()
+    assert first is not None and rotated is not None
+    assert first - rotated > 300 * 86400  # 365 days -> 3 days
+    (cert_dir / "tls.crt").write_bytes(certs.make_bundle(["localhost"]).cert)  # old key
+    assert reloader.expiry() == rotated  # what is served, not what is on disk
+
+
+def test_no_expiry_without_a_certificate(tmp_path: Path) -> None:
+    assert reloader_for(tmp_path).expiry() is None
