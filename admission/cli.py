@@ -20,7 +20,13 @@ import jsonpatch
 import yaml
 
 from admission import __version__, certs
-from admission.config import Config, ConfigError, load_config, parse_config
+from admission.config import (
+    Config,
+    ConfigError,
+    load_config,
+    load_workflow_defaults,
+    parse_config,
+)
 from admission.diff import equivalent
 from admission.merge import (
     MergeError,
@@ -203,7 +209,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if not isinstance(workflow, dict) or not isinstance(workflow.get("spec"), dict):
         raise UsageError(f"{args.workflow}: not a Workflow (no spec)")
     config = read_config(args.config) if args.config else Config()
-    defaults = _read_defaults(args.defaults) if args.defaults else dict(config.workflow_defaults)
+    defaults = (
+        load_workflow_defaults(args.defaults) if args.defaults else dict(config.workflow_defaults)
+    )
     spec = workflow["spec"]
     try:
         if args.template:
@@ -230,17 +238,6 @@ def cmd_merge(args: argparse.Namespace) -> int:
         print("equivalent" if same else "DIFFERENT", file=sys.stderr)
         return EXIT_OK if same else EXIT_DENIED
     return EXIT_OK
-
-
-def _read_defaults(path: str) -> dict[str, Any]:
-    doc = _read_one(path)
-    if (isinstance(doc, dict) and doc.get("kind") == "ConfigMap") or (
-        isinstance(doc, dict) and "workflowDefaults" in doc
-    ):
-        return dict(load_config(path).workflow_defaults)
-    if not isinstance(doc, dict):
-        raise UsageError(f"{path}: workflowDefaults must be a mapping (metadata, spec)")
-    return doc
 
 
 # --- certs ----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ Accepts our own policy format (README "Policy file") and Argo's workflow-control
 (`data.workflowRestrictions`, `data.workflowDefaults` as YAML strings, or the legacy
 `data.config`), read as YAML 1.1 like the controller reads it. Every error is collected with
 its dotted key path and reported at once: a bad file fails at start-up, never mid-request.
+Stricter than YAML: a key given twice is refused with both lines (also inside the ConfigMap's
+YAML strings), and the securityContext baseline must be Kubernetes' own field names and values.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any, Final
 
 import yaml
 
+from admission import securityfields, yamldoc
 from admission.merge import DEFAULT_OVERRIDE_ALLOWLIST, WORKFLOW_SPEC_FIELDS
 
 TEMPLATE_REFERENCING: Final = ("", "Strict", "Secure")
@@ -41,6 +44,13 @@ class ConfigError(ValueError):
         self.source = source
         self.errors = errors
         super().__init__(f"invalid policy {source}:\n" + "\n".join(f"  {e}" for e in errors))
+
+
+class DefaultsError(ConfigError):
+    """A file given for workflowDefaults holds none; said in one line."""
+
+    def __str__(self) -> str:
+        return f"{self.source}: {'; '.join(self.errors)}"
 
 
 @dataclass(frozen=True)
@@ -212,13 +222,9 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(text: str, *, source: str = "<string>") -> Config:
     """Validate policy YAML text; raises ConfigError listing every problem."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
+    doc, errors = _read_yaml(text, source)
     if doc is None:
         doc = {}
-    errors: list[str] = []
     if not isinstance(doc, dict):
         raise ConfigError(source, ["(top): must be a mapping"])
     if doc.get("kind") == "ConfigMap":
@@ -227,6 +233,43 @@ def parse_config(text: str, *, source: str = "<string>") -> Config:
     if errors:
         raise ConfigError(source, errors)
     return config
+
+
+def _read_yaml(text: str, source: str) -> tuple[Any, list[str]]:
+    """The document and its repeated keys as errors; ConfigError when it is not YAML."""
+    try:
+        doc, duplicates = yamldoc.load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
+    return doc, [duplicate.describe() for duplicate in duplicates]
+
+
+def load_workflow_defaults(path: str | Path) -> dict[str, Any]:
+    """The workflowDefaults a file gives: a policy file or controller ConfigMap with the key, or
+    the fragment itself (metadata, spec). DefaultsError when the file gives none."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DefaultsError(str(path), [f"cannot read: {exc}"]) from exc
+    doc, errors = _read_yaml(text, str(path))
+    configmap = isinstance(doc, dict) and doc.get("kind") == "ConfigMap"
+    policy = _from_configmap(doc, []) if configmap else doc
+    if isinstance(policy, dict) and "workflowDefaults" in policy:
+        return dict(parse_config(text, source=str(path)).workflow_defaults)
+    if configmap or not isinstance(doc, dict) or not doc or not set(doc) <= FRAGMENT_KEYS:
+        raise DefaultsError(str(path), [NO_DEFAULTS])
+    defaults = _defaults(_Reader(errors), doc)
+    if errors:
+        raise ConfigError(str(path), errors)
+    return defaults
+
+
+FRAGMENT_KEYS: Final = frozenset({"metadata", "spec", "apiVersion", "kind"})
+NO_DEFAULTS: Final = (
+    "no workflowDefaults (expected a policy file or a workflow-controller ConfigMap "
+    "with workflowDefaults, or the fragment itself: metadata, spec)"
+)
 
 
 def _from_configmap(doc: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
@@ -253,10 +296,12 @@ def _yaml_value(value: Any, path: str, errors: list[str]) -> Any:
         errors.append(f"{path}: must be a YAML string, as in a ConfigMap")
         return None
     try:
-        return yaml.safe_load(value)
+        doc, duplicates = yamldoc.load(value)
     except yaml.YAMLError as exc:
         errors.append(f"{path}: not valid YAML: {exc}")
         return None
+    errors.extend(duplicate.describe(within=path) for duplicate in duplicates)
+    return doc
 
 
 class _Reader:
@@ -275,8 +320,12 @@ class _Reader:
             known = set(allowed)
             for key in doc:
                 if key not in known:
-                    hint = ", ".join(sorted(known))
-                    self.errors.append(f"{_join(path, str(key))}: unknown key (known: {hint})")
+                    meant = securityfields.did_you_mean(str(key), dict.fromkeys(known))
+                    hint = f"did you mean {meant}? " if meant else ""
+                    known_keys = ", ".join(sorted(known))
+                    self.errors.append(
+                        f"{_join(path, str(key))}: unknown key ({hint}known: {known_keys})"
+                    )
         return doc
 
     def choice(self, value: Any, path: str, choices: Iterable[str], default: str) -> str:
@@ -358,10 +407,21 @@ def _security_context(read: _Reader, value: Any) -> SecurityContextPolicy:
             SECURITY_CONTEXT_MODES,
             "mutate" if (doc.get("pod") or doc.get("container")) else "off",
         ),
-        pod=read.mapping(doc.get("pod"), "securityContext.pod"),
-        container=read.mapping(doc.get("container"), "securityContext.container"),
+        pod=_baseline(read, doc.get("pod"), securityfields.POD_SECURITY_CONTEXT, "pod"),
+        container=_baseline(
+            read, doc.get("container"), securityfields.SECURITY_CONTEXT, "container"
+        ),
         restricted=read.boolean(doc.get("restricted"), "securityContext.restricted", False),
     )
+
+
+def _baseline(read: _Reader, value: Any, kind: securityfields.Struct, level: str) -> dict[str, Any]:
+    """A baseline of Kubernetes' own fields and values (what values.schema.json refuses)."""
+    if value is None:
+        return {}
+    errors = securityfields.check(value, kind, f"securityContext.{level}")
+    read.errors.extend(errors)
+    return value if isinstance(value, dict) and not errors else {}
 
 
 def _identities(read: _Reader, doc: Mapping[str, Any], path: str) -> Identities:

@@ -1,12 +1,28 @@
-"""The policy file: every shipped policy loads; bad files fail whole, with key paths."""
+"""The policy file: every shipped policy loads; bad files fail whole, with key paths.
+
+Most cases are data (tests/fixtures/config/): refused policies with their exact errors, accepted
+ones with what they configure, and the files `merge --defaults` accepts or refuses.
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from admission.config import ConfigError, load_config, parse_config
+from admission.config import (
+    NO_DEFAULTS,
+    ConfigError,
+    DefaultsError,
+    load_config,
+    load_workflow_defaults,
+    parse_config,
+)
+from support import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = sorted((ROOT / "policies").glob("*.yaml"))
@@ -113,3 +129,74 @@ def test_a_configmap_value_that_is_not_a_string_is_an_error() -> None:
 def test_an_empty_file_is_the_permissive_default() -> None:
     config = parse_config("")
     assert not config.strict and config.mode == "enforce"
+
+
+# --- tests as data: tests/fixtures/config/ ---------------------------------------------------
+
+CONFIG_CASES = ROOT / "tests/fixtures/config"
+REFUSED = load_yaml(CONFIG_CASES / "refused.yaml")
+ACCEPTED = load_yaml(CONFIG_CASES / "accepted.yaml")
+DEFAULTS = load_yaml(CONFIG_CASES / "defaults.yaml")
+
+
+def by_name(cases: list[dict[str, Any]]) -> Any:
+    return pytest.mark.parametrize("case", cases, ids=[case["name"] for case in cases])
+
+
+@by_name(REFUSED)
+def test_a_refused_policy_reports_exactly_its_errors(case: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(case["policy"], source=f"{case['name']}.yaml")
+    assert err.value.errors == case["errors"], case["why"]
+
+
+def attribute(config: Any, dotted: str) -> Any:
+    """config.a.b, where dicts are entered by key; sets compare as sorted lists."""
+    value = config
+    for part in dotted.split("."):
+        value = value[part] if isinstance(value, Mapping) else getattr(value, part)
+    return sorted(value) if isinstance(value, frozenset) else value
+
+
+@by_name(ACCEPTED)
+def test_an_accepted_policy_configures_what_it_says(case: dict[str, Any]) -> None:
+    config = parse_config(case["policy"])
+    for dotted, expected in case["expect"].items():
+        assert attribute(config, dotted) == expected, (dotted, case["why"])
+
+
+@by_name(DEFAULTS)
+def test_merge_defaults_files_give_their_workflow_defaults_or_say_why_not(
+    case: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "defaults.yaml"
+    path.write_text(case["file"])
+    if "defaults" in case:
+        assert load_workflow_defaults(path) == case["defaults"], case["why"]
+        return
+    with pytest.raises(ConfigError) as err:
+        load_workflow_defaults(path)
+    if "error" in case:
+        assert isinstance(err.value, DefaultsError)
+        assert str(err.value) == f"{path}: {case['error']}", case["why"]
+    else:
+        assert err.value.errors == case["errors"], case["why"]
+
+
+def test_merge_refuses_defaults_without_workflow_defaults_in_one_line(tmp_path: Path) -> None:
+    configmap = tmp_path / "cm.yaml"
+    configmap.write_text(
+        "kind: ConfigMap\ndata: {workflowRestrictions: 'templateReferencing: Strict'}"
+    )
+    workflow = ROOT / "tests/fixtures/merge/defaults-plain-workflow/workflow.yaml"
+    argv = ["merge", "--workflow", str(workflow), "--defaults", str(configmap)]
+    result = subprocess.run(
+        [sys.executable, "-m", "admission.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"error: {configmap}: {NO_DEFAULTS}\n"
