@@ -10,7 +10,6 @@ import argparse
 import base64
 import json
 import sys
-import uuid
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -36,6 +35,7 @@ from admission.merge import (
 )
 from admission.objects import metadata_of
 from admission.policy import KINDS
+from admission.review import make_review
 from admission.templates import FileTemplateSource, ManifestError, manifest_files, read_documents
 from admission.webhook import handle
 
@@ -154,42 +154,6 @@ def _check_one(
     if not response["allowed"]:
         lines += response["status"]["message"].splitlines()
     return bool(response["allowed"]), lines
-
-
-def make_review(
-    obj: dict[str, Any],
-    *,
-    namespace: str,
-    operation: str = "CREATE",
-    old: dict[str, Any] | None = None,
-    username: str = "argo-admission-check",
-    groups: Sequence[str] = ("system:authenticated",),
-) -> dict[str, Any]:
-    """An AdmissionReview request for `obj` as the API server would send it."""
-    kind = str(obj.get("kind", ""))
-    meta = metadata_of(obj)
-    cluster = kind == "ClusterWorkflowTemplate"
-    ns = "" if cluster else meta.get("namespace") or namespace
-    return {
-        "apiVersion": "admission.k8s.io/v1",
-        "kind": "AdmissionReview",
-        "request": {
-            "uid": str(uuid.uuid4()),
-            "kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": kind},
-            "resource": {
-                "group": "argoproj.io",
-                "version": "v1alpha1",
-                "resource": kind.lower() + "s",
-            },
-            "operation": operation,
-            "namespace": ns,
-            "name": meta.get("name") or meta.get("generateName", ""),
-            "userInfo": {"username": username, "groups": list(groups)},
-            "object": obj,
-            "oldObject": old,
-            "dryRun": False,
-        },
-    }
 
 
 def _describe(obj: dict[str, Any], namespace: str) -> str:

@@ -8,6 +8,7 @@ No HTTP and no Kubernetes client: `parse_review` turns a body into a `Request` o
 from __future__ import annotations
 
 import base64
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypedDict
@@ -248,3 +249,47 @@ def complete(response: Response, uid: str) -> Review:
     """Wrap a response in its AdmissionReview and copy the request's UID into it."""
     body: Response = {"uid": uid, **response}
     return {"apiVersion": API_VERSION, "kind": "AdmissionReview", "response": body}
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+def make_review(
+    obj: Mapping[str, Any],
+    *,
+    namespace: str,
+    operation: str = "CREATE",
+    old: Mapping[str, Any] | None = None,
+    username: str = "argo-admission-check",
+    groups: Sequence[str] = ("system:authenticated",),
+) -> dict[str, Any]:
+    """An AdmissionReview request for the Argo object `obj` as the API server would send it.
+
+    A ClusterWorkflowTemplate has no namespace; any other object keeps its own
+    `metadata.namespace`, or takes `namespace` when it has none (as `kubectl apply -n` does).
+    """
+    kind = str(obj.get("kind", ""))
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    own = meta.get("namespace")
+    ns = "" if kind == "ClusterWorkflowTemplate" else (own if own else namespace)
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": kind},
+            "resource": {
+                "group": "argoproj.io",
+                "version": "v1alpha1",
+                "resource": kind.lower() + "s",
+            },
+            "operation": operation,
+            "namespace": ns,
+            "name": meta.get("name") or meta.get("generateName", ""),
+            "userInfo": {"username": username, "groups": list(groups)},
+            "object": obj,
+            "oldObject": old,
+            "dryRun": False,
+        },
+    }

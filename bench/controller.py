@@ -20,8 +20,8 @@ import yaml
 from common import review_bodies, run_load, servers, workdir
 from server import POLICY, TEMPLATE, ours_spec, running_etl, workload
 
-from admission.cli import make_review
 from admission.config import parse_config
+from admission.review import make_review
 from admission.templates import FileTemplateSource
 from admission.webhook import handle
 

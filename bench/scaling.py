@@ -15,9 +15,9 @@ import statistics
 import time
 from typing import Any
 
-from admission.cli import make_review
 from admission.config import parse_config
 from admission.merge import join_workflow_spec
+from admission.review import make_review
 from admission.templates import FileTemplateSource
 from admission.webhook import handle
 

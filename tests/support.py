@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from admission.cli import make_review
+from admission.review import make_review
 
 __all__ = ["FIXTURES", "MergeOracle", "find_binary", "load_yaml", "make_review", "require_binaries"]
 

@@ -20,7 +20,7 @@ import requests
 from kubernetes import client as k8s
 
 from admission import certs
-from admission.cli import make_review
+from admission.review import make_review
 from controlplane import ControlPlane
 from identities import WEBHOOK
 from processes import free_port, wait_for

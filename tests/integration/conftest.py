@@ -28,7 +28,7 @@ from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
 from admission import certs
-from admission.cli import make_review
+from admission.review import make_review
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "integration"
 TEMPLATES = FIXTURES / "templates"

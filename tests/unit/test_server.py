@@ -11,10 +11,10 @@ import pytest
 from flask.testing import FlaskClient
 
 from admission.audit import Audit
-from admission.cli import make_review
 from admission.config import Config
 from admission.metrics import Metrics
 from admission.policy.source import TemplateKey, TemplateSource
+from admission.review import make_review
 from admission.server import create_app
 from admission.state import PolicyFile, State
 
