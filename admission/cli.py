@@ -264,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="take workflowRestrictions and workflowDefaults from Argo's controller ConfigMap, "
         "watched where it lives (default: from --config only)",
     )
+    serve.add_argument(
+        "--register-webhooks",
+        metavar="FILE",
+        help="once ready, create or update the webhook configurations in FILE on the API server "
+        "(default: register nothing; the chart passes the ones it renders)",
+    )
+    serve.add_argument(
+        "--webhook-owner",
+        metavar="CLUSTERROLE",
+        help="ClusterRole that owns the registered configurations, so deleting it (helm "
+        "uninstall) deletes them (default: no owner)",
+    )
     serve.add_argument("--audit-file", help="also append audit JSON lines to this file (rotated)")
     serve.add_argument("--log-level", default="info")
     serve.add_argument(

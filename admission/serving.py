@@ -25,6 +25,7 @@ from typing import Any, Final
 import orjson
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 
 from admission import certs
@@ -35,6 +36,7 @@ from admission.kube import (
     cluster_config_exists,
     kube_configuration,
 )
+from admission.registration import Registrar, RegistrationError, read_configurations
 from admission.state import PolicyFile, State, StaticSource
 from admission.templates import FileTemplateSource
 from admission.tls import CertReloader, build_context
@@ -143,7 +145,7 @@ def serve(args: argparse.Namespace) -> int:
     from admission.cli import read_config
 
     config = read_config(args.config)  # a ConfigError ends the start here, with every problem
-    problem = _configmap_problem(args)
+    problem = _configmap_problem(args) or _registration_problem(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -194,6 +196,20 @@ def _configmap_problem(args: argparse.Namespace) -> str:
         return "--argo-configmap reads the cluster; it cannot go with --no-cluster or --templates"
     if args.kubeconfig is None and not cluster_config_exists():
         return "--argo-configmap needs a cluster: no in-cluster config and no --kubeconfig"
+    return ""
+
+
+def _registration_problem(args: argparse.Namespace) -> str:
+    """Why --register-webhooks cannot be used ("" when it can, or is not given)."""
+    path = getattr(args, "register_webhooks", None)
+    if not path:
+        return ""
+    try:
+        read_configurations(path)
+    except RegistrationError as exc:
+        return f"--register-webhooks {exc}"
+    if args.kubeconfig is None and not cluster_config_exists():
+        return "--register-webhooks needs a cluster: no in-cluster config and no --kubeconfig"
     return ""
 
 
@@ -310,6 +326,13 @@ def build_app(
     )
     state = State(policy, templates(metrics.count_lookup), controller_configmap(args))
     state.start()
+    if args.register_webhooks:
+        Registrar(
+            client.ApiClient(kube_configuration(args.kubeconfig)),
+            read_configurations(args.register_webhooks),
+            owner=args.webhook_owner,
+            ready=lambda: not state.readiness(),
+        ).start()
     metrics.follow(
         policy=lambda: state.config, certificate=certificate.expiry if certificate else None
     )

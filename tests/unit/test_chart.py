@@ -62,14 +62,18 @@ def one(docs: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return found[0]
 
 
+def configurations(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The webhook configurations: chart resources, or those the server is handed to register."""
+    found = [doc for doc in docs if doc["kind"] in chart_render.WEBHOOK_KINDS]
+    for doc in docs:
+        if doc["kind"] == "ConfigMap" and "webhooks.yaml" in doc.get("data", {}):
+            found += [d for d in yaml.safe_load_all(doc["data"]["webhooks.yaml"]) if d]
+    return found
+
+
 def webhooks(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Every webhook of both configurations, by name."""
-    return {
-        hook["name"]: hook
-        for doc in docs
-        if doc["kind"] in chart_render.WEBHOOK_KINDS
-        for hook in doc["webhooks"]
-    }
+    return {hook["name"]: hook for doc in configurations(docs) for hook in doc["webhooks"]}
 
 
 def server_container(docs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -137,7 +141,7 @@ def test_ci_values_file_renders_a_policy_the_server_accepts(values_file: Path) -
     assert CONTROLLER in config.exemptions.users or any(
         u.endswith("-workflow-controller") for u in config.exemptions.users
     )
-    assert {"ValidatingWebhookConfiguration", "ConfigMap"} <= kinds(docs)
+    assert "ValidatingWebhookConfiguration" in {c["kind"] for c in configurations(docs)}
 
 
 def test_the_four_ci_values_files_exist() -> None:
@@ -165,10 +169,9 @@ def test_default_install_renders_the_server_and_both_webhooks() -> None:
         "ConfigMap",
         "Secret",
         "PodDisruptionBudget",
-        "ValidatingWebhookConfiguration",
-        "MutatingWebhookConfiguration",
         "Pod",
     }
+    assert [c["kind"] for c in configurations(objects())] == list(chart_render.WEBHOOK_KINDS)
 
 
 def test_every_namespaced_object_is_in_the_release_namespace() -> None:
@@ -592,6 +595,10 @@ def test_server_args_serve_the_mounted_policy_and_certificates() -> None:
         "6",
         "--log-level",
         "info",
+        "--register-webhooks",
+        "/etc/argo-admission/webhooks/webhooks.yaml",
+        "--webhook-owner",
+        "argo-admission:argo-admission",
         "--lookup-timeout",
         "2",
     ]
@@ -660,7 +667,7 @@ def test_a_secret_change_rolls_the_pods() -> None:
 
 
 def test_cluster_role_only_reads_argo_templates_and_workflows() -> None:
-    docs = objects()
+    docs = objects({"webhook": {"registration": "helm"}})
     (rule,) = one(docs, "ClusterRole")["rules"]
     assert rule["apiGroups"] == ["argoproj.io"]
     assert set(rule["resources"]) == {"workflowtemplates", "clusterworkflowtemplates", "workflows"}
@@ -686,10 +693,17 @@ def test_role_reads_only_the_policy_config_map() -> None:
 
 
 def test_no_rbac_rule_grants_writes_or_wildcards() -> None:
+    """Reads only, but for registering its own webhook configurations (by name, but create)."""
+    registration = {"validatingwebhookconfigurations", "mutatingwebhookconfigurations"}
     for doc in objects():
         for rule in doc.get("rules", []) if doc["kind"] in ("Role", "ClusterRole") else []:
-            assert set(rule["verbs"]) <= {"get", "list", "watch"}
-            assert "*" not in rule["resources"] + rule["apiGroups"]
+            assert "*" not in rule["resources"] + rule["apiGroups"] + rule["verbs"]
+            if set(rule["verbs"]) <= {"get", "list", "watch"}:
+                continue
+            assert set(rule["resources"]) == registration, rule
+            assert rule["verbs"] == ["create"] or (
+                set(rule["verbs"]) == {"get", "update"} and rule["resourceNames"]
+            ), rule
 
 
 # --- the policy ConfigMap ----------------------------------------------------------------------
@@ -798,6 +812,33 @@ def test_template_referencing_off_is_written_as_an_empty_string() -> None:
 
 
 # --- Argo's ConfigMap, read where it lives -------------------------------------------------
+
+
+def test_the_server_registers_the_configurations_once_ready_owned_by_the_cluster_role() -> None:
+    docs = objects()
+    assert not [doc for doc in docs if doc["kind"] in chart_render.WEBHOOK_KINDS]
+    assert [doc["kind"] for doc in configurations(docs)] == list(chart_render.WEBHOOK_KINDS)
+    args = server_container(docs)["args"]
+    role = one(docs, "ClusterRole")
+    assert args[args.index("--webhook-owner") + 1] == role["metadata"]["name"]
+    path = args[args.index("--register-webhooks") + 1]
+    mounts = {m["name"]: m["mountPath"] for m in server_container(docs)["volumeMounts"]}
+    assert path == mounts["webhooks"] + "/webhooks.yaml"
+    granted = {
+        (r["apiGroups"][0], tuple(r["verbs"]), tuple(r.get("resourceNames", ())))
+        for r in role["rules"]
+    }
+    assert ("admissionregistration.k8s.io", ("create",), ()) in granted
+    assert ("rbac.authorization.k8s.io", ("get",), (role["metadata"]["name"],)) in granted
+
+
+def test_helm_registration_renders_the_configurations_as_chart_resources() -> None:
+    docs = objects({"webhook": {"registration": "helm"}})
+    assert sorted(d["kind"] for d in docs if d["kind"] in chart_render.WEBHOOK_KINDS) == sorted(
+        chart_render.WEBHOOK_KINDS
+    )
+    assert "--register-webhooks" not in server_container(docs)["args"]
+    assert all("webhooks.yaml" not in d.get("data", {}) for d in docs if d["kind"] == "ConfigMap")
 
 
 def test_argo_configmap_is_read_in_place_with_a_role_for_that_one_object() -> None:
