@@ -7,6 +7,7 @@ the start is seen through the watch, a deleted one is gone.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 import requests
+import yaml
 from kubernetes import client as k8s
 
 from admission import certs
@@ -77,11 +79,19 @@ def webhook(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Webhook]:
 
 
 @contextlib.contextmanager
-def serve(control_plane: ControlPlane, tmp_path: Path, *args: str) -> Iterator[Webhook]:
-    """`argo-admission serve --kubeconfig` as the webhook's identity, until ready."""
+def serve(
+    control_plane: ControlPlane,
+    tmp_path: Path,
+    *args: str,
+    port: int | None = None,
+    user: str = WEBHOOK,
+    ready: bool = True,
+) -> Iterator[Webhook]:
+    """`argo-admission serve --kubeconfig` as `user` (the webhook's identity), until ready."""
     cert_dir = tmp_path / "certs"
-    certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
-    port = free_port()
+    if not (cert_dir / "tls.crt").exists():
+        certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
+    port = port or free_port()
     with (tmp_path / "serve.log").open("wb") as log:
         process = subprocess.Popen(
             [
@@ -96,7 +106,7 @@ def serve(control_plane: ControlPlane, tmp_path: Path, *args: str) -> Iterator[W
                 "--cert-dir",
                 str(cert_dir),
                 "--kubeconfig",
-                str(control_plane.kubeconfig(WEBHOOK)),
+                str(control_plane.kubeconfig(user)),
                 *args,
             ],
             stdout=log,
@@ -104,9 +114,12 @@ def serve(control_plane: ControlPlane, tmp_path: Path, *args: str) -> Iterator[W
         )
     hook = Webhook(port, cert_dir, process)
     try:
-        wait_for(
-            hook.ready, what=f"the webhook to sync its cache ({tmp_path / 'serve.log'})", timeout=60
-        )
+        if ready:
+            wait_for(
+                hook.ready,
+                what=f"the webhook to sync its cache ({tmp_path / 'serve.log'})",
+                timeout=60,
+            )
         yield hook
     finally:
         process.terminate()
@@ -228,3 +241,154 @@ def test_an_edit_of_argos_configmap_changes_the_decision_within_seconds(
             record_property(
                 f"configmap-edit-{referencing or 'off'}-seconds", round(time.monotonic() - began, 2)
             )
+
+
+# --- registration once Ready --------------------------------------------------------------------
+
+OWNER = "argo-admission-e2e-owner"
+
+
+@pytest.fixture
+def may_register(admin: k8s.ApiClient) -> Iterator[str]:
+    """What the chart grants the server to register its own configurations; the owner's uid."""
+    rbac = k8s.RbacAuthorizationV1Api(admin)
+    hooks = ["validatingwebhookconfigurations", "mutatingwebhookconfigurations"]
+    owner = rbac.create_cluster_role(
+        {
+            "metadata": {"name": OWNER},
+            "rules": [
+                {
+                    "apiGroups": ["admissionregistration.k8s.io"],
+                    "resources": hooks,
+                    "verbs": ["create"],
+                },
+                {
+                    "apiGroups": ["admissionregistration.k8s.io"],
+                    "resources": hooks,
+                    "resourceNames": [OWNER],
+                    "verbs": ["get", "update"],
+                },
+                {
+                    "apiGroups": ["rbac.authorization.k8s.io"],
+                    "resources": ["clusterroles"],
+                    "resourceNames": [OWNER],
+                    "verbs": ["get"],
+                },
+            ],
+        }
+    )
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": OWNER},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": OWNER,
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": WEBHOOK},
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "bob"},
+            ],
+        }
+    )
+    try:
+        yield str(owner.metadata.uid)
+    finally:
+        k8s.AdmissionregistrationV1Api(admin).delete_validating_webhook_configuration(OWNER)
+        rbac.delete_cluster_role_binding(OWNER)
+        rbac.delete_cluster_role(OWNER)
+
+
+def configuration(port: int, ca: Path) -> dict[str, Any]:
+    """A validating configuration calling the server on `port`, as the chart would hand it over."""
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": OWNER},
+        "webhooks": [
+            {
+                "name": "validate.argo-admission.io",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": "Fail",
+                "clientConfig": {
+                    "url": f"https://127.0.0.1:{port}/validate",
+                    "caBundle": base64.b64encode(ca.read_bytes()).decode(),
+                },
+                "rules": [
+                    {
+                        "apiGroups": [GROUP],
+                        "apiVersions": ["*"],
+                        "operations": ["CREATE"],
+                        "resources": ["workflows"],
+                        "scope": "Namespaced",
+                    }
+                ],
+                "namespaceSelector": {
+                    "matchExpressions": [
+                        {
+                            "key": "kubernetes.io/metadata.name",
+                            "operator": "In",
+                            "values": ["team-b"],
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+
+
+def registered(admin: k8s.ApiClient) -> dict[str, Any] | None:
+    try:
+        found = k8s.AdmissionregistrationV1Api(admin).read_validating_webhook_configuration(OWNER)
+    except k8s.ApiException as error:
+        if error.status == 404:
+            return None
+        raise
+    return admin.sanitize_for_serialization(found)  # type: ignore[no-any-return]
+
+
+def test_the_server_registers_its_configurations_only_once_ready(
+    control_plane: ControlPlane, admin: k8s.ApiClient, may_register: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    cert_dir = tmp_path / "certs"
+    certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
+    file = tmp_path / "webhooks.yaml"
+    file.write_text(yaml.safe_dump(configuration(port, cert_dir / "ca.crt")))
+    args = ("--register-webhooks", str(file), "--webhook-owner", OWNER)
+    # bob may register but not list templates: the server never becomes ready, registers nothing
+    with serve(control_plane, tmp_path, *args, port=port, user="bob", ready=False) as hook:
+        time.sleep(8)
+        assert not hook.ready()
+        assert registered(admin) is None
+    with serve(control_plane, tmp_path, *args, port=port) as hook:
+        found = wait_for(
+            lambda: registered(admin), what="the configuration to be registered", timeout=30
+        )
+        assert found["metadata"]["ownerReferences"] == [
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "ClusterRole",
+                "name": OWNER,
+                "uid": may_register,
+            }
+        ]
+        # and it is in force: the API server now asks this server about team-b's Workflows
+        body = inline_workflow()
+        body["metadata"]["namespace"] = "team-b"
+        wait_for(
+            lambda: not hook.ready() or _refused(admin, body),
+            what="the API server to call the registered webhook",
+            timeout=30,
+        )
+
+
+def _refused(api: k8s.ApiClient, body: dict[str, Any]) -> bool:
+    try:
+        k8s.CustomObjectsApi(api).create_namespaced_custom_object(
+            GROUP, VERSION, "team-b", "workflows", body, dry_run="All"
+        )
+    except k8s.ApiException as error:
+        return error.status == 403 and "[strict]" in str(error.body)
+    return False
