@@ -1161,3 +1161,12 @@ def test_chart_refuses_clusters_older_than_1_28() -> None:
     with pytest.raises(RenderError) as info:
         render(kube_version="1.27.9")
     assert "kubeVersion" in info.value.stderr
+
+
+def test_helm_hooks_leave_nothing_behind() -> None:
+    """helm uninstall does not delete hook resources: each hook deletes itself when done."""
+    hooks = [d for d in objects() if "helm.sh/hook" in d["metadata"].get("annotations", {})]
+    assert hooks
+    for doc in hooks:
+        policy = doc["metadata"]["annotations"]["helm.sh/hook-delete-policy"].split(",")
+        assert {"hook-succeeded", "hook-failed"} <= set(policy), doc["metadata"]["name"]
