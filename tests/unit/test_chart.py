@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -1124,24 +1123,6 @@ def test_schema_enums_match_the_policy_loader() -> None:
     assert (
         tuple(policy["mutation"]["properties"]["refDefaults"]["items"]["enum"]) == REF_DEFAULTABLE
     )
-
-
-def test_every_key_of_values_yaml_has_a_doc_comment() -> None:
-    lines = (CHART_DIR / "values.yaml").read_text().splitlines()
-    undocumented = []
-    for number, line in enumerate(lines):
-        if not re.match(r"^\s*[A-Za-z0-9_]+:", line):
-            continue
-        above = number - 1
-        while (
-            above >= 0
-            and lines[above].strip().startswith("#")
-            and (not lines[above].strip().startswith("# --"))
-        ):
-            above -= 1
-        if above < 0 or not lines[above].strip().startswith("# --"):
-            undocumented.append(f"line {number + 1}: {line.strip()}")
-    assert not undocumented
 
 
 def test_chart_yaml_declares_versions_and_changes() -> None:
