@@ -11,7 +11,6 @@ import base64
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +18,7 @@ import jsonpatch
 import yaml
 
 from admission import __version__, certs
-from admission.config import (
-    Config,
-    ConfigError,
-    load_config,
-    load_workflow_defaults,
-    parse_config,
-)
+from admission.config import Config, ConfigError, load_workflow_defaults
 from admission.diff import equivalent
 from admission.merge import (
     MergeError,
@@ -36,6 +29,7 @@ from admission.merge import (
 from admission.objects import metadata_of
 from admission.policy import KINDS
 from admission.review import make_review
+from admission.state import load_policy
 from admission.templates import FileTemplateSource, ManifestError, manifest_files, read_documents
 from admission.webhook import handle
 
@@ -44,18 +38,6 @@ EXIT_OK, EXIT_DENIED, EXIT_USAGE = 0, 1, 2
 
 class UsageError(Exception):
     """Bad input on the command line: reported on stderr, exit code 2."""
-
-
-def default_config_text() -> str:
-    """The shipped `policies/default.yaml`, what `serve` uses with no --config."""
-    return resources.files("admission.policies").joinpath("default.yaml").read_text("utf-8")
-
-
-def read_config(path: str | None) -> Config:
-    """The policy at `path`, or the shipped default policy."""
-    if path is None:
-        return parse_config(default_config_text(), source="policies/default.yaml")
-    return load_config(path)
 
 
 def _template_source(
@@ -79,7 +61,7 @@ def _read_one(path: str) -> Any:
 
 def cmd_review(args: argparse.Namespace) -> int:
     """Print the AdmissionReview response the server would send for one request."""
-    config = read_config(args.config)
+    config = load_policy(args.config)
     source = _template_source([*args.templates, *args.workflows])
     raw = sys.stdin.read() if args.review == "-" else _read_text(args.review)
     body: Any = raw
@@ -112,7 +94,7 @@ def _read_text(path: str) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Admit each manifest as a CREATE (mutate, then validate) and print a verdict per object."""
-    config = read_config(args.config)
+    config = load_policy(args.config)
     objects: list[tuple[str, dict[str, Any]]] = []
     for file in manifest_files(args.manifests):
         for doc in read_documents(file):
@@ -172,7 +154,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     workflow = _read_one(args.workflow)
     if not isinstance(workflow, dict) or not isinstance(workflow.get("spec"), dict):
         raise UsageError(f"{args.workflow}: not a Workflow (no spec)")
-    config = read_config(args.config) if args.config else Config()
+    config = load_policy(args.config) if args.config else Config()
     defaults = (
         load_workflow_defaults(args.defaults) if args.defaults else dict(config.workflow_defaults)
     )
@@ -220,9 +202,29 @@ def cmd_certs(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Serve /validate and /mutate over TLS under gunicorn."""
-    from admission.serving import serve
+    # imported here: gunicorn and the kubernetes client take most of a second to import,
+    # which the offline commands do not need
+    from admission.serving import ServeOptions, serve
 
-    return serve(args)
+    return serve(
+        ServeOptions(
+            config=args.config,
+            cert_dir=args.cert_dir,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            threads=args.threads,
+            templates=tuple(args.templates),
+            kubeconfig=args.kubeconfig,
+            no_cluster=args.no_cluster,
+            argo_configmap=args.argo_configmap,
+            register_webhooks=args.register_webhooks,
+            webhook_owner=args.webhook_owner,
+            audit_file=args.audit_file,
+            log_level=args.log_level,
+            lookup_timeout=args.lookup_timeout,
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

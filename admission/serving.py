@@ -9,7 +9,6 @@ Metrics are shared between workers through files in a private run directory.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import logging
@@ -19,6 +18,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -37,7 +37,7 @@ from admission.kube import (
     kube_configuration,
 )
 from admission.registration import Registrar, RegistrationError, read_configurations
-from admission.state import PolicyFile, State, StaticSource
+from admission.state import PolicyFile, State, StaticSource, load_policy
 from admission.templates import FileTemplateSource
 from admission.tls import CertReloader, build_context
 
@@ -136,36 +136,65 @@ class WebhookApplication(BaseApplication):  # type: ignore[misc]
 SourceFactory = Callable[[Callable[[str], None]], Any]
 
 
-def serve(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class ServeOptions:
+    """What `argo-admission serve` is asked to do (the CLI's flags, typed)."""
+
+    config: str | None = None
+    """Policy file or workflow-controller ConfigMap; None: the shipped default policy."""
+    cert_dir: str = "certs"
+    """Where tls.crt/tls.key are read from (generated there when absent)."""
+    host: str = "0.0.0.0"
+    port: int = 8443
+    workers: int = 2
+    threads: int = 4
+    templates: tuple[str, ...] = ()
+    """Template files or directories to serve instead of the cluster's."""
+    kubeconfig: str | None = None
+    """Kubeconfig for template lookups; None: in-cluster, then the default kubeconfig."""
+    no_cluster: bool = False
+    """No Kubernetes API at all: templates only from `templates`."""
+    argo_configmap: str | None = None
+    """NAMESPACE/NAME of Argo's controller ConfigMap, watched where it lives."""
+    register_webhooks: str | None = None
+    """Webhook configurations to create or update on the API server once ready."""
+    webhook_owner: str | None = None
+    """ClusterRole that owns the registered configurations."""
+    audit_file: str | None = None
+    log_level: str = "info"
+    lookup_timeout: float = 3.0
+    """Seconds a template lookup may take on a cache miss."""
+
+
+def serve(options: ServeOptions) -> int:
     """Run the webhook until SIGTERM/SIGINT; returns an exit code on start-up errors."""
-    if args.log_level.upper() not in LEVELS:
+    if options.log_level.upper() not in LEVELS:
         print(f"error: --log-level must be one of {', '.join(LEVELS).lower()}", file=sys.stderr)
         return 2
-    logging.config.dictConfig(logging_dict(args.log_level))
-    from admission.cli import read_config
-
-    config = read_config(args.config)  # a ConfigError ends the start here, with every problem
-    problem = _configmap_problem(args) or _registration_problem(args)
+    logging.config.dictConfig(logging_dict(options.log_level))
+    config = load_policy(options.config)  # a ConfigError ends the start here, with every problem
+    problem = _configmap_problem(options) or _registration_problem(options)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        templates, where = template_factory(args)
-        generated = certs.ensure_certs(args.cert_dir, _cert_hosts(args.host))
-        build_context(Path(args.cert_dir) / "tls.crt", Path(args.cert_dir) / "tls.key")
+        templates, where = template_factory(options)
+        generated = certs.ensure_certs(options.cert_dir, _cert_hosts(options.host))
+        build_context(Path(options.cert_dir) / "tls.crt", Path(options.cert_dir) / "tls.key")
     except (ConfigException, OSError) as exc:  # ssl.SSLError too: a key that does not match
         log.error("cannot start: %s", exc)
         return 2
     if generated:
         log.info(
-            "generated a CA and a serving certificate in %s (ca.crt is the caBundle)", args.cert_dir
+            "generated a CA and a serving certificate in %s (ca.crt is the caBundle)",
+            options.cert_dir,
         )
     log.info(
         "serving %s (templateReferencing=%r, mode=%s) on https://%s, templates from %s",
         config.source,
         config.template_referencing,
         config.mode,
-        bind_address(args.host, args.port),
+        bind_address(options.host, options.port),
         where,
     )
     if config.strict and config.template_library.authors is None:
@@ -175,40 +204,41 @@ def serve(args: argparse.Namespace) -> int:
         )
     run_dir = Path(tempfile.mkdtemp(prefix="argo-admission-"))
     use_metrics_dir(run_dir)
-    cert_dir = Path(args.cert_dir)
+    cert_dir = Path(options.cert_dir)
     reloader = CertReloader(cert_dir / "tls.crt", cert_dir / "tls.key")
-    options = gunicorn_options(args, cert_dir=cert_dir, run_dir=run_dir, reloader=reloader)
+    settings = gunicorn_options(options, cert_dir=cert_dir, run_dir=run_dir, reloader=reloader)
     WebhookApplication(
-        options, lambda: build_app(args, config, templates, run_dir=run_dir, certificate=reloader)
+        settings,
+        lambda: build_app(options, config, templates, run_dir=run_dir, certificate=reloader),
     ).run()
     return 0
 
 
-def _configmap_problem(args: argparse.Namespace) -> str:
+def _configmap_problem(options: ServeOptions) -> str:
     """Why --argo-configmap cannot be used ("" when it can, or is not given)."""
-    given = getattr(args, "argo_configmap", None)
+    given = options.argo_configmap
     if not given:
         return ""
     namespace, sep, name = given.partition("/")
     if not sep or not namespace or not name or "/" in name:
         return f"--argo-configmap {given!r} must be NAMESPACE/NAME"
-    if args.no_cluster or args.templates:
+    if options.no_cluster or options.templates:
         return "--argo-configmap reads the cluster; it cannot go with --no-cluster or --templates"
-    if args.kubeconfig is None and not cluster_config_exists():
+    if options.kubeconfig is None and not cluster_config_exists():
         return "--argo-configmap needs a cluster: no in-cluster config and no --kubeconfig"
     return ""
 
 
-def _registration_problem(args: argparse.Namespace) -> str:
+def _registration_problem(options: ServeOptions) -> str:
     """Why --register-webhooks cannot be used ("" when it can, or is not given)."""
-    path = getattr(args, "register_webhooks", None)
+    path = options.register_webhooks
     if not path:
         return ""
     try:
         read_configurations(path)
     except RegistrationError as exc:
         return f"--register-webhooks {exc}"
-    if args.kubeconfig is None and not cluster_config_exists():
+    if options.kubeconfig is None and not cluster_config_exists():
         return "--register-webhooks needs a cluster: no in-cluster config and no --kubeconfig"
     return ""
 
@@ -235,26 +265,26 @@ def use_metrics_dir(run_dir: Path) -> None:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
 
 
-def template_factory(args: argparse.Namespace) -> tuple[SourceFactory, str]:
+def template_factory(options: ServeOptions) -> tuple[SourceFactory, str]:
     """How each worker gets its template source, checked now: files are read once, here."""
-    if args.templates or args.no_cluster:
-        files = FileTemplateSource.from_paths(args.templates)
+    if options.templates or options.no_cluster:
+        files = FileTemplateSource.from_paths(options.templates)
         return (
             lambda observe: StaticSource(files, observe=observe),
-            f"files ({', '.join(args.templates) or 'none'})",
+            f"files ({', '.join(options.templates) or 'none'})",
         )
-    if args.kubeconfig is None and not cluster_config_exists():
+    if options.kubeconfig is None and not cluster_config_exists():
         log.warning(
             "no in-cluster config and no kubeconfig: no template can be looked up, so "
             "every workflowTemplateRef is reported as not found (pass --kubeconfig, or "
             "--templates for files)"
         )
         return (lambda observe: StaticSource(FileTemplateSource(), observe=observe), "nowhere")
-    configuration = kube_configuration(args.kubeconfig)
+    configuration = kube_configuration(options.kubeconfig)
 
     def kube(observe: Callable[[str], None]) -> Any:
         source = KubeTemplateSource(
-            configuration, lookup_timeout=args.lookup_timeout, observe=observe
+            configuration, lookup_timeout=options.lookup_timeout, observe=observe
         )
         source.start()  # in the worker: threads do not survive a fork
         return source
@@ -263,24 +293,24 @@ def template_factory(args: argparse.Namespace) -> tuple[SourceFactory, str]:
 
 
 def gunicorn_options(
-    args: argparse.Namespace, *, cert_dir: Path, run_dir: Path, reloader: CertReloader | None = None
+    options: ServeOptions, *, cert_dir: Path, run_dir: Path, reloader: CertReloader | None = None
 ) -> dict[str, Any]:
     """gunicorn settings: gthread workers, TLS with reloading certificates, JSON logs."""
     reloader = reloader or CertReloader(cert_dir / "tls.crt", cert_dir / "tls.key")
     return {
-        "bind": [bind_address(args.host, args.port)],
+        "bind": [bind_address(options.host, options.port)],
         "worker_class": "admission.worker.WebhookWorker",  # gthread, see worker.py
-        "workers": args.workers,
-        "threads": args.threads,
+        "workers": options.workers,
+        "threads": options.threads,
         "keepalive": KEEPALIVE_SECONDS,
         "timeout": WORKER_TIMEOUT,
         "graceful_timeout": GRACEFUL_SECONDS,
         "certfile": str(cert_dir / "tls.crt"),
         "keyfile": str(cert_dir / "tls.key"),
         "ssl_context": lambda conf, default_factory: reloader.context(),
-        "logconfig_dict": logging_dict(args.log_level),
+        "logconfig_dict": logging_dict(options.log_level),
         "logger_class": QuietAccessLogger,
-        "loglevel": args.log_level,
+        "loglevel": options.log_level,
         "proc_name": "argo-admission",
         "worker_tmp_dir": str(run_dir),
         "control_socket_disable": True,  # no gunicornc socket: nothing else steers this server
@@ -304,7 +334,7 @@ def _worker_exit(arbiter: Any, worker: Any) -> None:
 
 
 def build_app(
-    args: argparse.Namespace,
+    options: ServeOptions,
     config: Config,
     templates: SourceFactory,
     *,
@@ -319,27 +349,27 @@ def build_app(
 
     metrics = Metrics.create()
     policy = PolicyFile(
-        args.config,
+        options.config,
         fallback=config,
         keep=run_dir / KEPT_POLICY,
         on_reload=lambda ok: metrics.count_reload(ok=ok),
     )
-    state = State(policy, templates(metrics.count_lookup), controller_configmap(args))
+    state = State(policy, templates(metrics.count_lookup), controller_configmap(options))
     state.start()
-    if args.register_webhooks:
+    if options.register_webhooks:
         Registrar(
-            client.ApiClient(kube_configuration(args.kubeconfig)),
-            read_configurations(args.register_webhooks),
-            owner=args.webhook_owner,
+            client.ApiClient(kube_configuration(options.kubeconfig)),
+            read_configurations(options.register_webhooks),
+            owner=options.webhook_owner,
             ready=lambda: not state.readiness(),
         ).start()
     metrics.follow(
         policy=lambda: state.config, certificate=certificate.expiry if certificate else None
     )
     # denials and warnings are always written; --log-level debug adds the admitted requests
-    debug = args.log_level.lower() == "debug"
+    debug = options.log_level.lower() == "debug"
     audit = Audit(
-        metrics=metrics, file=args.audit_file, level=logging.DEBUG if debug else logging.INFO
+        metrics=metrics, file=options.audit_file, level=logging.DEBUG if debug else logging.INFO
     )
     log.info("worker %d started with the policy from %s", os.getpid(), policy.config.source)
     app = create_app(state, audit=audit)
@@ -347,12 +377,12 @@ def build_app(
     return app
 
 
-def controller_configmap(args: argparse.Namespace) -> ControllerConfigMap | None:
+def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:
     """The watch of Argo's ConfigMap `--argo-configmap` names, started (in the worker)."""
-    if not args.argo_configmap:
+    if not options.argo_configmap:
         return None
-    namespace, name = args.argo_configmap.split("/", 1)
-    watch = ControllerConfigMap(kube_configuration(args.kubeconfig), namespace, name)
+    namespace, name = options.argo_configmap.split("/", 1)
+    watch = ControllerConfigMap(kube_configuration(options.kubeconfig), namespace, name)
     watch.start()
     return watch
 

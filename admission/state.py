@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -91,6 +92,20 @@ class StaticSource:
 
 
 # --- the policy -----------------------------------------------------------------------------
+
+DEFAULT_POLICY: Final = "policies/default.yaml"
+
+
+def default_policy_text() -> str:
+    """The shipped `policies/default.yaml`, what `serve` uses with no --config."""
+    return resources.files("admission.policies").joinpath("default.yaml").read_text("utf-8")
+
+
+def load_policy(path: str | None) -> Config:
+    """The policy at `path`, or the shipped default policy; raises ConfigError."""
+    if path is None:
+        return parse_config(default_policy_text(), source=DEFAULT_POLICY)
+    return load_config(path)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from flask import Flask, Response, request
 
-from admission.serving import WebhookApplication, gunicorn_options, use_metrics_dir
+from admission.serving import ServeOptions, WebhookApplication, gunicorn_options, use_metrics_dir
 
 
 def create_app() -> Flask:
@@ -43,11 +43,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
-    args.log_level = "warning"
+    serving = ServeOptions(
+        host=args.host,
+        port=args.port,
+        cert_dir=args.cert_dir,
+        workers=args.workers,
+        threads=args.threads,
+        log_level="warning",
+    )
     run_dir = Path(args.cert_dir).parent / f"trivial-run-{args.port}"
     run_dir.mkdir(parents=True, exist_ok=True)
     use_metrics_dir(run_dir)
-    options: dict[str, Any] = gunicorn_options(args, cert_dir=Path(args.cert_dir), run_dir=run_dir)
+    options: dict[str, Any] = gunicorn_options(
+        serving, cert_dir=Path(args.cert_dir), run_dir=run_dir
+    )
     options.pop("worker_exit", None)
     WebhookApplication(options, create_app).run()
 
