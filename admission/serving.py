@@ -343,9 +343,9 @@ def build_app(
 ) -> Any:
     """The Flask app for one worker: policy, template source, audit and metrics."""
     # imported here, in the worker: prometheus_client picks its multiprocess mode at import
+    from admission.app import create_app
     from admission.audit import Audit
     from admission.metrics import Metrics
-    from admission.server import create_app
 
     metrics = Metrics.create()
     policy = PolicyFile(

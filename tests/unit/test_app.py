@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from admission.app import create_app
 from admission.audit import Audit
 from admission.config import Config
 from admission.metrics import Metrics
 from admission.policy.source import TemplateKey, TemplateSource
 from admission.review import make_review
-from admission.server import create_app
 from admission.state import PolicyFile, State
 
 REF_WORKFLOW = {
