@@ -7,12 +7,11 @@ without `metadata.namespace` answers for any namespace, as `kubectl apply -n NS`
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from admission.manifests import manifest_files, read_documents
 from admission.objects import (
     CLUSTER,
     NAMESPACED,
@@ -22,46 +21,6 @@ from admission.objects import (
     qualified_name,
     workflow_ref,
 )
-
-SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class ManifestError(ValueError):
-    """A manifest file cannot be read or parsed."""
-
-
-def read_documents(path: Path) -> list[Any]:
-    """Every YAML/JSON document in a file, `kind: List` items flattened."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{path}: not valid YAML/JSON: {exc}") from exc
-    out: list[Any] = []
-    for doc in docs:
-        if (
-            isinstance(doc, dict)
-            and doc.get("kind") == "List"
-            and isinstance(doc.get("items"), list)
-        ):
-            out.extend(doc["items"])
-        else:
-            out.append(doc)
-    return out
-
-
-def manifest_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Files named, and YAML/JSON files under directories named, in a stable order."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-        elif path.exists():
-            yield path
-        else:
-            raise ManifestError(f"{path}: no such file or directory")
 
 
 class FileTemplateSource:

@@ -166,7 +166,8 @@ def serve_command(
     if kubeconfig is not None:
         cmd += ["--kubeconfig", str(kubeconfig)]
     else:
-        cmd += ["--templates", *map(str, templates)] if templates else ["--no-cluster"]
+        flags = [arg for path in templates for arg in ("--templates", str(path))]
+        cmd += flags if templates else ["--no-cluster"]
     return [*cmd, *extra]
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from admission import audit
-from admission.cli import make_review
 from admission.decision import Decision, Outcome, Violation
-from admission.review import parse_review
+from admission.review import make_review, parse_review
 
 WORKFLOW = {
     "apiVersion": "argoproj.io/v1alpha1",
