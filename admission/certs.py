@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey
 FILES = ("ca.crt", "tls.crt", "tls.key")
+# RFC 1123 DNS labels, as Kubernetes checks names (IsDNS1123Label); `*` only as a first label.
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+MAX_DNS_NAME = 253
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,42 @@ class Bundle:
     ca_key: bytes
     cert: bytes
     key: bytes
+
+
+def dns_label_problem(name: str) -> str:
+    """Why `name` is not a DNS label as Kubernetes names Services and namespaces ("" if it is)."""
+    if not DNS_LABEL.fullmatch(name):
+        return (
+            f"{name!r} is not a DNS label (at most 63 lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit)"
+        )
+    return ""
+
+
+def host_problem(host: str) -> str:
+    """Why `host` cannot be a certificate's subject alternative name ("" when it can).
+
+    An IP address, or a DNS name of RFC 1123 labels (a wildcard `*` only as the first one).
+    """
+    try:
+        ipaddress.ip_address(host)
+        return ""
+    except ValueError:
+        pass
+    labels = host.lower().split(".")
+    if labels and labels[0] == "*":
+        labels = labels[1:]
+    if (
+        not host
+        or len(host) > MAX_DNS_NAME
+        or not labels
+        or not all(DNS_LABEL.fullmatch(label) for label in labels)
+    ):
+        return (
+            f"{host!r} is neither an IP address nor a DNS name (labels of letters, digits and "
+            "'-', separated by dots)"
+        )
+    return ""
 
 
 def service_names(service: str, namespace: str) -> list[str]:
@@ -106,6 +146,10 @@ def make_serving(
     """A certificate for `hosts` (DNS names and IP addresses), signed by the CA."""
     if not hosts:
         raise ValueError("a serving certificate needs at least one host")
+    for host in hosts:
+        problem = host_problem(host)
+        if problem:
+            raise ValueError(problem)
     now = now or _utcnow()
     key = _key()
     sans: list[x509.GeneralName] = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from admission import __version__, certs
 from admission.commands import (
@@ -29,6 +29,9 @@ from admission.config import ConfigError
 from admission.manifests import ManifestError, Reader
 from admission.verdict import FORMATS
 
+MAX_PORT = 65535
+EXIT_INTERRUPTED = 130
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 EXIT_CODES = """exit status:
   0  every manifest admitted
   1  a manifest denied
@@ -79,7 +82,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_certs(args: argparse.Namespace) -> int:
     """Write ca.crt, ca.key, tls.crt, tls.key for the Service (and localhost) into --out."""
     hosts = certs.default_hosts(args.service, args.namespace, args.host)
-    certs.write_bundle(args.out, certs.make_bundle(hosts, days=args.days))
+    bundle = certs.make_bundle(hosts, days=args.days)
+    try:
+        certs.write_bundle(args.out, bundle)
+    except OSError as exc:
+        where = "" if str(exc.filename) == args.out else f"{exc.filename}: "
+        raise UsageError(
+            f"--out {args.out}: cannot write the certificates: {where}{exc.strerror or exc}"
+        ) from exc
     print(f"wrote {', '.join(certs.FILES)} and ca.key to {args.out} for {', '.join(hosts)}")
     return EXIT_OK
 
@@ -114,6 +124,60 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
 
 
+# --- argument types: a bad value is refused with the flag and the value, before anything runs
+
+
+def positive_int(text: str) -> int:
+    """A whole number above zero."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not above zero")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text} is not above zero")
+    return value
+
+
+def tcp_port(text: str) -> int:
+    """A TCP port, 1-65535."""
+    value = positive_int(text)
+    if value > MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1-{MAX_PORT})")
+    return value
+
+
+def san_host(text: str) -> str:
+    """A DNS name or IP address a certificate can name."""
+    problem = certs.host_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def dns_label(text: str) -> str:
+    """A Service or namespace name."""
+    problem = certs.dns_label_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
+def bind_host(text: str) -> str:
+    """An address to listen on: an IP address (0.0.0.0 or :: for all) or a host name."""
+    return san_host(text)
+
+
 class CommandParser(argparse.ArgumentParser):
     """A subcommand's parser: options and operands in any order.
 
@@ -126,6 +190,10 @@ class CommandParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self._intermixed = intermixed
         self._inside = False
+
+    def error(self, message: str) -> NoReturn:
+        """A usage error in one line, naming the flag and the value, and exit 2."""
+        self.exit(EXIT_ERROR, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -147,7 +215,9 @@ CONFIG_HELP = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    parser = argparse.ArgumentParser(prog="argo-admission", description=__doc__.splitlines()[0])
+    parser = CommandParser(
+        prog="argo-admission", description=__doc__.splitlines()[0], intermixed=False
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
@@ -158,10 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the shipped policies/default.yaml)",
     )
     serve.add_argument("--cert-dir", default="certs", help="tls.crt/tls.key; generated if absent")
-    serve.add_argument("--host", default="0.0.0.0")
-    serve.add_argument("--port", type=int, default=8443)
-    serve.add_argument("--workers", type=int, default=2)
-    serve.add_argument("--threads", type=int, default=4)
+    serve.add_argument("--host", type=bind_host, default="0.0.0.0", help="address to listen on")
+    serve.add_argument("--port", type=tcp_port, default=8443, help="TCP port to listen on")
+    serve.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
+    serve.add_argument("--threads", type=positive_int, default=4, help="threads per worker")
     serve.add_argument(
         "--templates",
         action="append",
@@ -197,10 +267,16 @@ def build_parser() -> argparse.ArgumentParser:
         "uninstall) deletes them (default: no owner)",
     )
     serve.add_argument("--audit-file", help="also append audit JSON lines to this file (rotated)")
-    serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default="info",
+        help="least severe log lines written (debug adds a line per admitted request)",
+    )
     serve.add_argument(
         "--lookup-timeout",
-        type=float,
+        type=positive_float,
         default=3.0,
         help="seconds a template lookup may take on a cache miss",
     )
@@ -300,11 +376,23 @@ def build_parser() -> argparse.ArgumentParser:
         dest="certs_command", required=True, parser_class=CommandParser
     )
     generate = certs_sub.add_parser("generate", help="write a CA and a serving certificate")
-    generate.add_argument("--out", required=True)
-    generate.add_argument("--service")
-    generate.add_argument("--namespace", default="default")
-    generate.add_argument("--days", type=int, default=365)
-    generate.add_argument("--host", action="append", default=[], help="extra DNS name or IP")
+    generate.add_argument("--out", required=True, help="directory to write the files into")
+    generate.add_argument(
+        "--service", type=dns_label, help="the webhook's Service: its DNS names go into the SANs"
+    )
+    generate.add_argument(
+        "--namespace", type=dns_label, default="default", help="the Service's namespace"
+    )
+    generate.add_argument(
+        "--days", type=positive_int, default=365, help="how long the serving certificate is valid"
+    )
+    generate.add_argument(
+        "--host",
+        type=san_host,
+        action="append",
+        default=[],
+        help="extra DNS name or IP address for the SANs; repeat for more",
+    )
     generate.set_defaults(func=cmd_certs)
     return parser
 
@@ -315,11 +403,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (UsageError, ManifestError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return fail(str(exc))
     except ConfigError as exc:
-        print(f"error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_ERROR
+        return fail(one_line(exc))
+    except OSError as exc:  # a file named on the command line that cannot be read or written
+        return fail(describe(exc))
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: still one line, never a traceback
+        return fail(f"unexpected {type(exc).__name__}: {exc} (a bug in argo-admission)")
+
+
+def fail(message: str) -> int:
+    """Report an error in one line on stderr; the exit code for errors."""
+    print(f"error: {' '.join(message.split())}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def describe(exc: OSError) -> str:
+    """`path: reason` for an error about a file."""
+    if exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    return str(exc.strerror or exc)
 
 
 def one_line(exc: ConfigError) -> str:

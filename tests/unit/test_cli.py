@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from support import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +139,122 @@ def test_certs_generate_writes_the_files(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (tmp_path / "c").iterdir()} >= {"ca.crt", "tls.crt", "tls.key"}
+
+
+# --- one-line errors: every operational error names the file or value, exit 2, no traceback --
+
+MALFORMED = {
+    "bad.yaml": "a: [\n",
+    "list.yaml": "- 1\n- 2\n",
+    "two.yaml": GOOD + "---\n" + GOOD,
+    "policy.yaml": "mode: nope\nfoo: 1\n",
+    "broken.json": '{"kind": "AdmissionReview"',
+    "notreview.yaml": "a: 1\n",
+    "nothing.yaml": "kind: ConfigMap\nmetadata: {name: x}\n",
+}
+WORKFLOW = "tests/fixtures/merge/defaults-under-ref/workflow.yaml"
+TEMPLATE = "tests/fixtures/merge/defaults-under-ref/template.yaml"
+CERTS = ["certs", "generate", "--out", "{tmp}/c"]
+# (arguments, what the one line must name); {tmp} is a directory holding MALFORMED's files.
+ERRORS = {
+    "certs-out-unwritable": (["certs", "generate", "--out", "/proc/nope"], "--out /proc/nope"),
+    "certs-days-negative": (
+        [*CERTS, "--days", "-5"],
+        "--days: -5",
+    ),
+    "certs-days-zero": ([*CERTS, "--days", "0"], "--days: 0"),
+    "certs-days-not-a-number": ([*CERTS, "--days", "x"], "'x'"),
+    "certs-host-with-space": (
+        [*CERTS, "--host", "bad host"],
+        "--host: 'bad host'",
+    ),
+    "certs-host-underscore": (
+        [*CERTS, "--host", "a_b.c"],
+        "a_b.c",
+    ),
+    "certs-host-empty-label": ([*CERTS, "--host", "a..b"], "a..b"),
+    "certs-service-not-a-label": (
+        [*CERTS, "--service", "Bad_Svc"],
+        "--service: 'Bad_Svc'",
+    ),
+    "certs-namespace-not-a-label": (
+        [*CERTS, "--service", "s", "--namespace", "a.b"],
+        "--namespace: 'a.b'",
+    ),
+    "serve-port-too-high": (["serve", "--port", "99999"], "--port: 99999"),
+    "serve-port-zero": (["serve", "--port", "0"], "--port: 0"),
+    "serve-host-not-a-name": (["serve", "--host", "no such host"], "--host: 'no such host'"),
+    "serve-workers-zero": (["serve", "--workers", "0"], "--workers: 0"),
+    "serve-lookup-timeout-negative": (["serve", "--lookup-timeout", "-1"], "--lookup-timeout"),
+    "serve-log-level-unknown": (["serve", "--log-level", "loud"], "'loud'"),
+    "serve-config-missing": (["serve", "--config", "{tmp}/none.yaml"], "{tmp}/none.yaml"),
+    "serve-config-invalid": (["serve", "--config", "{tmp}/policy.yaml"], "{tmp}/policy.yaml: "),
+    "serve-templates-missing": (
+        ["serve", "--templates", "{tmp}/none", "--cert-dir", "{tmp}/c"],
+        "{tmp}/none",
+    ),
+    "check-missing": (["check", "{tmp}/none.yaml"], "{tmp}/none.yaml"),
+    "check-not-yaml": (["check", "{tmp}/bad.yaml"], "{tmp}/bad.yaml: not valid YAML/JSON: line 2"),
+    "check-not-objects": (["check", "{tmp}/list.yaml"], "{tmp}/list.yaml"),
+    "check-nothing-policed": (["check", "{tmp}/nothing.yaml"], "{tmp}/nothing.yaml"),
+    "check-directory-is-empty": (["check", "{tmp}/empty"], "{tmp}/empty"),
+    "check-policy-invalid": (
+        ["check", "--config", "{tmp}/policy.yaml", "{tmp}/two.yaml"],
+        "invalid policy {tmp}/policy.yaml: foo: unknown key",
+    ),
+    "check-templates-not-yaml": (
+        ["check", "--templates", "{tmp}/bad.yaml", "{tmp}/two.yaml"],
+        "{tmp}/bad.yaml",
+    ),
+    "check-no-manifest": (["check"], "MANIFEST"),
+    "review-missing": (["review", "{tmp}/none.json"], "{tmp}/none.json"),
+    "review-a-directory": (["review", "{tmp}/empty"], "{tmp}/empty"),
+    "review-not-json": (
+        ["review", "{tmp}/broken.json"],
+        "{tmp}/broken.json: body is not valid JSON",
+    ),
+    "review-not-yaml": (["review", "{tmp}/bad.yaml"], "{tmp}/bad.yaml: neither JSON nor YAML"),
+    "review-not-a-review": (["review", "{tmp}/notreview.yaml"], "kind must be AdmissionReview"),
+    "review-templates-missing": (
+        ["review", "--templates", "{tmp}/none", "{tmp}/notreview.yaml"],
+        "{tmp}/none",
+    ),
+    "merge-workflow-missing": (["merge", "--workflow", "{tmp}/none.yaml"], "{tmp}/none.yaml"),
+    "merge-workflow-two-documents": (["merge", "--workflow", "{tmp}/two.yaml"], "found 2"),
+    "merge-workflow-not-yaml": (["merge", "--workflow", "{tmp}/bad.yaml"], "{tmp}/bad.yaml"),
+    "merge-template-not-yaml": (
+        ["merge", "--workflow", WORKFLOW, "--template", "{tmp}/bad.yaml"],
+        "{tmp}/bad.yaml",
+    ),
+    "merge-defaults-not-yaml": (
+        ["merge", "--workflow", WORKFLOW, "--template", TEMPLATE, "--defaults", "{tmp}/bad.yaml"],
+        "{tmp}/bad.yaml",
+    ),
+    "merge-expect-missing": (
+        ["merge", "--workflow", WORKFLOW, "--template", TEMPLATE, "--expect", "{tmp}/none.yaml"],
+        "{tmp}/none.yaml",
+    ),
+    "merge-config-invalid": (
+        ["merge", "--workflow", WORKFLOW, "--config", "{tmp}/policy.yaml"],
+        "{tmp}/policy.yaml",
+    ),
+    "unknown-command": (["bogus"], "'bogus'"),
+}
+
+
+@pytest.mark.parametrize("case", ERRORS)
+def test_an_operational_error_is_one_line_naming_the_file_or_value(
+    tmp_path: Path, case: str
+) -> None:
+    for name, text in MALFORMED.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "empty").mkdir()
+    args, named = ERRORS[case]
+    result = cli(*(a.replace("{tmp}", str(tmp_path)) for a in args))
+    lines = result.stderr.splitlines()
+    assert result.returncode == 2, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert named.replace("{tmp}", str(tmp_path)) in lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    if args[0] == "certs":
+        assert not (tmp_path / "c").exists()  # nothing is written when a value is refused
