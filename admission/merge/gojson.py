@@ -192,7 +192,11 @@ def _omitted_when_empty(
 
 
 def strip_nulls(value: JSON) -> JSON:
-    """Drop null members recursively: what a Go reader makes of explicit nulls."""
+    """Drop null members recursively: what a Go reader makes of explicit nulls.
+
+    The strategic merge uses it for what a patch adds whole (IgnoreUnmatchedNulls: a null
+    deletes and is never kept), mutation for the baseline it writes, `is_set` for a struct.
+    """
     if isinstance(value, dict):
         return {k: strip_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, list):

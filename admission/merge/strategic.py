@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from admission.merge.gojson import strip_nulls
 from admission.merge.gotypes import FIELDS, JSON, MergeError
 
 
@@ -32,7 +33,7 @@ def strategic_merge(original: JSON, patch: JSON, type_name: str | None) -> JSON:
     Both must be Go-marshalled JSON (see go_roundtrip). Inputs are not modified.
     """
     if not isinstance(original, dict) or not isinstance(patch, dict):
-        return _drop_nulls(clone(patch))
+        return strip_nulls(clone(patch))
     return merge_map(clone(original), clone(patch), type_name)
 
 
@@ -44,7 +45,7 @@ def merge_map(original: dict[str, JSON], patch: dict[str, JSON], type_name: str 
             original.pop(key, None)  # IgnoreUnmatchedNulls: a null deletes, and is not kept
             continue
         if key not in original or type(original[key]) is not type(patch_value):
-            original[key] = _drop_nulls(patch_value)
+            original[key] = strip_nulls(patch_value)
             continue
         child_type, merge_key = fields.get(key, (None, None))
         current = original[key]
@@ -53,16 +54,8 @@ def merge_map(original: dict[str, JSON], patch: dict[str, JSON], type_name: str 
         elif isinstance(current, list) and merge_key is not None:
             original[key] = _merge_list(current, patch_value, child_type, merge_key, key)
         else:
-            original[key] = _drop_nulls(patch_value)
+            original[key] = strip_nulls(patch_value)
     return original
-
-
-def _drop_nulls(value: JSON) -> JSON:
-    if isinstance(value, dict):
-        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_drop_nulls(v) for v in value]
-    return value
 
 
 def _merge_list(
@@ -97,7 +90,7 @@ def _merge_list(
         key = _key_of(item[merge_key])
         if key not in first:
             first[key] = len(merged)
-            merged.append(_drop_nulls(item))
+            merged.append(strip_nulls(item))
         else:
             merged[first[key]] = merge_map(merged[first[key]], item, type_name)
     return _order_like_go(merged, patch, original, merge_key)
