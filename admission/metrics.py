@@ -14,7 +14,6 @@ import os
 import platform
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Final
 
 from prometheus_client import (
@@ -31,10 +30,12 @@ from admission import __version__
 from admission.config import Config
 from admission.policy import KINDS
 from admission.review import OPERATIONS
+from admission.version import COMMIT_ENV as COMMIT_ENV
+from admission.version import checkout_commit as checkout_commit
+from admission.version import commit
 from admission.webhook import ENDPOINTS
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
-COMMIT_ENV: Final = "ARGO_ADMISSION_COMMIT"  # set by the image build (Dockerfile ARG COMMIT)
 
 # From 0.25 ms: an evaluation answered from the cache takes around a millisecond.
 LATENCY_BUCKETS: Final = (
@@ -275,32 +276,9 @@ def build_labels() -> dict[str, str]:
     """version, commit and python of this process."""
     return {
         "version": __version__,
-        "commit": os.environ.get(COMMIT_ENV) or checkout_commit() or "unknown",
+        "commit": commit(),
         "python": platform.python_version(),
     }
-
-
-def checkout_commit(package: Path = Path(__file__).parent) -> str:
-    """The commit of the git checkout the package runs from (an editable install), or ""."""
-    git = package.parent / ".git"
-    try:
-        if git.is_file():  # a worktree: "gitdir: PATH"
-            git = (package.parent / git.read_text().partition(":")[2].strip()).resolve()
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref: "):
-            return head  # detached
-        ref = head.removeprefix("ref: ")
-        common = git / "commondir"
-        common = git / common.read_text().strip() if common.is_file() else git
-        for base in (git, common):
-            if (base / ref).is_file():
-                return (base / ref).read_text().strip()
-        for line in (common / "packed-refs").read_text().splitlines():
-            if line.endswith(f" {ref}"):
-                return line.split()[0]
-    except OSError:
-        return ""
-    return ""
 
 
 def mark_process_dead(pid: int) -> None:

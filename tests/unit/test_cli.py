@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from admission import __version__, version
+from admission.arguments import build_parser
 from support import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -258,3 +263,135 @@ def test_an_operational_error_is_one_line_naming_the_file_or_value(
     assert "Traceback" not in result.stdout + result.stderr
     if args[0] == "certs":
         assert not (tmp_path / "c").exists()  # nothing is written when a value is refused
+
+
+# --- help, completion, version ---------------------------------------------------------------
+
+
+def parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """The parser and every subcommand's parser below it."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                yield from parsers(child)
+
+
+def test_every_option_has_a_line_of_help_with_its_default() -> None:
+    checked = 0
+    for parser in parsers(build_parser()):
+        text = parser.format_help()
+        for action in parser._actions:
+            if not action.option_strings or action.default == argparse.SUPPRESS:  # --help
+                continue
+            assert action.help, f"{parser.prog} {action.option_strings[0]} has no help"
+            formatter = parser._get_formatter()
+            shown = formatter._get_help_string(action) % vars(action)  # type: ignore[attr-defined]
+            assert "(default: " in shown or "(required)" in shown, (parser.prog, shown)
+            assert action.option_strings[-1] in text
+            checked += 1
+    assert checked > 30
+
+
+def test_help_shows_the_default_values() -> None:
+    result = cli("serve", "--help")
+    text = " ".join(result.stdout.split())
+    assert "(default: 8443)" in text and "(default: 0.0.0.0)" in text
+    assert "(default: the shipped policies/default.yaml)" in text
+
+
+def bash_completions(script: str, words: list[str]) -> list[str]:
+    """What bash offers after `words` with the generated completion script loaded."""
+    line = " ".join(words)
+    program = f"""
+{script}
+COMP_WORDS=({line})
+COMP_CWORD={len(words) - 1}
+COMP_LINE="{line}"
+COMP_POINT=${{#COMP_LINE}}
+_shtab_argo_admission argo-admission "{words[-1]}" "{words[-2]}"
+printf '%s\\n' "${{COMPREPLY[@]}}"
+"""
+    result = subprocess.run(
+        ["bash", "--norc", "--noprofile", "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_bash_completion_offers_the_commands_and_their_options() -> None:
+    result = cli("completion", "bash")
+    assert result.returncode == 0, result.stderr
+    syntax = subprocess.run(["bash", "-n"], input=result.stdout, text=True, capture_output=True)
+    assert syntax.returncode == 0, syntax.stderr
+    commands = bash_completions(result.stdout, ["argo-admission", ""])
+    assert {"serve", "review", "check", "merge", "certs", "completion"} <= set(commands)
+    assert bash_completions(result.stdout, ["argo-admission", "ch"]) == ["check"]
+    options = bash_completions(result.stdout, ["argo-admission", "check", "--"])
+    assert {"--templates", "--workflows", "--output", "--show-patch", "--config"} <= set(options)
+
+
+@pytest.mark.parametrize("shell", ["zsh", "fish"])
+def test_zsh_and_fish_completion_scripts_name_every_command(shell: str) -> None:
+    result = cli("completion", shell)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("#")
+    for command in ("serve", "review", "check", "merge", "certs", "completion", "--templates"):
+        assert command in result.stdout
+
+
+def test_completion_for_an_unknown_shell_is_refused() -> None:
+    result = cli("completion", "tcsh")
+    assert result.returncode == 2 and "'tcsh'" in result.stderr
+
+
+def test_version_prints_the_package_version_and_the_checkout_commit() -> None:
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.strip()
+    env = {k: v for k, v in os.environ.items() if k != version.COMMIT_ENV}
+    result = subprocess.run(
+        [sys.executable, "-m", "admission.cli", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout == f"argo-admission {__version__} (commit {head})\n"
+
+
+def test_the_commit_baked_into_the_image_comes_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(version.COMMIT_ENV, "0123abcd")
+    result = cli("--version")
+    assert result.stdout == f"argo-admission {__version__} (commit 0123abcd)\n"
+
+
+class FakeDistribution:
+    def __init__(self, direct_url: str | None) -> None:
+        self.direct_url = direct_url
+
+    def read_text(self, name: str) -> str | None:
+        return self.direct_url if name == "direct_url.json" else None
+
+
+def test_the_commit_pip_installed_from_comes_next(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv(version.COMMIT_ENV, raising=False)
+    from_git = (
+        '{"url": "https://example.invalid/a.git", "vcs_info": {"vcs": "git", "commit_id": "feed"}}'
+    )
+    monkeypatch.setattr(version.metadata, "distribution", lambda name: FakeDistribution(from_git))
+    assert version.commit(tmp_path / "admission") == "feed"
+    local = '{"url": "file:///src", "dir_info": {"editable": true}}'
+    monkeypatch.setattr(version.metadata, "distribution", lambda name: FakeDistribution(local))
+    assert version.commit(tmp_path / "admission") == "unknown"  # no checkout at tmp_path either
+    (tmp_path / ".git/refs/heads").mkdir(parents=True)
+    (tmp_path / ".git/HEAD").write_text("ref: refs/heads/main\n")
+    (tmp_path / ".git/refs/heads/main").write_text("c0ffee\n")
+    assert version.commit(tmp_path / "admission") == "c0ffee"
