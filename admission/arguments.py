@@ -16,12 +16,12 @@ from typing import Any, Final, NoReturn
 
 import shtab
 
-from admission import certs
+from admission.argtypes import dns_label, positive_float, positive_int, san_host, tcp_port
+from admission.commands import AUDIT_FORMATS
 from admission.verdict import FORMATS
 from admission.version import version_line
 
 EXIT_USAGE: Final = 2
-MAX_PORT: Final = 65535
 LOG_LEVELS: Final = ("debug", "info", "warning", "error", "critical")
 SHELLS: Final = ("bash", "zsh", "fish")
 FILE: Final = shtab.FILE  # what a shell completes for the option: files (directories too)
@@ -35,6 +35,10 @@ REVIEW_EXIT_CODES: Final = """exit status:
   0  the request admitted
   1  the request denied
   2  usage or input error (unreadable file, not an AdmissionReview, invalid policy)"""
+AUDIT_EXIT_CODES: Final = """exit status:
+  0  no findings
+  1  findings (a rule broken, a warning, an object that could not be evaluated)
+  2  usage or input error (unreadable or malformed file, invalid policy, cluster unreachable)"""
 MERGE_EXIT_CODES: Final = """exit status:
   0  merged (and equivalent to --expect)
   1  Argo cannot join the specs, or the result differs from --expect
@@ -43,55 +47,6 @@ CONFIG_HELP: Final = (
     "policy file or workflow-controller ConfigMap (default: the shipped policies/default.yaml)"
 )
 TEMPLATES_HELP: Final = "template file or directory (YAML/JSON, - for stdin); repeat for more"
-
-
-# --- argument types -------------------------------------------------------------------------
-
-
-def positive_int(text: str) -> int:
-    """A whole number above zero."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not above zero")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A number of seconds above zero."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:  # NaN too
-        raise argparse.ArgumentTypeError(f"{text} is not above zero")
-    return value
-
-
-def tcp_port(text: str) -> int:
-    """A TCP port, 1-65535."""
-    value = positive_int(text)
-    if value > MAX_PORT:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (1-{MAX_PORT})")
-    return value
-
-
-def san_host(text: str) -> str:
-    """A DNS name or IP address a certificate can name (and a server can listen on)."""
-    problem = certs.host_problem(text)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return text
-
-
-def dns_label(text: str) -> str:
-    """A Service or namespace name."""
-    problem = certs.dns_label_problem(text)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return text
 
 
 # --- the parser -----------------------------------------------------------------------------
@@ -189,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_review(sub)
     add_check(sub)
     add_merge(sub)
+    add_audit(sub)
     add_certs(sub)
     add_completion(sub)
     return parser
@@ -359,6 +315,51 @@ def add_merge(sub: Subparsers) -> None:
         "holds it; exit 1 when different",
     )
     merge.set_defaults(command="merge")
+
+
+def add_audit(sub: Subparsers) -> None:
+    """`audit`: existing objects judged as they stand."""
+    audit = sub.add_parser(
+        "audit",
+        help="judge existing Workflows, CronWorkflows and templates as they stand",
+        description="Judge the Workflows, CronWorkflows and (Cluster)WorkflowTemplates of a\n"
+        "cluster (--kubeconfig) or of exported manifests (-f) under the policy: each as if it\n"
+        "were created now, without the status rule (a started Workflow's status is the\n"
+        "controller's); under Secure a running Workflow is also compared, as Argo compares it,\n"
+        "with the spec it stored when it started (a template edited since fails it).",
+        epilog=AUDIT_EXIT_CODES,
+    )
+    path_option(
+        audit,
+        "-f",
+        "--filename",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="exported manifests: file or directory (YAML/JSON, kind: List; - for stdin); "
+        "repeat for more (default: none, list the cluster's objects)",
+    )
+    path_option(
+        audit,
+        "--kubeconfig",
+        help="the cluster to list (default: in-cluster, then ~/.kube/config)",
+    )
+    audit.add_argument(
+        "-n",
+        "--namespace",
+        type=dns_label,
+        help="only this namespace's objects (default: all namespaces)",
+    )
+    path_option(audit, "--config", help=CONFIG_HELP)
+    repeated_paths(audit, "--templates", TEMPLATES_HELP)
+    audit.add_argument(
+        "-o",
+        "--output",
+        choices=AUDIT_FORMATS,
+        default="table",
+        help="a table, a JSON list of the findings, or PolicyReport manifests (YAML)",
+    )
+    audit.set_defaults(command="audit")
 
 
 def add_certs(sub: Subparsers) -> None:

@@ -1,4 +1,4 @@
-"""`argo-admission`: serve | review | check | merge | certs generate | completion.
+"""`argo-admission`: serve | review | check | merge | audit | certs generate | completion.
 
 The command line is an edge: it parses arguments (admission/arguments.py) into typed options
 and calls the commands (admission/commands.py, admission/serving.py); nothing imports it. Exit
@@ -11,17 +11,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Any, Final
 
 from admission import certs
 from admission.arguments import build_parser, completion_script
+from admission.cluster import ClusterError
 from admission.commands import (
     EXIT_ERROR,
     EXIT_OK,
+    AuditOptions,
     CheckOptions,
     MergeOptions,
     ReviewOptions,
     UsageError,
+    audit,
     check,
     merge,
     review,
@@ -68,6 +71,40 @@ def cmd_merge(args: argparse.Namespace) -> int:
         expect=args.expect,
     )
     return merge(options, reader=Reader(), out=sys.stdout, err=sys.stderr)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Judge existing objects as they stand; a table, JSON findings or PolicyReports."""
+    if args.filename and args.kubeconfig:
+        raise UsageError("audit reads either manifests (-f) or a cluster (--kubeconfig), not both")
+    options = AuditOptions(
+        files=tuple(args.filename),
+        kubeconfig=args.kubeconfig,
+        namespace=args.namespace,
+        config=args.config,
+        templates=tuple(args.templates),
+        output=args.output,
+    )
+    return audit(options, reader=Reader(), out=sys.stdout, list_cluster=list_cluster)
+
+
+def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
+    """The Argo objects of the cluster the kubeconfig (or the in-cluster config) names."""
+    # imported here: the kubernetes client takes a good part of a second to import
+    from kubernetes import client
+    from kubernetes.config.config_exception import ConfigException
+
+    from admission.cluster import list_objects
+    from admission.kube import kube_configuration
+
+    try:
+        configuration = kube_configuration(options.kubeconfig)
+    except (ConfigException, OSError) as exc:
+        where = options.kubeconfig or "no in-cluster config and no kubeconfig"
+        raise UsageError(f"--kubeconfig {where}: {exc}") from exc
+    return list_objects(
+        client.CustomObjectsApi(client.ApiClient(configuration)), namespace=options.namespace
+    )
 
 
 # --- certs ----------------------------------------------------------------------------------
@@ -123,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (UsageError, ManifestError) as exc:
+    except (UsageError, ManifestError, ClusterError) as exc:
         return fail(str(exc))
     except ConfigError as exc:
         return fail(one_line(exc))
@@ -146,6 +183,7 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "review": cmd_review,
     "check": cmd_check,
     "merge": cmd_merge,
+    "audit": cmd_audit,
     "certs": cmd_certs,
     "completion": cmd_completion,
 }

@@ -1,20 +1,22 @@
 """The offline commands: read the inputs, call the core, write the answer, return the exit code.
 
-`check`, `review` and `merge` as the CLI runs them, each given typed options (the CLI parses the
-command line into them; nothing here reads flags). Exit codes: 0 admitted (or equivalent),
-1 denied (or different), 2 an input or usage error, raised as UsageError/ManifestError/ConfigError
-for the CLI to report in one line.
+`check`, `review`, `merge` and `audit` as the CLI runs them, each given typed options (the CLI
+parses the command line into them; nothing here reads flags). Exit codes: 0 admitted (or
+equivalent, or nothing found), 1 denied (or different, or findings), 2 an input or usage error,
+raised as UsageError/ManifestError/ConfigError for the CLI to report in one line.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 import yaml
 
+from admission import inventory
 from admission.config import Config, load_workflow_defaults
 from admission.diff import equivalent
 from admission.manifests import Document, ManifestError, Reader, describe_yaml_error
@@ -193,3 +195,62 @@ def _stored_spec(expected: Any) -> Any:
     if isinstance(expected, dict) and isinstance(expected.get("spec"), dict):
         return expected["spec"]
     return expected
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+AUDIT_FORMATS: Final = ("table", "json", "policyreport")
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """`argo-admission audit`: objects judged as they stand, from files or a cluster."""
+
+    files: tuple[str, ...] = ()
+    """Exported manifests; none: list the cluster's objects."""
+    kubeconfig: str | None = None
+    namespace: str | None = None
+    """Only this namespace's objects (ClusterWorkflowTemplates still serve as templates)."""
+    config: str | None = None
+    templates: tuple[str, ...] = ()
+    output: str = "table"
+
+
+def audit(
+    options: AuditOptions,
+    *,
+    reader: Reader,
+    out: TextIO,
+    list_cluster: Callable[[AuditOptions], list[dict[str, Any]]],
+    now: Callable[[], float] = time.time,
+) -> int:
+    """Judge the objects; 1 when anything is to be acted on (a fail, warn or error)."""
+    config = load_policy(options.config)
+    if options.files:
+        docs = reader.documents(options.files)
+        require_objects(docs)
+        objects = [d.body for d in docs]
+    else:
+        objects = list_cluster(options)
+    audited = [
+        o for o in objects if inventory.is_audited(o) and _in_namespace(o, options.namespace)
+    ]
+    source = template_source(reader, options.templates, objects)
+    findings = inventory.audit(audited, config=config, templates=source)
+    if options.output == "json":
+        out.write(json.dumps([f.as_dict() for f in inventory.problems(findings)], indent=2) + "\n")
+    elif options.output == "policyreport":
+        reports = inventory.policy_reports(findings, timestamp=int(now()))
+        out.write(yaml.safe_dump_all(reports, sort_keys=False, width=1000))
+    else:
+        out.write(inventory.table(findings))
+    return EXIT_DENIED if inventory.problems(findings) else EXIT_OK
+
+
+def _in_namespace(obj: Mapping[str, Any], namespace: str | None) -> bool:
+    if namespace is None:
+        return True
+    if obj.get("kind") == "ClusterWorkflowTemplate":
+        return False
+    own = (obj.get("metadata") or {}).get("namespace")
+    return (own or "default") == namespace
