@@ -243,6 +243,18 @@ ERRORS = {
         ["merge", "--workflow", WORKFLOW, "--config", "{tmp}/policy.yaml"],
         "{tmp}/policy.yaml",
     ),
+    "audit-file-missing": (["audit", "-f", "{tmp}/none.yaml"], "{tmp}/none.yaml"),
+    "audit-file-not-yaml": (["audit", "-f", "{tmp}/bad.yaml"], "{tmp}/bad.yaml: not valid YAML"),
+    "audit-file-not-objects": (["audit", "-f", "{tmp}/list.yaml"], "{tmp}/list.yaml"),
+    "audit-policy-invalid": (
+        ["audit", "-f", "{tmp}/two.yaml", "--config", "{tmp}/policy.yaml"],
+        "{tmp}/policy.yaml",
+    ),
+    "audit-kubeconfig-missing": (["audit", "--kubeconfig", "{tmp}/none"], "{tmp}/none"),
+    "audit-namespace-not-a-label": (["audit", "-f", "{tmp}/two.yaml", "-n", "A_B"], "'A_B'"),
+    "audit-output-unknown": (["audit", "-f", "{tmp}/two.yaml", "-o", "xml"], "'xml'"),
+    "check-output-unknown": (["check", "-o", "xml", "{tmp}/two.yaml"], "'xml'"),
+    "completion-unknown-shell": (["completion", "tcsh"], "'tcsh'"),
     "unknown-command": (["bogus"], "'bogus'"),
 }
 
