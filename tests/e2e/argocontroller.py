@@ -25,6 +25,10 @@ DEFAULT_VERSION = "v3.7.18"
 CONFIGMAP = "workflow-controller-configmap"
 RESTRICTIONS = (None, "Strict", "Secure")
 READY_TIMEOUT = 60.0
+# Argo v4 outlives SIGTERM: its logging package catches the signal to flush start-up logs and
+# never exits (initSignalHandlers in util/logging/init.go, v4.0.5). Nothing of a controller or
+# server here needs a graceful end; SIGKILL follows soon.
+ARGO_STOP_GRACE = 3.0
 _canaries = itertools.count()
 
 
@@ -51,22 +55,36 @@ def render_config(restrictions: str | None,
     return {key: yaml.safe_dump(value, default_flow_style=False) for key, value in data.items()}
 
 
-def controller_env() -> dict[str, str]:
-    """The environment for the controller: ours without ARGO_* and KUBECONFIG, no leader election.
+def argo_env(**extra: str) -> dict[str, str]:
+    """Our environment for an Argo process: without ARGO_* and KUBECONFIG, plus `extra`.
 
-    The controller binds every ARGO_<FLAG> variable to its flag (viper.AutomaticEnv in
-    cmd/workflow-controller/main.go), so the test run's own ARGO_* settings must not leak in.
+    Argo's programs bind every ARGO_<FLAG> variable to the flag of that name (viper.AutomaticEnv
+    in cmd/workflow-controller/main.go and cmd/argo/commands/server.go), and the CLI takes
+    ARGO_SERVER, ARGO_TOKEN, ARGO_NAMESPACE from the environment: the test run's own settings
+    must not leak in. Whatever an Argo process is to use is passed in `extra`.
     """
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("ARGO_") and k != "KUBECONFIG"}
-    env["LEADER_ELECTION_DISABLE"] = "true"
-    return env
+    return {**env, **extra}
+
+
+def controller_env() -> dict[str, str]:
+    """The environment for the controller: argo_env() without leader election, and requeued
+    after a second rather than ten.
+
+    DEFAULT_REQUEUE_TIME is Argo's knob for how soon a Workflow is looked at again (workflow/
+    controller/rate_limiters.go). v4.0.5 looks at a Workflow a user changed only on that requeue
+    (v3.7.18 at once): with Argo's 10 s, every step of a test on v4 waits 10 s, and a check that
+    something does *not* happen within a few seconds would pass before the controller looked.
+    """
+    return argo_env(LEADER_ELECTION_DISABLE="true", DEFAULT_REQUEUE_TIME="1s")
 
 
 class WorkflowController(Supervised):
     """Argo's workflow-controller process, with its ConfigMap under the test's control."""
 
     label = "the workflow-controller"
+    stop_grace = ARGO_STOP_GRACE
 
     def __init__(self, plane: ControlPlane, *, version: str | None = None) -> None:
         self.plane = plane

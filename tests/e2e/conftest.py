@@ -14,12 +14,16 @@ from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes.client.rest import ApiException
 
+from argocli import ArgoCLI
 from argocontroller import WorkflowController
+from argoserver import ArgoServer
 from controlplane import ControlPlane
-from identities import ADMIN, ALICE, BOB, NAMESPACES
-from webhook import Door
-from workflows import delete_all, delete_cluster_template
+from expect import NS
+from identities import ADMIN, ALICE, BOB, CONTROLLER, EXECUTOR, NAMESPACES
+from webhook import SECURE, STRICT, Door
+from workflows import delete_all, delete_cluster_template, unique
 
 REQUIRE_NETNS = "ARGO_ADMISSION_REQUIRE_NETNS"
 KEEP = "ARGO_ADMISSION_E2E_KEEP"
@@ -74,6 +78,16 @@ def workflow_controller(control_plane: ControlPlane) -> Iterator[WorkflowControl
         controller.stop()
 
 
+@pytest.fixture(scope="session")
+def argo_server(control_plane: ControlPlane) -> Iterator[ArgoServer]:
+    """`argo server --auth-mode=client` on loopback, for the tests that call Argo through it."""
+    server = ArgoServer(control_plane).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def clean_namespaces(control_plane: ControlPlane) -> Iterator[None]:
     """After the test, delete the Workflows, templates and pods it left in every namespace."""
@@ -115,6 +129,28 @@ def door(control_plane: ControlPlane,
 
 
 @pytest.fixture
+def strict(door: Door, argo_strict: WorkflowController) -> WorkflowController:
+    """Argo with `templateReferencing: Strict`, argo-admission enforcing the same."""
+    door.configure(STRICT)
+    return argo_strict
+
+
+@pytest.fixture
+def secure(door: Door, argo_secure: WorkflowController) -> WorkflowController:
+    """Argo with `templateReferencing: Secure`, argo-admission enforcing the same."""
+    door.configure(SECURE)
+    return argo_secure
+
+
+@pytest.fixture
+def controller_is_never_refused(door: Door) -> Iterator[None]:
+    """After the test: argo-admission refused or warned about no request of the controller."""
+    yield
+    lines = [line for line in door.server.audit_lines() if line["user"] == CONTROLLER]
+    assert lines == [], f"argo-admission stood in the controller's way: {lines}"
+
+
+@pytest.fixture
 def admin(control_plane: ControlPlane) -> k8s.ApiClient:
     """A client acting as the cluster admin (system:masters)."""
     return control_plane.client(ADMIN)
@@ -127,6 +163,18 @@ def alice(control_plane: ControlPlane) -> k8s.ApiClient:
 
 
 @pytest.fixture
+def executor(control_plane: ControlPlane) -> k8s.ApiClient:
+    """A client acting as the executor in team-a's pods (the namespace's default account)."""
+    return control_plane.client(EXECUTOR)
+
+
+@pytest.fixture
+def argo(control_plane: ControlPlane) -> ArgoCLI:
+    """Argo's CLI as alice in team-a, talking to the API server directly."""
+    return ArgoCLI(control_plane, ALICE, NS)
+
+
+@pytest.fixture
 def bob(control_plane: ControlPlane) -> k8s.ApiClient:
     """A client acting as bob: workflows in team-b, nothing else."""
     return control_plane.client(BOB)
@@ -134,15 +182,16 @@ def bob(control_plane: ControlPlane) -> k8s.ApiClient:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
-    """On a failed test that used the controller or the door, attach the tails of their logs."""
+    """On a failed test that used the controller, argo-server or the door, attach the tails of
+    their logs."""
     report = yield
     funcargs = getattr(item, "funcargs", {})
-    controller = funcargs.get("workflow_controller")
-    if report.failed and isinstance(controller, WorkflowController):
-        report.sections.append(("workflow-controller log (last lines)", controller.tail(40)))
-    door = funcargs.get("door")
-    if report.failed and isinstance(door, Door):
-        report.sections.append(("argo-admission log (last lines)", door.tail(40)))
+    for name, kind, title in (("workflow_controller", WorkflowController, "workflow-controller"),
+                              ("argo_server", ArgoServer, "argo-server"),
+                              ("door", Door, "argo-admission")):
+        process = funcargs.get(name)
+        if report.failed and isinstance(process, kind):
+            report.sections.append((f"{title} log (last lines)", process.tail(40)))
     return report
 
 
@@ -159,3 +208,33 @@ def cluster_templates(admin: k8s.ApiClient) -> Iterator[list[str]]:
     yield names
     for name in names:
         delete_cluster_template(admin, name)
+
+
+@pytest.fixture
+def secret(admin: k8s.ApiClient) -> Iterator[str]:
+    """A Secret with credentials in team-a, made by the admin (alice may not read it); its name."""
+    core, name = k8s.CoreV1Api(admin), unique("credentials")
+    core.create_namespaced_secret(NS, {"metadata": {"name": name}, "stringData": {
+        "accesskey": "AKIAEXAMPLE", "secretkey": "example-secret-key"}})
+    yield name
+    core.delete_namespaced_secret(name, NS)
+
+
+@pytest.fixture
+def claim(admin: k8s.ApiClient) -> Iterator[str]:
+    """A PersistentVolumeClaim in team-a, made by the admin; its name.
+
+    The API server gives it the `kubernetes.io/pvc-protection` finalizer, which only a
+    kube-controller-manager would remove: the cleanup removes it and deletes the claim.
+    """
+    core, name = k8s.CoreV1Api(admin), unique("data")
+    core.create_namespaced_persistent_volume_claim(NS, {
+        "metadata": {"name": name},
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    yield name
+    try:
+        core.patch_namespaced_persistent_volume_claim(name, NS, {"metadata": {"finalizers": None}})
+        core.delete_namespaced_persistent_volume_claim(name, NS)
+    except ApiException as error:
+        if error.status != 404:
+            raise

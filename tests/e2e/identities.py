@@ -13,6 +13,10 @@ ADMIN = "admin"
 ALICE = "alice"
 BOB = "bob"
 CONTROLLER = "system:serviceaccount:argo:argo"
+ARGO_SERVER = "system:serviceaccount:argo:argo-server"
+# What the executor in a team-a pod acts as (the Workflow's default ServiceAccount): it writes
+# the step's WorkflowTaskResult. There is no kubelet here; tests play the executor's part.
+EXECUTOR = "system:serviceaccount:team-a:default"
 WEBHOOK = "argo-admission"
 
 ARGO_NAMESPACE = "argo"
@@ -35,16 +39,23 @@ class User:
         return f'{self.token},{self.name},{self.name},"{",".join(self.groups)}"'
 
 
+def service_account_user(username: str) -> User:
+    """What a ServiceAccount token would say; the token file lets us mint it without a token
+    controller (there is no kube-controller-manager here)."""
+    namespace = account_subject(username)["namespace"]
+    return User(username, ("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
+                           "system:authenticated"))
+
+
 def make_users() -> dict[str, User]:
     """Fresh tokens for every identity the suite acts as, keyed by user name."""
     users = [
         User(ADMIN, ("system:masters",)),
         User(ALICE, ("team",)),
         User(BOB, ("team",)),
-        # What a ServiceAccount token would say; the token file lets us mint it without a
-        # token controller (there is no kube-controller-manager here).
-        User(CONTROLLER, ("system:serviceaccounts", f"system:serviceaccounts:{ARGO_NAMESPACE}",
-                          "system:authenticated")),
+        service_account_user(CONTROLLER),
+        service_account_user(ARGO_SERVER),
+        service_account_user(EXECUTOR),
         User(WEBHOOK),
     ]
     return {user.name: user for user in users}
@@ -95,10 +106,51 @@ def controller_role() -> dict:
             "metadata": {"name": "argo-role", "namespace": ARGO_NAMESPACE}, "rules": rules}
 
 
+def argo_server_cluster_role() -> dict:
+    """Argo's argo-server ClusterRole, rule for rule (argo-server-clusterole.yaml in
+    manifests/cluster-install-no-crds/argo-server-rbac of argo-workflows v4.0.5; v3.7.18 lacks
+    configmaps create/update). With `--auth-mode=client` the server acts as the user who calls
+    it; its own identity only reads its configuration and watches templates and Workflows."""
+    argo = ["argoproj.io"]
+    rules = [
+        rule([""], ["configmaps"], ["get", "watch", "list", "create", "update"]),
+        rule([""], ["secrets"], ["get", "create"]),
+        rule([""], ["pods", "pods/exec", "pods/log"], ["get", "list", "watch", "delete"]),
+        rule([""], ["events"], ["watch", "create", "patch"]),
+        rule([""], ["serviceaccounts"], READ),
+        rule(argo, ["eventsources", "sensors", "workflows", "workfloweventbindings",
+                    "workflowtemplates", "cronworkflows", "clusterworkflowtemplates"], WRITE),
+    ]
+    return {"apiVersion": RBAC, "kind": "ClusterRole",
+            "metadata": {"name": "argo-server-cluster-role"}, "rules": rules}
+
+
+def executor_role(namespace: str) -> dict:
+    """Argo's minimum for the emissary executor in a Workflow's namespace
+    (manifests/quick-start/base/executor/emissary/executor-role.yaml, v3.7.18 and v4.0.5)."""
+    rules = [rule(["argoproj.io"], ["workflowtaskresults"], ["create", "patch"])]
+    return {"apiVersion": RBAC, "kind": "Role",
+            "metadata": {"name": "executor", "namespace": namespace}, "rules": rules}
+
+
+def template_reader_cluster_role() -> dict:
+    """Reading the cluster-scoped template library (`argo submit --from
+    clusterworkflowtemplate/NAME`): Argo's argo-aggregate-to-view allows it, but a namespace
+    RoleBinding cannot grant a cluster-scoped resource."""
+    rules = [rule(["argoproj.io"], ["clusterworkflowtemplates"], READ)]
+    return {"apiVersion": RBAC, "kind": "ClusterRole",
+            "metadata": {"name": "clusterworkflowtemplate-reader"}, "rules": rules}
+
+
 def team_role(namespace: str) -> dict:
     """What a team member may do in a namespace: run workflows, read the template library,
-    delete pods (as `argo retry` does)."""
-    rules = [rule(["argoproj.io"], ["workflows", "cronworkflows"], WRITE),
+    delete pods (as `argo retry` does).
+
+    Workflows, CronWorkflows and WorkflowTaskResults as Argo's argo-aggregate-to-edit grants
+    them to a namespace editor (workflow-aggregate-roles.yaml, v3.7.18 and v4.0.5); the
+    WorkflowTemplates of the library only to read — under Strict the library is what users
+    may run, and its owner (the admin here) writes it."""
+    rules = [rule(["argoproj.io"], ["workflows", "cronworkflows", "workflowtaskresults"], WRITE),
              rule(["argoproj.io"], ["workflowtemplates"], READ),
              # `argo retry` deletes the pods of the nodes it resets (RetryWorkflow in
              # server/workflow/workflow_server.go, which the CLI runs in-process when it
@@ -132,21 +184,40 @@ def user_subject(name: str) -> dict:
     return {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": name}
 
 
+def account_subject(username: str) -> dict:
+    """The RBAC subject of a ServiceAccount, from its username system:serviceaccount:NS:NAME."""
+    _, _, namespace, name = username.split(":")
+    return {"kind": "ServiceAccount", "name": name, "namespace": namespace}
+
+
+def service_account(username: str) -> dict:
+    """The ServiceAccount object behind a ServiceAccount username."""
+    subject = account_subject(username)
+    return {"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": subject["name"], "namespace": subject["namespace"]}}
+
+
 def bootstrap_objects() -> list[dict]:
-    """Namespaces, the controller's ServiceAccount and every role and binding, in creation order."""
+    """Namespaces, the Argo ServiceAccounts and every role and binding, in creation order."""
     objects: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
                            for ns in NAMESPACES]
-    # The controller authenticates by token as system:serviceaccount:argo:argo; binding the
+    # Argo's components authenticate by token as their ServiceAccounts; binding the
     # ServiceAccount subject (as Argo's manifests do) proves the identity is the one RBAC sees.
-    account = {"kind": "ServiceAccount", "name": "argo", "namespace": ARGO_NAMESPACE}
-    objects.append({"apiVersion": "v1", "kind": "ServiceAccount",
-                    "metadata": {"name": "argo", "namespace": ARGO_NAMESPACE}})
+    controller, server = account_subject(CONTROLLER), account_subject(ARGO_SERVER)
     cluster_role, role = controller_cluster_role(), controller_role()
-    objects += [cluster_role, bind(cluster_role, account),
-                role, bind(role, account, namespace=ARGO_NAMESPACE)]
+    objects += [service_account(CONTROLLER), cluster_role, bind(cluster_role, controller),
+                role, bind(role, controller, namespace=ARGO_NAMESPACE)]
+    objects += [service_account(ARGO_SERVER), argo_server_cluster_role(),
+                bind(argo_server_cluster_role(), server)]
+    reader = template_reader_cluster_role()
+    objects.append(reader)
     for user, namespaces in TEAM_NAMESPACES.items():
         for ns in namespaces:
             objects += [team_role(ns), bind(team_role(ns), user_subject(user), namespace=ns)]
+        objects.append(bind(reader, user_subject(user)))
+    executor = account_subject(EXECUTOR)
+    role = executor_role(executor["namespace"])
+    objects += [role, bind(role, executor, namespace=executor["namespace"])]
     webhook = webhook_cluster_role()
     objects += [webhook, bind(webhook, user_subject(WEBHOOK))]
     return objects

@@ -190,6 +190,19 @@ def wait_for(observe: Callable[[], T], *, what: str, until: Callable[[T], Any] =
         time.sleep(interval)
 
 
+def stays(observe: Callable[[], T], *, what: str, holds: Callable[[T], Any],
+          duration: float, interval: float = 0.2) -> T:
+    """Call `observe()` for `duration` seconds; AssertionError naming `what` and the value seen
+    as soon as `holds(value)` does not. For what must not happen: the duration is the bound."""
+    deadline = time.monotonic() + duration
+    while True:
+        value = observe()
+        assert holds(value), f"{what} stopped holding: {shorten(value)}"
+        if time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
 def shorten(value: object, limit: int = 2000) -> str:
     """repr() of a value, cut to `limit` characters."""
     text = value if isinstance(value, str) else repr(value)
@@ -201,11 +214,12 @@ class Supervised:
 
     label = "process"
     process: Process | None = None
+    stop_grace = STOP_GRACE  # seconds between SIGTERM and SIGKILL
 
     def stop(self) -> None:
         """Stop our process (only ours) if it runs."""
         if self.process is not None:
-            self.process.stop()
+            self.process.stop(grace=self.stop_grace)
             self.process = None
 
     def alive(self) -> bool:

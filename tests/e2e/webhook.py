@@ -11,13 +11,14 @@ calls the server as configured — never a sleep.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import ssl
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,10 @@ MUTATE_WEBHOOK = "mutate.argo-admission.io"
 DENIED = f'admission webhook "{VALIDATE_WEBHOOK}" denied the request: '
 READY_TIMEOUT = 60.0
 REGISTER_TIMEOUT = 30.0
+# argo-admission's counters of answered requests: by endpoint and decision; by endpoint, kind
+# and operation.
 REQUESTS = "argo_admission_requests"
+REVIEWED = "argo_admission_reviewed_objects"
 # Every door exempts, on top of the chart's own: `exempt` (alice may write there, the tests of
 # exemption use it) and `argo`, where WorkflowController's canary (an inline Workflow) checks
 # which restriction the controller runs with.
@@ -50,6 +54,14 @@ def chart_values(referencing: str, **policy: Any) -> dict[str, Any]:
     """Chart values for a door: BASE_VALUES, `templateReferencing`, and more `policy:` keys."""
     wanted = {"policy": {"workflowRestrictions": {"templateReferencing": referencing}, **policy}}
     return deep_merge(BASE_VALUES, wanted)
+
+
+# The chart's `webhook.skipExempt: false`: the API server then sends the controller's own
+# requests to argo-admission too (as on Kubernetes < 1.30, which has no matchConditions), and the
+# policy's exemption is what lets them through — which the audit log can then show.
+EVERY_REQUEST: dict[str, Any] = {"webhook": {"skipExempt": False}}
+STRICT = deep_merge(chart_values("Strict"), EVERY_REQUEST)
+SECURE = deep_merge(chart_values("Secure"), EVERY_REQUEST)
 
 
 def apiserver_version() -> str:
@@ -133,10 +145,14 @@ class AdmissionServer(Supervised):
             else body
 
     def request_counts(self, **labels: str) -> dict[str, float]:
-        """Admission requests answered so far, by endpoint, among those matching `labels`."""
+        """Admission requests answered so far, by endpoint, among those matching `labels`:
+        a `decision`, or a `kind` and/or an `operation` (the metrics count those apart)."""
+        if "decision" in labels and len(labels) > 1:
+            raise ValueError(f"argo-admission counts decisions apart from kinds: {labels}")
+        wanted = REQUESTS if "decision" in labels else REVIEWED
         counts = {"validate": 0.0, "mutate": 0.0}
         for family in text_string_to_metric_families(self.get("/metrics")):
-            if family.name != REQUESTS:
+            if family.name != wanted:
                 continue
             for sample in family.samples:
                 if sample.name.endswith("_total") and all(
@@ -219,6 +235,17 @@ class Door:
                  what="the API server to stop calling argo-admission once its webhook "
                       f"configurations are deleted ({self.server.log_path})",
                  timeout=REGISTER_TIMEOUT)
+
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """Nobody at the door for the duration: the server stopped, its webhooks still
+        registered; then the server started again with its policy (the cleanup after a test
+        deletes templates, which the validating webhook sees)."""
+        self.server.stop()
+        try:
+            yield
+        finally:
+            self.server.start(self.server.policy or self.render(self.values or BASE_VALUES)[0])
 
     def close(self) -> None:
         """Unregister, then stop the server: the API server never calls a dead door after us."""

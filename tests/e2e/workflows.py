@@ -81,6 +81,12 @@ def get_workflow(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any
                                                          name))
 
 
+def get_cron_workflow(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    """The CronWorkflow as stored now."""
+    return dict(custom(api).get_namespaced_custom_object(GROUP, VERSION, namespace,
+                                                         "cronworkflows", name))
+
+
 def update_workflow(api: k8s.ApiClient, namespace: str, name: str,
                     change: Callable[[dict[str, Any]], None], *, attempts: int = 10
                     ) -> dict[str, Any]:
@@ -168,6 +174,11 @@ def list_pods(api: k8s.ApiClient, namespace: str, workflow: str) -> list[dict[st
     response = k8s.CoreV1Api(api).list_namespaced_pod(
         namespace, label_selector=f"{WORKFLOW_LABEL}={workflow}", _preload_content=False)
     return list(json.loads(response.data)["items"])
+
+
+def main_args(pods: Iterable[dict[str, Any]]) -> list[list[str]]:
+    """The args of each pod's main container."""
+    return [c.get("args", []) for p in pods for c in p["spec"]["containers"] if c["name"] == "main"]
 
 
 def pod_images(pods: Iterable[dict[str, Any]]) -> set[str]:
@@ -311,3 +322,26 @@ def exists(api: k8s.ApiClient, body: dict[str, Any]) -> bool:
             return False
         raise
     return True
+
+
+def find_node(workflow: dict[str, Any], display_name: str) -> dict[str, Any] | None:
+    """The Workflow's node of that display name (a step's name), or None."""
+    nodes = [n for n in (status(workflow).get("nodes") or {}).values()
+             if n.get("displayName") == display_name]
+    assert len(nodes) <= 1, f"{len(nodes)} nodes named {display_name}"
+    return nodes[0] if nodes else None
+
+
+def node_phase(workflow: dict[str, Any], display_name: str) -> str | None:
+    """The phase of the Workflow's node of that display name, None when there is no node."""
+    node = find_node(workflow, display_name)
+    return node.get("phase") if node else None
+
+
+def wait_for_node(api: k8s.ApiClient, namespace: str, name: str, step: str,
+                  phases: Iterable[str], *, timeout: float = WAIT) -> dict[str, Any]:
+    """Wait until the Workflow's node of step `step` is in one of `phases`; the Workflow."""
+    wanted = tuple(phases)
+    return wait_for_workflow(api, namespace, name,
+                             lambda wf: node_phase(wf, step) in wanted,
+                             what=f"to have step {step} {' or '.join(wanted)}", timeout=timeout)

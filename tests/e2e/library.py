@@ -1,0 +1,59 @@
+"""The template library of tests/fixtures/e2e/library.yaml, and the Workflows tests run of it.
+
+The admin (the library's owner) creates its entries as WorkflowTemplates; alice runs them.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client as k8s
+
+from workflows import API_VERSION, create, make_ref_workflow, unique, wait_for_node
+
+LIBRARY_FILE = Path(__file__).parents[1] / "fixtures" / "e2e" / "library.yaml"
+
+
+def create_library(admin: k8s.ApiClient, namespace: str, *entries: str) -> dict[str, str]:
+    """Create entries of the library file as WorkflowTemplates, as admin, each under a fresh
+    name; a `templateRef` to another entry created with it follows. Returns {entry: name}."""
+    library = yaml.safe_load(LIBRARY_FILE.read_text(encoding="utf-8"))
+    names = {entry: unique(entry) for entry in entries}
+    for entry in entries:
+        spec = renamed_refs(copy.deepcopy(library[entry]), names)
+        create(admin, {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
+                       "metadata": {"name": names[entry], "namespace": namespace},
+                       "spec": spec})
+    return names
+
+
+def renamed_refs(value: Any, names: dict[str, str]) -> Any:
+    """`value` with every templateRef naming a key of `names` pointed at its new name."""
+    if isinstance(value, dict):
+        ref = value.get("templateRef")
+        if isinstance(ref, dict) and ref.get("name") in names:
+            ref["name"] = names[ref["name"]]
+        return {key: renamed_refs(item, names) for key, item in value.items()}
+    if isinstance(value, list):
+        return [renamed_refs(item, names) for item in value]
+    return value
+
+
+def submit_to_approval(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str,
+                       template: str) -> str:
+    """Create a Workflow of a library template whose first step is `approve` (a suspend node),
+    as `api`'s user; wait (reading as `watcher`) until the controller runs it and waits there.
+    Its name."""
+    name = unique("wf")
+    create(api, make_ref_workflow(name, namespace, template))
+    wait_for_node(watcher, namespace, name, "approve", ["Running"])
+    return name
+
+
+def start_relay(alice: k8s.ApiClient, admin: k8s.ApiClient, namespace: str) -> str:
+    """Alice's Workflow of a fresh relay (and its toolbox), waiting at approve; its name."""
+    library = create_library(admin, namespace, "relay", "toolbox")
+    return submit_to_approval(alice, admin, namespace, library["relay"])
