@@ -1,8 +1,10 @@
-"""The real Argo workflow-controller v3.7.x with no webhook in front: what it enforces, and the
-control runs — what an ordinary user gets past it. Each control run asserts what Argo does today;
-these are the holes the webhook closes, and a test here failing means Argo's behaviour moved.
+"""The real Argo workflow-controller (each version under test) with no webhook in front: what it
+enforces, and the control runs — what an ordinary user gets past it. Each control run asserts
+what Argo does today; these are the holes the webhook closes, and a test here failing means
+Argo's behaviour moved.
 
-Every attack is made by alice, who may only create/update Workflows in her own namespace.
+Every attack is made by alice, with what Argo's own roles give a namespace editor: Workflows,
+CronWorkflows and WorkflowTaskResults in her own namespace.
 """
 
 from __future__ import annotations
@@ -13,12 +15,39 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
+from argocli import ArgoCLI
 from argocontroller import WorkflowController
 from expect import EVIL, NS, REF_REQUIRED, SPEC_CHANGED
+from forgeries import (
+    claim_state,
+    claim_volume,
+    evil_produce,
+    forge_succeeded_step,
+    list_as_active,
+    make_replacing_cron,
+    patch_cron,
+    point_artifacts_at,
+    secret_volumes,
+    stored_template_key,
+    tamper_stored_template,
+    with_stored_templates,
+)
+from kubelet import (
+    finish_pod,
+    patch_task_result,
+    report_outputs,
+    step_node_name,
+    step_pod,
+    wait_for_step_pod,
+)
+from library import create_library, start_relay, submit_to_approval
+from processes import wait_for
 from workflows import (
     create,
+    find_node,
     get_workflow,
     list_pods,
+    main_args,
     make_inline_workflow,
     make_ref_workflow,
     make_steps_template,
@@ -38,6 +67,8 @@ from workflows import (
 pytestmark = [pytest.mark.e2e, pytest.mark.argo]
 
 TEMPLATE_IMAGE = "alpine:3.20"
+
+
 
 
 def overrides_refused(field: str) -> str:
@@ -65,11 +96,6 @@ def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str,
     if not spec.get("suspend"):
         wait_for_pods(admin, NS, name, bool, what="to include the first step's pod")
     return name
-
-
-def main_args(pods: list[dict[str, Any]]) -> list[list[str]]:
-    """The args of each pod's main container."""
-    return [c.get("args", []) for p in pods for c in p["spec"]["containers"] if c["name"] == "main"]
 
 
 def set_arguments(value: str, *, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
@@ -223,3 +249,96 @@ def test_secure_update_with_suspend_false_runs_a_swapped_stored_spec(
                          what=f"to include one running {EVIL}")
     assert pod_images(pods) == {TEMPLATE_IMAGE, EVIL}
     assert status(get_workflow(admin, NS, name))["phase"] == "Running"
+
+
+# -- control runs: status fields and objects the controller trusts beyond the stored spec -------
+
+def test_an_artifact_repository_ref_rewritten_by_a_user_has_the_next_pod_mount_its_secret(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI, secret: str) -> None:
+    """An inline repository in `status.artifactRepositoryRef` is used as is; its credentials
+    are any Secret of the namespace, mounted into the pod."""
+    name = start_relay(alice, admin, NS)
+    update_workflow(alice, NS, name, point_artifacts_at(secret))
+    argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    assert secret in secret_volumes([produce])
+
+
+def test_a_forged_succeeded_node_skips_its_step_and_feeds_the_next_one(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    name = start_relay(alice, admin, NS)
+    forged = {"parameters": [{"name": "out", "value": "forged"}]}
+    update_workflow(alice, NS, name, forge_succeeded_step(1, "produce", forged))
+    argo("resume", name)
+    consume = wait_for_step_pod(admin, NS, name, "consume")
+    assert main_args([consume]) == [["forged"]]
+    assert step_pod(list_pods(admin, NS, name), "produce") is None
+
+
+def test_a_claim_a_user_adds_to_persistent_volume_claims_is_deleted_when_the_workflow_succeeds(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI, claim: str) -> None:
+    name = submit_to_approval(alice, admin, NS, create_library(admin, NS, "gate")["gate"])
+    update_workflow(alice, NS, name, claim_volume(claim))
+    argo("resume", name)
+    wait_for_phase(admin, NS, name, ["Succeeded"])
+    wait_for(lambda: claim_state(admin, NS, claim), until=lambda state: state == "gone",
+             what=f"claim {claim} to be deleted by the controller")
+
+
+def test_tampered_stored_templates_in_a_new_workflow_run_in_place_of_the_librarys(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    """Argo's own clients send `status.storedTemplates` with a new Workflow; the controller
+    takes a template called by templateRef from there before it looks at the library."""
+    library = create_library(admin, NS, "relay", "toolbox")
+    key = stored_template_key(library["toolbox"], "produce")
+    name = unique("wf")
+    create(alice, with_stored_templates(make_ref_workflow(name, NS, library["relay"]),
+                                        {key: evil_produce(EVIL)}))
+    wait_for_workflow(admin, NS, name, lambda wf: find_node(wf, "approve"),
+                      what="to wait at approve")
+    argo("resume", name)
+    assert pod_images([wait_for_step_pod(admin, NS, name, "produce")]) == {EVIL}
+
+
+def test_tampered_stored_templates_of_a_running_workflow_run_in_the_next_step(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    library = create_library(admin, NS, "relay", "toolbox")
+    name = submit_to_approval(alice, admin, NS, library["relay"])
+    key = stored_template_key(library["toolbox"], "produce")
+    update_workflow(alice, NS, name, tamper_stored_template(key, evil_produce(EVIL)))
+    argo("resume", name)
+    assert pod_images([wait_for_step_pod(admin, NS, name, "produce")]) == {EVIL}
+
+
+def test_a_task_result_patched_by_a_user_feeds_the_next_step(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: k8s.ApiClient, argo: ArgoCLI) -> None:
+    """The controller copies outputs from the WorkflowTaskResult named after the node, whoever
+    wrote it last."""
+    name = start_relay(alice, admin, NS)
+    argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    result = report_outputs(executor, get_workflow(admin, NS, name),
+                            step_node_name(name, 1, "produce"),
+                            {"parameters": [{"name": "out", "value": "from-the-executor"}]})
+    patch_task_result(alice, NS, result["metadata"]["name"],
+                      {"outputs": {"parameters": [{"name": "out", "value": "forged"}]}})
+    finish_pod(admin, produce)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["forged"]]
+
+
+def test_a_cron_workflow_listing_another_workflow_as_active_has_it_terminated(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    """Under concurrencyPolicy Replace the cron controller terminates, by name, whatever
+    `status.active` lists before it starts a run: here the admin's Workflow."""
+    library = create_library(admin, NS, "relay", "toolbox")
+    victim = get_workflow(admin, NS, submit_to_approval(admin, admin, NS, library["relay"]))
+    cron = create(alice, make_replacing_cron(NS, library["relay"]))
+    patch_cron(alice, NS, cron["metadata"]["name"], list_as_active(victim))
+    terminated = wait_for_phase(admin, NS, victim["metadata"]["name"], ["Failed"])
+    assert terminated["spec"]["shutdown"] == "Terminate"

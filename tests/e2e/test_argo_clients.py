@@ -1,0 +1,491 @@
+"""Argo's own clients as an ordinary user, behind argo-admission, on the Argo version under test.
+
+Every operation a user of Argo's CLI, UI or API makes runs by both of the CLI's paths: straight
+to the API server, and through `argo server --auth-mode=client` (the path of Argo's UI and API,
+which acts with the caller's token, so the door sees the user, not the server). Alice works in
+team-a; the library is the admin's. The controller and the door run Strict, or Secure for the
+operations on running Workflows, where Secure compares. Each operation must be admitted and
+carried out: the assertions are on what the controller did — phase, nodes, stored spec, pods.
+
+Then the forgeries: status fields and objects the controller trusts beyond the stored spec,
+written by alice through the Kubernetes API. The door refuses each with a message naming the
+field, and the controller shows no effect; test_argo_without_webhook.py shows the effect of
+each without the door.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+
+from argocli import ArgoCLI
+from argocontroller import WorkflowController
+from argoserver import ArgoServer
+from chart_render import deep_merge
+from controlplane import ControlPlane
+from expect import EVIL, NS, POD_BASELINE, refused
+from forgeries import (
+    claim_state,
+    claim_volume,
+    evil_produce,
+    forge_succeeded_step,
+    list_as_active,
+    make_replacing_cron,
+    patch_cron,
+    point_artifacts_at,
+    secret_volumes,
+    stored_template_key,
+    tamper_stored_template,
+    with_stored_templates,
+)
+from identities import ADMIN, ALICE
+from kubelet import (
+    finish_pod,
+    patch_task_result,
+    report_outputs,
+    step_node_name,
+    step_pod,
+    wait_for_step_pod,
+)
+from library import create_library, start_relay, submit_to_approval
+from processes import stays
+from webhook import DENIED, SECURE, STRICT, Door
+from workflows import (
+    create,
+    create_cluster_template,
+    exists,
+    find_node,
+    get_cron_workflow,
+    get_workflow,
+    list_pods,
+    main_args,
+    make_cluster_template,
+    make_cron_workflow,
+    make_inline_workflow,
+    make_ref_workflow,
+    make_steps_template,
+    pod_images,
+    status,
+    stored_spec,
+    unique,
+    update_workflow,
+    wait_for_node,
+    wait_for_phase,
+    wait_for_pods,
+    wait_for_workflow,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.argo,
+              pytest.mark.usefixtures("controller_is_never_refused")]
+
+TEMPLATE_IMAGE = "alpine:3.20"
+# The library has an author, as a Strict installation names one: the admin.
+AUTHORS = {"policy": {"templateLibrary": {"authors": {"users": [ADMIN]}}}}
+PATHS = ["kube", "argo-server"]
+QUIET = 3.0  # seconds a refused forgery must show no effect where nothing else would show one
+
+
+# -- fixtures: the door with the library's author, the CLI by either path -----------------------
+
+@pytest.fixture
+def strict(door: Door, argo_strict: WorkflowController) -> WorkflowController:
+    """Argo with `templateReferencing: Strict`, argo-admission enforcing the same."""
+    door.configure(deep_merge(STRICT, AUTHORS))
+    return argo_strict
+
+
+@pytest.fixture
+def secure(door: Door, argo_secure: WorkflowController) -> WorkflowController:
+    """Argo with `templateReferencing: Secure`, argo-admission enforcing the same."""
+    door.configure(deep_merge(SECURE, AUTHORS))
+    return argo_secure
+
+
+@pytest.fixture(params=PATHS)
+def via(request: pytest.FixtureRequest) -> ArgoServer | None:
+    """The path under test: None for the API server directly, else the running argo-server."""
+    return request.getfixturevalue("argo_server") if request.param == "argo-server" else None
+
+
+@pytest.fixture
+def argo(control_plane: ControlPlane, via: ArgoServer | None) -> ArgoCLI:
+    """Argo's CLI as alice in team-a, by the path under test."""
+    return ArgoCLI(control_plane, ALICE, NS, server=via)
+
+
+@pytest.fixture
+def librarian(control_plane: ControlPlane, via: ArgoServer | None) -> ArgoCLI:
+    """Argo's CLI as the admin, who owns the library, by the path under test."""
+    return ArgoCLI(control_plane, ADMIN, NS, server=via)
+
+
+@pytest.fixture
+def kube_argo(control_plane: ControlPlane) -> ArgoCLI:
+    """Argo's CLI as alice, straight to the API server (the forgeries' day-2 operations)."""
+    return ArgoCLI(control_plane, ALICE, NS)
+
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def hello(admin: k8s.ApiClient) -> str:
+    """A library template running one pod that echoes the Workflow's `msg`; its name."""
+    name = unique("hello")
+    create(admin, make_steps_template(name, NS, image=TEMPLATE_IMAGE))
+    return name
+
+
+def write_yaml(path: Path, body: dict[str, Any]) -> str:
+    """Write `body` as YAML to `path`; the path as the CLI takes it."""
+    path.write_text(yaml.safe_dump(body), encoding="utf-8")
+    return str(path)
+
+
+def runs_hello(admin: k8s.ApiClient, name: str, *, args: list[str] | None = None,
+               template: str | None = None) -> dict[str, Any]:
+    """Assert the controller runs Workflow `name` from its library template: Running with a
+    stored spec of the template, and the pod of step `a` echoing `args` (default: hello)."""
+    workflow = wait_for_workflow(admin, NS, name,
+                                 lambda wf: status(wf).get("phase") == "Running"
+                                 and stored_spec(wf), what="to be Running with a stored spec")
+    if template:
+        assert stored_spec(workflow)["workflowTemplateRef"]["name"] == template
+    pods = wait_for_pods(admin, NS, name, bool, what="to include step a's pod")
+    assert pod_images(pods) == {TEMPLATE_IMAGE}
+    assert main_args(pods) == [args or ["hello"]]
+    return workflow
+
+
+def created_name(output: str) -> str:
+    """The Workflow name `argo ... -o name` printed."""
+    return output.strip().splitlines()[-1].strip()
+
+
+def terminated_hello(argo: ArgoCLI, admin: k8s.ApiClient, alice: k8s.ApiClient) -> str:
+    """A Workflow of a hello template, run until its pod exists, then terminated: Failed."""
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, hello(admin)))
+    wait_for_pods(admin, NS, name, bool, what="to include step a's pod")
+    argo("terminate", name)
+    wait_for_phase(admin, NS, name, ["Failed"])
+    return name
+
+
+def refusal_of(field: str, message: str) -> None:
+    """Assert the door refused, naming `field`."""
+    assert message.startswith(DENIED), message
+    assert field in message, f"the refusal does not name {field}: {message}"
+
+
+# -- Argo's operations by both paths: admitted and carried out ----------------------------------
+
+def test_argo_submit_of_a_file_with_a_ref_runs_the_library_template(
+        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
+        tmp_path: Path) -> None:
+    """Argo's client validates the Workflow and sends `status.storedTemplates` with it."""
+    template = hello(admin)
+    body = make_ref_workflow(unique("wf"), NS, template)
+    name = created_name(argo("submit", write_yaml(tmp_path / "wf.yaml", body), "-o", "name"))
+    assert name == body["metadata"]["name"]
+    runs_hello(admin, name, template=template)
+
+
+def test_argo_submit_from_a_workflow_template_runs_it_with_the_parameter(
+        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI) -> None:
+    template = hello(admin)
+    name = created_name(argo("submit", "--from", f"workflowtemplate/{template}",
+                             "-p", "msg=from-the-cli", "-o", "name"))
+    workflow = runs_hello(admin, name, args=["from-the-cli"], template=template)
+    assert workflow["spec"]["workflowTemplateRef"] == {"name": template}
+
+
+def test_argo_submit_from_a_cluster_workflow_template_runs_it(
+        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
+        cluster_templates: list[str]) -> None:
+    template = unique("cluster-hello")
+    cluster_templates.append(template)
+    body = make_cluster_template(template)
+    body["spec"] = make_steps_template(template, NS, image=TEMPLATE_IMAGE)["spec"]
+    create_cluster_template(admin, body)
+    name = created_name(argo("submit", "--from", f"clusterworkflowtemplate/{template}",
+                             "-o", "name"))
+    workflow = runs_hello(admin, name)
+    assert stored_spec(workflow)["workflowTemplateRef"] == {"name": template,
+                                                            "clusterScope": True}
+
+
+def test_argo_submit_from_a_cron_workflow_runs_its_ref(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    template = hello(admin)
+    cron = create(alice, make_cron_workflow(unique("cron"), NS,
+                                            {"workflowTemplateRef": {"name": template}}))
+    name = created_name(argo("submit", "--from", f"cronwf/{cron['metadata']['name']}",
+                             "-o", "name"))
+    runs_hello(admin, name, template=template)
+
+
+def test_argo_resubmit_of_a_failed_workflow_runs_a_new_one(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    failed = terminated_hello(argo, admin, alice)
+    name = created_name(argo("resubmit", failed, "-o", "name"))
+    assert name != failed
+    runs_hello(admin, name)
+
+
+def test_argo_resubmit_memoized_reuses_the_steps_that_succeeded(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: k8s.ApiClient, argo: ArgoCLI) -> None:
+    """A Failed Workflow whose produce step succeeded: the new one skips produce (no pod) and
+    hands its outputs, carried in the new Workflow's nodes, to consume."""
+    library = create_library(admin, NS, "relay", "toolbox")
+    first = submit_to_approval(alice, admin, NS, library["relay"])
+    argo("resume", first)
+    produce = wait_for_step_pod(admin, NS, first, "produce")
+    report_outputs(executor, get_workflow(admin, NS, first), step_node_name(first, 1, "produce"),
+                   {"parameters": [{"name": "out", "value": "first-run"}]})
+    finish_pod(admin, produce)
+    wait_for_step_pod(admin, NS, first, "consume")
+    argo("terminate", first)
+    wait_for_phase(admin, NS, first, ["Failed"])
+
+    name = created_name(argo("resubmit", "--memoized", first, "-o", "name"))
+    wait_for_node(admin, NS, name, "approve", ["Running"])
+    argo("resume", name)
+    consume = wait_for_step_pod(admin, NS, name, "consume")
+    assert main_args([consume]) == [["first-run"]]
+    workflow = get_workflow(admin, NS, name)
+    assert find_node(workflow, "produce")["phase"] == "Skipped"
+    assert step_pod(list_pods(admin, NS, name), "produce") is None
+
+
+def test_argo_retry_with_a_parameter_runs_a_failed_workflow_again_with_it(
+        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    name = terminated_hello(argo, admin, alice)
+    old_pods = {p["metadata"]["uid"] for p in list_pods(admin, NS, name)}
+    argo("retry", name, "-p", "msg=again")
+    retried = wait_for_workflow(admin, NS, name,
+                                lambda wf: status(wf).get("phase") == "Running"
+                                and not wf["spec"].get("shutdown"),
+                                what="to run again after the retry")
+    assert stored_spec(retried)["arguments"] == {"parameters": [{"name": "msg",
+                                                                 "value": "again"}]}
+    pods = wait_for_pods(admin, NS, name,
+                         lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
+                         what="to include a pod created after the retry")
+    assert main_args([p for p in pods if p["metadata"]["uid"] not in old_pods]) == [["again"]]
+
+
+def test_argo_retry_restarting_a_succeeded_step_runs_it_again_with_the_parameter(
+        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    """`--restart-successful --node-field-selector` on a Succeeded Workflow of suspend nodes."""
+    name = submit_to_approval(alice, admin, NS, create_library(admin, NS, "gate")["gate"])
+    argo("resume", name)
+    wait_for_phase(admin, NS, name, ["Succeeded"])
+    argo("retry", name, "--restart-successful", "--node-field-selector", "displayName=approve",
+         "-p", "msg=again")
+    workflow = wait_for_workflow(
+        admin, NS, name, lambda wf: status(wf).get("phase") == "Running"
+        and (find_node(wf, "approve") or {}).get("phase") == "Running",
+        what="to wait at approve again")
+    approve = find_node(workflow, "approve")
+    assert approve["inputs"]["parameters"] == [{"name": "msg", "value": "again"}]
+    assert stored_spec(workflow)["arguments"] == {"parameters": [{"name": "msg",
+                                                                  "value": "again"}]}
+
+
+@pytest.mark.parametrize(("command", "strategy"), [("stop", "Stop"), ("terminate", "Terminate")])
+def test_argo_stop_and_terminate_end_the_workflow(
+        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI, command: str, strategy: str) -> None:
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, hello(admin)))
+    wait_for_pods(admin, NS, name, bool, what="to include step a's pod")
+    argo(command, name)
+    workflow = wait_for_phase(admin, NS, name, ["Failed"])
+    assert workflow["spec"]["shutdown"] == strategy
+    assert status(workflow)["message"] == f"Stopped with strategy '{strategy}'"
+
+
+def test_argo_suspend_holds_the_workflow_and_resume_releases_it(
+        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    """Suspended, the Workflow does not finish even once its only step is resumed alone;
+    resumed, it succeeds."""
+    name = submit_to_approval(alice, admin, NS, create_library(admin, NS, "gate")["gate"])
+    argo("suspend", name)
+    wait_for_workflow(admin, NS, name, lambda wf: wf["spec"].get("suspend") is True,
+                      what="to be suspended")
+    argo("resume", name, "--node-field-selector", "displayName=approve")
+    wait_for_node(admin, NS, name, "approve", ["Succeeded"])
+    stays(lambda: get_workflow(admin, NS, name),
+          holds=lambda wf: status(wf).get("phase") == "Running", duration=QUIET,
+          what=f"Workflow {name} held while suspended")
+    argo("resume", name)
+    assert not wait_for_phase(admin, NS, name, ["Succeeded"])["spec"].get("suspend")
+
+
+def test_argo_node_set_supplies_the_output_of_a_suspend_node(
+        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    name = start_relay(alice, admin, NS)
+    argo("node", "set", name, "--output-parameter", "answer=yes", "--message", "checked",
+         "--node-field-selector", "displayName=approve")
+    workflow = wait_for_workflow(
+        admin, NS, name,
+        lambda wf: (find_node(wf, "approve") or {}).get("message") == "checked",
+        what="to carry the message of approve")
+    assert find_node(workflow, "approve")["outputs"]["parameters"][0]["value"] == "yes"
+    argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    assert main_args([produce]) == [["echo yes > /tmp/out"]]
+
+
+def test_argo_cron_suspend_and_resume_switch_the_cron_workflow(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    cron = create(alice, make_cron_workflow(unique("cron"), NS,
+                                            {"workflowTemplateRef": {"name": hello(admin)}}))
+    name = cron["metadata"]["name"]
+    argo("cron", "suspend", name)
+    assert get_cron_workflow(admin, NS, name)["spec"].get("suspend") is True
+    argo("cron", "resume", name)
+    assert not get_cron_workflow(admin, NS, name)["spec"].get("suspend")
+
+
+def test_argo_template_create_and_update_by_the_library_owner_change_what_runs(
+        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
+        librarian: ArgoCLI, tmp_path: Path) -> None:
+    """The admin writes the library with Argo's CLI; what alice then runs follows, with the
+    securityContext baseline the door adds to templates."""
+    template = unique("hello")
+    body = make_steps_template(template, NS, image=TEMPLATE_IMAGE)
+    librarian("template", "create", write_yaml(tmp_path / "template.yaml", body))
+    first = created_name(argo("submit", "--from", f"workflowtemplate/{template}", "-o", "name"))
+    pods = wait_for_pods(admin, NS, first, bool, what="to include step a's pod")
+    assert main_args(pods) == [["hello"]]
+    assert pods[0]["spec"]["securityContext"] == POD_BASELINE
+
+    body["spec"]["arguments"]["parameters"][0]["value"] = "updated"
+    librarian("template", "update", write_yaml(tmp_path / "template.yaml", body))
+    second = created_name(argo("submit", "--from", f"workflowtemplate/{template}",
+                               "-o", "name"))
+    runs_hello(admin, second, args=["updated"], template=template)
+
+
+def test_a_workflow_without_a_ref_is_refused_as_alice(
+        strict: WorkflowController, door: Door, argo: ArgoCLI, tmp_path: Path) -> None:
+    """Through argo-server too, the door sees alice and refuses with its own message."""
+    body = make_inline_workflow(unique("inline"), NS, image=EVIL)
+    result = argo.run("submit", write_yaml(tmp_path / "wf.yaml", body))
+    assert result.returncode != 0
+    assert "[strict] workflows must use workflowTemplateRef" in result.stderr
+    users = {line["user"] for line in door.server.audit_lines()
+             if line["name"] == body["metadata"]["name"]}
+    assert users == {ALICE}
+
+
+# -- forgeries by alice: refused, no effect -----------------------------------------------------
+
+def test_an_artifact_repository_ref_rewritten_to_a_secret_is_refused(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        kube_argo: ArgoCLI, secret: str) -> None:
+    """Control run: without the door, the next pod mounts the Secret."""
+    name = start_relay(alice, admin, NS)
+    message = refused(lambda: update_workflow(alice, NS, name, point_artifacts_at(secret)))
+    refusal_of("status.artifactRepositoryRef", message)
+    kube_argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    assert secret not in secret_volumes([produce])
+
+
+def test_a_forged_succeeded_node_is_refused_and_its_step_runs(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        kube_argo: ArgoCLI) -> None:
+    """Control run: without the door, produce is skipped and consume gets the forged output."""
+    name = start_relay(alice, admin, NS)
+    forged = {"parameters": [{"name": "out", "value": "forged"}]}
+    message = refused(lambda: update_workflow(alice, NS, name,
+                                              forge_succeeded_step(1, "produce", forged)))
+    refusal_of("status.nodes", message)
+    kube_argo("resume", name)
+    wait_for_step_pod(admin, NS, name, "produce")
+    workflow = wait_for_node(admin, NS, name, "produce", ["Pending", "Running"])
+    assert find_node(workflow, "consume") is None
+
+
+def test_a_claim_added_to_persistent_volume_claims_is_refused_and_kept(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        kube_argo: ArgoCLI, claim: str) -> None:
+    """Control run: without the door, the claim is deleted when the Workflow succeeds."""
+    name = submit_to_approval(alice, admin, NS, create_library(admin, NS, "gate")["gate"])
+    message = refused(lambda: update_workflow(alice, NS, name, claim_volume(claim)))
+    refusal_of("status.persistentVolumeClaims", message)
+    kube_argo("resume", name)
+    wait_for_phase(admin, NS, name, ["Succeeded"])
+    stays(lambda: claim_state(admin, NS, claim), holds=lambda state: state == "kept",
+          duration=QUIET, what=f"claim {claim} kept after Workflow {name} succeeded")
+
+
+def test_tampered_stored_templates_in_a_new_workflow_are_refused(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    """Control run: without the door, the tampered template runs in place of the library's."""
+    library = create_library(admin, NS, "relay", "toolbox")
+    key = stored_template_key(library["toolbox"], "produce")
+    body = with_stored_templates(make_ref_workflow(unique("wf"), NS, library["relay"]),
+                                 {key: evil_produce(EVIL)})
+    message = refused(lambda: create(alice, body))
+    refusal_of("status.storedTemplates", message)
+    assert not exists(admin, body)
+
+
+def test_tampered_stored_templates_of_a_running_workflow_are_refused(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        kube_argo: ArgoCLI) -> None:
+    """Control run: without the door, the next step runs the tampered template."""
+    library = create_library(admin, NS, "relay", "toolbox")
+    name = submit_to_approval(alice, admin, NS, library["relay"])
+    key = stored_template_key(library["toolbox"], "produce")
+    message = refused(lambda: update_workflow(alice, NS, name,
+                                              tamper_stored_template(key, evil_produce(EVIL))))
+    refusal_of("status.storedTemplates", message)
+    kube_argo("resume", name)
+    assert pod_images([wait_for_step_pod(admin, NS, name, "produce")]) == {TEMPLATE_IMAGE}
+
+
+def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_output(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
+    """Control run: without the door, consume gets alice's value."""
+    name = start_relay(alice, admin, NS)
+    kube_argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    result = report_outputs(executor, get_workflow(admin, NS, name),
+                            step_node_name(name, 1, "produce"),
+                            {"parameters": [{"name": "out", "value": "from-the-executor"}]})
+    forged = {"outputs": {"parameters": [{"name": "out", "value": "forged"}]}}
+    message = refused(lambda: patch_task_result(alice, NS, result["metadata"]["name"], forged))
+    refusal_of("outputs", message)
+    finish_pod(admin, produce)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-the-executor"]]
+
+
+def test_a_cron_workflow_listing_another_workflow_as_active_is_refused(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    """Control run: without the door, the cron controller terminates the listed Workflow."""
+    library = create_library(admin, NS, "relay", "toolbox")
+    victim = get_workflow(admin, NS, submit_to_approval(admin, admin, NS, library["relay"]))
+    cron = create(alice, make_replacing_cron(NS, library["relay"]))
+    message = refused(lambda: patch_cron(alice, NS, cron["metadata"]["name"],
+                                         list_as_active(victim)))
+    refusal_of("status.active", message)
+    stays(lambda: get_workflow(admin, NS, victim["metadata"]["name"]),
+          holds=lambda wf: status(wf).get("phase") == "Running" and not wf["spec"].get("shutdown"),
+          duration=QUIET, what=f"Workflow {victim['metadata']['name']} running")
