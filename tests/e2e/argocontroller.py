@@ -28,7 +28,7 @@ READY_TIMEOUT = 60.0
 # Argo v4 outlives SIGTERM: its logging package catches the signal to flush start-up logs and
 # never exits (initSignalHandlers in util/logging/init.go, v4.0.5). Nothing of a controller or
 # server here needs a graceful end; SIGKILL follows soon.
-ARGO_STOP_GRACE = 3.0
+ARGO_STOP_GRACE = 1.0
 _canaries = itertools.count()
 
 
