@@ -3,8 +3,14 @@ PY ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 BIN := $(dir $(PY))
 PYTEST := $(PY) -m pytest
 NETNS := tests/e2e/netns.sh
+E2E := ARGO_ADMISSION_REQUIRE_BINARIES=1 ARGO_ADMISSION_REQUIRE_NETNS=1 $(NETNS)
+# The Argo versions the e2e suite proves: the whole suite runs on the first, and its Argo tests
+# (`-m argo`: Argo's controller, CLI and argo-server) run again on each of the others.
+ARGO_VERSIONS := v3.7.18 v4.0.5
+ARGO_FIRST := $(firstword $(ARGO_VERSIONS))
+ARGO_OTHERS := $(wordlist 2,$(words $(ARGO_VERSIONS)),$(ARGO_VERSIONS))
 
-.PHONY: help install lint test test-unit test-integration test-e2e binaries chart-lint bench fixtures-update serve
+.PHONY: help install lint test test-unit test-integration test-e2e test-argo-versions binaries chart-lint bench fixtures-update serve
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -19,11 +25,12 @@ lint: ## ruff, mypy --strict on admission/, import-linter contracts
 	$(BIN)mypy
 	$(BIN)lint-imports
 
-binaries: ## build kube-apiserver, etcd, Argo's controller and CLI, helm, the merge oracle (cached)
-	tests/e2e/setup.sh all
+binaries: ## build kube-apiserver, etcd, Argo's controller and CLI (each version), helm, the merge oracle (cached)
+	env -u ARGO_VERSION ARGO_VERSIONS="$(ARGO_VERSIONS)" tests/e2e/setup.sh all
 
-test: binaries lint ## everything: lint, unit, chart, integration, e2e (real apiserver + Argo), in a loopback-only netns
-	ARGO_ADMISSION_REQUIRE_BINARIES=1 ARGO_ADMISSION_REQUIRE_NETNS=1 $(NETNS) $(PYTEST) tests -q
+test: binaries lint ## everything: lint, unit, chart, integration, e2e (real apiserver + Argo, every Argo version), in a loopback-only netns
+	status=0; ARGO_VERSION=$(ARGO_FIRST) $(E2E) $(PYTEST) tests -q || status=$$?; \
+	  $(MAKE) --no-print-directory test-argo-versions || status=$$?; exit $$status
 
 test-unit: ## unit tests and policy suites only (no binaries needed)
 	$(PYTEST) tests/unit -q -m "not chart"
@@ -31,8 +38,15 @@ test-unit: ## unit tests and policy suites only (no binaries needed)
 test-integration: ## the real server: gunicorn + TLS on loopback
 	$(PYTEST) tests/integration -q
 
-test-e2e: binaries ## real kube-apiserver + etcd + Argo's workflow-controller behind the webhook
-	ARGO_ADMISSION_REQUIRE_BINARIES=1 ARGO_ADMISSION_REQUIRE_NETNS=1 $(NETNS) $(PYTEST) tests/e2e -q
+test-e2e: binaries ## real kube-apiserver + etcd + Argo's controller, CLI and argo-server behind the webhook, every Argo version
+	status=0; ARGO_VERSION=$(ARGO_FIRST) $(E2E) $(PYTEST) tests/e2e -q || status=$$?; \
+	  $(MAKE) --no-print-directory test-argo-versions || status=$$?; exit $$status
+
+test-argo-versions: binaries ## the Argo e2e tests (-m argo) on every Argo version but the first
+	status=0; for version in $(ARGO_OTHERS); do \
+	  echo "e2e: the Argo tests on Argo $$version"; \
+	  ARGO_VERSION=$$version $(E2E) $(PYTEST) tests/e2e -q -m argo || status=$$?; \
+	done; exit $$status
 
 chart-lint: ## helm lint and template tests of charts/argo-admission
 	tests/e2e/setup.sh helm

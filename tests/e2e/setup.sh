@@ -6,12 +6,18 @@
 # Binaries land in $ARGO_ADMISSION_BIN (default ~/.cache/argo-admission/bin) and are
 # reused when present with the right version stamp. Any module version the proxy does
 # not serve stops the script with a message naming it.
+#
+# Argo's controller and CLI are built for every version in ARGO_VERSIONS (the e2e suite runs
+# its Argo tests once per version), named by version: workflow-controller-v4.0.5, argo-v4.0.5,
+# and Argo's CRDs in argo-crds-v4.0.5. ARGO_VERSION=vX.Y.Z builds that version only.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 
 KUBE_VERSION=${KUBE_VERSION:-v1.36.3}
 ETCD_VERSION=${ETCD_VERSION:-v3.6.8}
-ARGO_VERSION=${ARGO_VERSION:-v3.7.18}
+ARGO_VERSIONS=${ARGO_VERSION:-${ARGO_VERSIONS:-v3.7.18 v4.0.5}}
+# The merge oracle (tests/oracle/main.go) imports Argo v3's packages.
+ORACLE_ARGO_VERSION=${ORACLE_ARGO_VERSION:-v3.7.18}
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
 
 BIN=${ARGO_ADMISSION_BIN:-$HOME/.cache/argo-admission/bin}
@@ -70,56 +76,74 @@ build_etcd() {
   stamp etcd "$ETCD_VERSION" $t
 }
 
-# Argo's own go.mod pins tablewriter to v0.0.5 with a replace, which a dependent module must repeat.
+# argo_path <version>: Argo's Go module path at that version (v4 is .../argo-workflows/v4).
+argo_path() { echo "github.com/argoproj/argo-workflows/${1%%.*}"; }
+
+# argo_module <dir> <version>: a fresh wrapper module requiring Argo at <version>, with the
+# replaces of Argo's own go.mod, which a dependent module must repeat (v3 pins tablewriter to
+# v0.0.5 that way; v4 has none).
 argo_module() {
+  local path gomod old new version
+  path=$(argo_path "$2")
   module "$1"
-  go mod edit -replace github.com/olekukonko/tablewriter=github.com/olekukonko/tablewriter@v0.0.5
-  get "github.com/argoproj/argo-workflows/v3@$ARGO_VERSION"
+  gomod=$(go mod download -json "$path@$2" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+  [ -n "$gomod" ] || die "the Go module proxy did not serve $path@$2"
+  while read -r old new version; do
+    go mod edit -replace "$old=$new@$version"
+  done < <(sed -n 's#^\(replace\)\{0,1\}[[:space:]]*\([^ .][^ ]*\) => \([^ .][^ ]*\) \(v[^ ]*\)$#\2 \3 \4#p' "$gomod")
+  get "$path@$2"
+}
+
+# argo_source <version>: cd into a wrapper module that builds Argo <version> from a writable
+# copy of its source (made once, shared by the controller and the CLI, so Argo's packages are
+# compiled once per version).
+#
+# The CLI embeds ui/dist/app, which the module zip does not ship. Argo's Makefile writes a
+# placeholder index.html when STATIC_FILES=false; the copy gets the same.
+argo_source() {
+  local dir="$WORK/argo-$1" path src
+  path=$(argo_path "$1")
+  if [ -f "$dir/ready" ]; then cd "$dir"; return 0; fi
+  argo_module "argo-$1" "$1"
+  get -tool "$path/cmd/workflow-controller@$1" "$path/cmd/argo@$1"
+  src=$(go list -m -f '{{.Dir}}' "$path")
+  [ -d "$src" ] || die "no source for $path@$1 in the module cache"
+  cp -r "$src" argo-workflows && chmod -R u+w argo-workflows
+  mkdir -p argo-workflows/ui/dist/app && touch argo-workflows/ui/dist/app/index.html
+  go mod edit -replace "$path=./argo-workflows"
+  touch ready
 }
 
 build_workflow_controller() {
-  local name=workflow-controller-$ARGO_VERSION
-  fresh "$name" "$ARGO_VERSION" && return 0
-  local t=$SECONDS; say "building Argo workflow-controller $ARGO_VERSION (about 3 minutes cold)"
-  argo_module workflow-controller
-  get -tool "github.com/argoproj/argo-workflows/v3/cmd/workflow-controller@$ARGO_VERSION"
-  go build -o "$BIN/$name" github.com/argoproj/argo-workflows/v3/cmd/workflow-controller
+  local version=$1 name=workflow-controller-$1 crds=$BIN/argo-crds-$1
+  fresh "$name" "$version" && [ -d "$crds" ] && return 0
+  local t=$SECONDS; say "building Argo workflow-controller $version (about 3 minutes cold)"
+  argo_source "$version"
+  go build -o "$BIN/$name" "$(argo_path "$version")/cmd/workflow-controller" \
+    || die "go build of the Argo workflow-controller $version failed (see above)"
   # Argo's CRDs ship in the module; the e2e suite installs them from here.
-  local dir
-  dir=$(go list -m -f '{{.Dir}}' "github.com/argoproj/argo-workflows/v3")
-  rm -rf "$BIN/argo-crds-$ARGO_VERSION" && cp -r "$dir/manifests/base/crds/minimal" "$BIN/argo-crds-$ARGO_VERSION"
-  chmod -R u+w "$BIN/argo-crds-$ARGO_VERSION"
-  stamp "$name" "$ARGO_VERSION" $t
+  rm -rf "$crds" && cp -r argo-workflows/manifests/base/crds/minimal "$crds"
+  stamp "$name" "$version" $t
 }
 
 build_argo_cli() {
-  local name=argo-$ARGO_VERSION
-  fresh "$name" "$ARGO_VERSION" && return 0
-  local t=$SECONDS; say "building Argo CLI $ARGO_VERSION (about 3 minutes cold)"
-  argo_module argo-cli
-  get -tool "github.com/argoproj/argo-workflows/v3/cmd/argo@$ARGO_VERSION"
-  # The CLI embeds ui/dist/app, which the module zip does not ship. Argo's Makefile writes a
-  # placeholder index.html when STATIC_FILES=false; do the same in a writable copy of the
-  # module and point the build at it.
-  local dir src="$WORK/argo-cli/argo-workflows"
-  dir=$(go list -m -f '{{.Dir}}' "github.com/argoproj/argo-workflows/v3")
-  [ -d "$dir" ] || die "no source for github.com/argoproj/argo-workflows/v3@$ARGO_VERSION in the module cache"
-  cp -r "$dir" "$src" && chmod -R u+w "$src"
-  mkdir -p "$src/ui/dist/app" && touch "$src/ui/dist/app/index.html"
-  go mod edit -replace "github.com/argoproj/argo-workflows/v3=$src"
-  go build -o "$BIN/$name" github.com/argoproj/argo-workflows/v3/cmd/argo \
-    || die "go build of the Argo CLI $ARGO_VERSION failed (see above)"
-  stamp "$name" "$ARGO_VERSION" $t
+  local version=$1 name=argo-$1
+  fresh "$name" "$version" && return 0
+  local t=$SECONDS; say "building Argo CLI $version (about 1.5 minutes after its controller)"
+  argo_source "$version"
+  go build -o "$BIN/$name" "$(argo_path "$version")/cmd/argo" \
+    || die "go build of the Argo CLI $version failed (see above)"
+  stamp "$name" "$version" $t
 }
 
 # The merge oracle: tests/oracle/main.go, Argo's own JoinWorkflowSpec behind a pipe, for the
 # differential tests of admission/merge.py.
 build_oracle() {
   local src="$HERE/../oracle/main.go" sum
-  sum="$ARGO_VERSION-$(sha256sum "$src" | cut -c1-12)"
+  sum="$ORACLE_ARGO_VERSION-$(sha256sum "$src" | cut -c1-12)"
   fresh merge-oracle "$sum" && return 0
-  local t=$SECONDS; say "building the merge oracle on Argo $ARGO_VERSION (about 1 minute cold)"
-  argo_module merge-oracle
+  local t=$SECONDS; say "building the merge oracle on Argo $ORACLE_ARGO_VERSION (about 1 minute cold)"
+  argo_module merge-oracle "$ORACLE_ARGO_VERSION"
   cp "$src" main.go
   go mod tidy >/dev/null 2>&1 || die "go mod tidy failed for the merge oracle"
   go build -o "$BIN/merge-oracle" . || die "go build of the merge oracle failed (see above)"
@@ -135,17 +159,22 @@ build_helm() {
   stamp helm "$HELM_VERSION" $t
 }
 
+# Argo's controller and CLI, version after version.
+build_argo() {
+  local v
+  for v in $ARGO_VERSIONS; do build_workflow_controller "$v"; build_argo_cli "$v"; done
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(all)
 for target in "${targets[@]}"; do
   case $target in
-    all) build_helm; build_etcd; build_kube_apiserver; build_workflow_controller; build_argo_cli
-         build_oracle ;;
+    all) build_helm; build_etcd; build_kube_apiserver; build_argo; build_oracle ;;
     oracle) build_oracle ;;
     kube-apiserver) build_kube_apiserver ;;
     etcd) build_etcd ;;
-    workflow-controller) build_workflow_controller ;;
-    argo) build_argo_cli ;;
+    workflow-controller) for v in $ARGO_VERSIONS; do build_workflow_controller "$v"; done ;;
+    argo) for v in $ARGO_VERSIONS; do build_argo_cli "$v"; done ;;
     helm) build_helm ;;
     *) die "unknown target: $target" ;;
   esac
