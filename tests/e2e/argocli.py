@@ -2,8 +2,8 @@
 
 Without a server the CLI runs Argo's API in-process and talks to the API server directly with
 the user's kubeconfig. With an ArgoServer it sends every operation to `argo server` with the
-user's token (ARGO_TOKEN), and the server carries it out as that user. Either way every change
-reaches the admission webhooks as the user.
+user's token (ARGO_TOKEN), by gRPC or by the JSON API of Argo's UI, and the server carries it
+out as that user. Either way every change reaches the admission webhooks as the user.
 """
 
 from __future__ import annotations
@@ -25,16 +25,19 @@ class ArgoCLI:
     """`argo` as one user in one namespace, directly or through `argo server`."""
 
     def __init__(self, plane: ControlPlane, user: str, namespace: str, *,
-                 server: ArgoServer | None = None) -> None:
+                 server: ArgoServer | None = None, http1: bool = False) -> None:
         self.binary = find_binary(f"argo-{argo_version()}")
         self.namespace = namespace
-        self.path = "argo-server" if server else "kube"
+        self.server = server
         if server is None:
+            self.path = "kube"
             self.options = ["--kubeconfig", str(plane.kubeconfig(user))]
             self.env = argo_env()
         else:
+            self.path = f"argo-server {'http' if http1 else 'grpc'}"
             self.options = []
-            self.env = argo_env(**server.client_env(plane.user(user).token, namespace))
+            self.env = argo_env(**server.client_env(plane.user(user).token, namespace,
+                                                    http1=http1))
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `argo ARGS...`; the finished process (the caller checks the return code)."""

@@ -86,12 +86,12 @@ class ArgoServer(Supervised):
         except urllib.error.HTTPError as error:
             return error.code
 
-    def client_env(self, token: str, namespace: str) -> dict[str, str]:
+    def client_env(self, token: str, namespace: str, *, http1: bool) -> dict[str, str]:
         """What Argo's CLI needs to call this server as the user whose token this is.
 
-        ARGO_HTTP1: the CLI then speaks the JSON REST API that Argo's UI uses (grpc-gateway in
-        front of the same services), rather than gRPC.
+        By gRPC, the CLI's own way; with `http1` by the JSON REST API that Argo's UI uses
+        (grpc-gateway in front of the same services).
         """
         return {"ARGO_SERVER": self.address, "ARGO_TOKEN": f"Bearer {token}",
                 "ARGO_SECURE": "true", "ARGO_INSECURE_SKIP_VERIFY": "true",
-                "ARGO_HTTP1": "true", "ARGO_NAMESPACE": namespace}
+                "ARGO_HTTP1": "true" if http1 else "false", "ARGO_NAMESPACE": namespace}

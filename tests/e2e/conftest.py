@@ -185,14 +185,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     """On a failed test that used the controller, argo-server or the door, attach the tails of
     their logs."""
     report = yield
-    funcargs = getattr(item, "funcargs", {})
-    for name, kind, title in (("workflow_controller", WorkflowController, "workflow-controller"),
-                              ("argo_server", ArgoServer, "argo-server"),
-                              ("door", Door, "argo-admission")):
-        process = funcargs.get(name)
-        if report.failed and isinstance(process, kind):
+    if report.failed:
+        for title, process in processes_used(getattr(item, "funcargs", {})).items():
             report.sections.append((f"{title} log (last lines)", process.tail(40)))
     return report
+
+
+def processes_used(funcargs: dict[str, Any]) -> dict[str, Any]:
+    """The controller, argo-server (also behind an ArgoCLI) and door a test used, by title."""
+    found: dict[str, Any] = {}
+    for value in funcargs.values():
+        if isinstance(value, WorkflowController):
+            found["workflow-controller"] = value
+        elif isinstance(value, ArgoServer):
+            found["argo-server"] = value
+        elif isinstance(value, ArgoCLI) and value.server is not None:
+            found["argo-server"] = value.server
+        elif isinstance(value, Door):
+            found["argo-admission"] = value
+    return found
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

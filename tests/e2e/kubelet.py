@@ -57,22 +57,27 @@ def wait_for_step_pod(api: k8s.ApiClient, namespace: str, workflow: str,
 
 
 def report_outputs(executor: k8s.ApiClient, workflow: dict[str, Any], node: str,
-                   outputs: dict[str, Any]) -> dict[str, Any]:
-    """As the executor does: create the node's WorkflowTaskResult with its outputs, then label
-    it complete (workflow/executor/taskresult.go)."""
+                   outputs: dict[str, Any]) -> str:
+    """As the executor does while the step runs: create the node's WorkflowTaskResult with its
+    outputs, not yet complete (workflow/executor/taskresult.go). Its name."""
     meta = workflow["metadata"]
+    name = node_id(meta["name"], node)
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "WorkflowTaskResult",
-            "metadata": {"name": node_id(meta["name"], node), "namespace": meta["namespace"],
+            "metadata": {"name": name, "namespace": meta["namespace"],
                          "labels": {WORKFLOW_LABEL: meta["name"], OUTPUTS_COMPLETED: "false"},
                          "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}",
                                               "kind": "Workflow", "name": meta["name"],
                                               "uid": meta["uid"]}]},
             "outputs": outputs}
-    objects = custom(executor)
-    objects.create_namespaced_custom_object(GROUP, VERSION, meta["namespace"],
-                                            "workflowtaskresults", body)
-    return patch_task_result(executor, meta["namespace"], body["metadata"]["name"],
-                             {"metadata": {"labels": {OUTPUTS_COMPLETED: "true"}}})
+    custom(executor).create_namespaced_custom_object(GROUP, VERSION, meta["namespace"],
+                                                     "workflowtaskresults", body)
+    return name
+
+
+def complete_outputs(executor: k8s.ApiClient, namespace: str, name: str) -> None:
+    """As the executor does when the step has ended: label its WorkflowTaskResult complete."""
+    patch_task_result(executor, namespace, name,
+                      {"metadata": {"labels": {OUTPUTS_COMPLETED: "true"}}})
 
 
 def patch_task_result(api: k8s.ApiClient, namespace: str, name: str,

@@ -1,8 +1,9 @@
 """Argo's own clients as an ordinary user, behind argo-admission, on the Argo version under test.
 
-Every operation a user of Argo's CLI, UI or API makes runs by both of the CLI's paths: straight
-to the API server, and through `argo server --auth-mode=client` (the path of Argo's UI and API,
-which acts with the caller's token, so the door sees the user, not the server). Alice works in
+Every operation a user of Argo's CLI, UI or API makes runs by each of the CLI's paths: straight
+to the API server, and through `argo server --auth-mode=client` by gRPC (the CLI's way) and by
+the JSON API (the way of Argo's UI). The server acts with the caller's token, so the door sees
+the user, not the server. Alice works in
 team-a; the library is the admin's. The controller and the door run Strict, or Secure for the
 operations on running Workflows, where Secure compares. Each operation must be admitted and
 carried out: the assertions are on what the controller did — phase, nodes, stored spec, pods.
@@ -24,7 +25,6 @@ from kubernetes import client as k8s
 
 from argocli import ArgoCLI
 from argocontroller import WorkflowController
-from argoserver import ArgoServer
 from chart_render import deep_merge
 from controlplane import ControlPlane
 from expect import EVIL, NS, POD_BASELINE, refused
@@ -44,6 +44,7 @@ from forgeries import (
 )
 from identities import ADMIN, ALICE
 from kubelet import (
+    complete_outputs,
     finish_pod,
     patch_task_result,
     report_outputs,
@@ -85,7 +86,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.argo,
 TEMPLATE_IMAGE = "alpine:3.20"
 # The library has an author, as a Strict installation names one: the admin.
 AUTHORS = {"policy": {"templateLibrary": {"authors": {"users": [ADMIN]}}}}
-PATHS = ["kube", "argo-server"]
+PATHS = ["kube", "argo-server-grpc", "argo-server-http"]
 QUIET = 3.0  # seconds a refused forgery must show no effect where nothing else would show one
 
 
@@ -106,21 +107,21 @@ def secure(door: Door, argo_secure: WorkflowController) -> WorkflowController:
 
 
 @pytest.fixture(params=PATHS)
-def via(request: pytest.FixtureRequest) -> ArgoServer | None:
-    """The path under test: None for the API server directly, else the running argo-server."""
-    return request.getfixturevalue("argo_server") if request.param == "argo-server" else None
+def path(request: pytest.FixtureRequest) -> str:
+    """The CLI's path under test."""
+    return str(request.param)
 
 
 @pytest.fixture
-def argo(control_plane: ControlPlane, via: ArgoServer | None) -> ArgoCLI:
+def argo(request: pytest.FixtureRequest, control_plane: ControlPlane, path: str) -> ArgoCLI:
     """Argo's CLI as alice in team-a, by the path under test."""
-    return ArgoCLI(control_plane, ALICE, NS, server=via)
+    return cli_by(request, control_plane, ALICE, path)
 
 
 @pytest.fixture
-def librarian(control_plane: ControlPlane, via: ArgoServer | None) -> ArgoCLI:
+def librarian(request: pytest.FixtureRequest, control_plane: ControlPlane, path: str) -> ArgoCLI:
     """Argo's CLI as the admin, who owns the library, by the path under test."""
-    return ArgoCLI(control_plane, ADMIN, NS, server=via)
+    return cli_by(request, control_plane, ADMIN, path)
 
 
 @pytest.fixture
@@ -131,6 +132,14 @@ def kube_argo(control_plane: ControlPlane) -> ArgoCLI:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def cli_by(request: pytest.FixtureRequest, plane: ControlPlane, user: str, path: str) -> ArgoCLI:
+    """Argo's CLI as `user` in team-a by `path`; argo-server started when the path needs it."""
+    if path == "kube":
+        return ArgoCLI(plane, user, NS)
+    server = request.getfixturevalue("argo_server")
+    return ArgoCLI(plane, user, NS, server=server, http1=path == "argo-server-http")
+
 
 def hello(admin: k8s.ApiClient) -> str:
     """A library template running one pod that echoes the Workflow's `msg`; its name."""
@@ -247,8 +256,10 @@ def test_argo_resubmit_memoized_reuses_the_steps_that_succeeded(
     first = submit_to_approval(alice, admin, NS, library["relay"])
     argo("resume", first)
     produce = wait_for_step_pod(admin, NS, first, "produce")
-    report_outputs(executor, get_workflow(admin, NS, first), step_node_name(first, 1, "produce"),
-                   {"parameters": [{"name": "out", "value": "first-run"}]})
+    result = report_outputs(executor, get_workflow(admin, NS, first),
+                            step_node_name(first, 1, "produce"),
+                            {"parameters": [{"name": "out", "value": "first-run"}]})
+    complete_outputs(executor, NS, result)
     finish_pod(admin, produce)
     wait_for_step_pod(admin, NS, first, "consume")
     argo("terminate", first)
@@ -471,8 +482,9 @@ def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_o
                             step_node_name(name, 1, "produce"),
                             {"parameters": [{"name": "out", "value": "from-the-executor"}]})
     forged = {"outputs": {"parameters": [{"name": "out", "value": "forged"}]}}
-    message = refused(lambda: patch_task_result(alice, NS, result["metadata"]["name"], forged))
-    refusal_of("outputs", message)
+    message = refused(lambda: patch_task_result(alice, NS, result, forged))
+    refusal_of("[task-result]", message)
+    complete_outputs(executor, NS, result)
     finish_pod(admin, produce)
     assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-the-executor"]]
 

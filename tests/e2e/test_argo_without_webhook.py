@@ -33,6 +33,7 @@ from forgeries import (
     with_stored_templates,
 )
 from kubelet import (
+    complete_outputs,
     finish_pod,
     patch_task_result,
     report_outputs,
@@ -319,15 +320,16 @@ def test_a_task_result_patched_by_a_user_feeds_the_next_step(
         argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
         executor: k8s.ApiClient, argo: ArgoCLI) -> None:
     """The controller copies outputs from the WorkflowTaskResult named after the node, whoever
-    wrote it last."""
+    wrote it last: here alice, while the step runs."""
     name = start_relay(alice, admin, NS)
     argo("resume", name)
     produce = wait_for_step_pod(admin, NS, name, "produce")
     result = report_outputs(executor, get_workflow(admin, NS, name),
                             step_node_name(name, 1, "produce"),
                             {"parameters": [{"name": "out", "value": "from-the-executor"}]})
-    patch_task_result(alice, NS, result["metadata"]["name"],
+    patch_task_result(alice, NS, result,
                       {"outputs": {"parameters": [{"name": "out", "value": "forged"}]}})
+    complete_outputs(executor, NS, result)
     finish_pod(admin, produce)
     assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["forged"]]
 
