@@ -16,6 +16,8 @@ each without the door.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ from kubelet import (
     wait_for_step_pod,
 )
 from library import create_library, start_relay, submit_to_approval
-from processes import stays
+from processes import stays, wait_for
 from webhook import DENIED, SECURE, STRICT, Door
 from workflows import (
     create,
@@ -141,11 +143,25 @@ def cli_by(request: pytest.FixtureRequest, plane: ControlPlane, user: str, path:
     return ArgoCLI(plane, user, NS, server=server, http1=path == "argo-server-http")
 
 
-def hello(admin: k8s.ApiClient) -> str:
-    """A library template running one pod that echoes the Workflow's `msg`; its name."""
+def hello(admin: k8s.ApiClient, argo: ArgoCLI | None = None) -> str:
+    """A library template running one pod that echoes the Workflow's `msg`; its name. With
+    `argo`, once Argo serves it by that CLI's path."""
     name = unique("hello")
     create(admin, make_steps_template(name, NS, image=TEMPLATE_IMAGE))
+    if argo:
+        served(argo, "template", name)
     return name
+
+
+def served(argo: ArgoCLI, kind: str, name: str,
+           until: Callable[[dict[str, Any]], Any] = bool) -> dict[str, Any]:
+    """Wait until Argo, by the CLI's path, serves (cluster-)template `name` as `until` wants.
+
+    argo-server validates what it submits against its own watch of the templates
+    (server/workflowtemplate/informer.go), which follows the API server a moment behind.
+    """
+    return wait_for(lambda: json.loads(argo(kind, "get", name, "-o", "json")), until=until,
+                    what=f"{argo.path} to serve {kind} {name}")
 
 
 def write_yaml(path: Path, body: dict[str, Any]) -> str:
@@ -196,7 +212,7 @@ def test_argo_submit_of_a_file_with_a_ref_runs_the_library_template(
         strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
         tmp_path: Path) -> None:
     """Argo's client validates the Workflow and sends `status.storedTemplates` with it."""
-    template = hello(admin)
+    template = hello(admin, argo)
     body = make_ref_workflow(unique("wf"), NS, template)
     name = created_name(argo("submit", write_yaml(tmp_path / "wf.yaml", body), "-o", "name"))
     assert name == body["metadata"]["name"]
@@ -205,7 +221,7 @@ def test_argo_submit_of_a_file_with_a_ref_runs_the_library_template(
 
 def test_argo_submit_from_a_workflow_template_runs_it_with_the_parameter(
         strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI) -> None:
-    template = hello(admin)
+    template = hello(admin, argo)
     name = created_name(argo("submit", "--from", f"workflowtemplate/{template}",
                              "-p", "msg=from-the-cli", "-o", "name"))
     workflow = runs_hello(admin, name, args=["from-the-cli"], template=template)
@@ -220,6 +236,7 @@ def test_argo_submit_from_a_cluster_workflow_template_runs_it(
     body = make_cluster_template(template)
     body["spec"] = make_steps_template(template, NS, image=TEMPLATE_IMAGE)["spec"]
     create_cluster_template(admin, body)
+    served(argo, "cluster-template", template)
     name = created_name(argo("submit", "--from", f"clusterworkflowtemplate/{template}",
                              "-o", "name"))
     workflow = runs_hello(admin, name)
@@ -230,7 +247,7 @@ def test_argo_submit_from_a_cluster_workflow_template_runs_it(
 def test_argo_submit_from_a_cron_workflow_runs_its_ref(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
         argo: ArgoCLI) -> None:
-    template = hello(admin)
+    template = hello(admin, argo)
     cron = create(alice, make_cron_workflow(unique("cron"), NS,
                                             {"workflowTemplateRef": {"name": template}}))
     name = created_name(argo("submit", "--from", f"cronwf/{cron['metadata']['name']}",
@@ -379,6 +396,7 @@ def test_argo_template_create_and_update_by_the_library_owner_change_what_runs(
     template = unique("hello")
     body = make_steps_template(template, NS, image=TEMPLATE_IMAGE)
     librarian("template", "create", write_yaml(tmp_path / "template.yaml", body))
+    served(argo, "template", template)
     first = created_name(argo("submit", "--from", f"workflowtemplate/{template}", "-o", "name"))
     pods = wait_for_pods(admin, NS, first, bool, what="to include step a's pod")
     assert main_args(pods) == [["hello"]]
@@ -386,6 +404,8 @@ def test_argo_template_create_and_update_by_the_library_owner_change_what_runs(
 
     body["spec"]["arguments"]["parameters"][0]["value"] = "updated"
     librarian("template", "update", write_yaml(tmp_path / "template.yaml", body))
+    served(argo, "template", template,
+           until=lambda t: t["spec"]["arguments"]["parameters"][0]["value"] == "updated")
     second = created_name(argo("submit", "--from", f"workflowtemplate/{template}",
                                "-o", "name"))
     runs_hello(admin, second, args=["updated"], template=template)
