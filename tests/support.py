@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,44 @@ import yaml
 
 from admission.review import make_review
 
-__all__ = ["FIXTURES", "MergeOracle", "find_binary", "load_yaml", "make_review", "require_binaries"]
+__all__ = [
+    "BAD_WORKFLOW",
+    "FIXTURES",
+    "GOOD_WORKFLOW",
+    "MergeOracle",
+    "find_binary",
+    "load_yaml",
+    "make_review",
+    "require_binaries",
+    "run_cli",
+]
+
+# Two Workflows for the offline commands: one a Strict policy admits, one it denies.
+GOOD_WORKFLOW = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: hello-, namespace: team-a}
+spec: {workflowTemplateRef: {name: hello}}
+"""
+BAD_WORKFLOW = """apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: inline-, namespace: team-a}
+spec: {entrypoint: main, templates: [{name: main, container: {image: evil}}]}
+"""
+
+
+def run_cli(args: list[str], capsys: Any, stdin: str = "") -> tuple[int, str, str]:
+    """`argo-admission ARGS` in process, as the console script runs it: (code, stdout, stderr)."""
+    from admission.cli import main
+
+    old = sys.stdin
+    sys.stdin = io.StringIO(stdin)
+    try:
+        code = main(args)
+    finally:
+        sys.stdin = old
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
 
 FIXTURES = Path(__file__).parent / "fixtures"
 BIN_DIR = Path(os.environ.get("ARGO_ADMISSION_BIN", Path.home() / ".cache/argo-admission/bin"))

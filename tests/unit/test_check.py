@@ -3,7 +3,6 @@ the verdicts come out as text, JSON, YAML or JUnit."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -13,24 +12,13 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from admission.cli import main
 from admission.review import make_review
-from support import FIXTURES
+from support import BAD_WORKFLOW, FIXTURES, GOOD_WORKFLOW, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBRARY = str(FIXTURES / "templates/library.yaml")
 STRICT = "policies/strict.yaml"
 
-GOOD = """apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: hello-, namespace: team-a}
-spec: {workflowTemplateRef: {name: hello}}
-"""
-BAD = """apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: inline-, namespace: team-a}
-spec: {entrypoint: main, templates: [{name: main, container: {image: evil}}]}
-"""
 UNLABELLED_TEMPLATE = """apiVersion: argoproj.io/v1alpha1
 kind: WorkflowTemplate
 metadata: {name: plain, namespace: team-a}
@@ -40,24 +28,15 @@ spec:
 """
 
 
-def run(
-    args: list[str], capsys: pytest.CaptureFixture[str], stdin: str = ""
-) -> tuple[int, str, str]:
-    """main() in process, as the console script runs it."""
-    old = sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        code = main(args)
-    finally:
-        sys.stdin = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.fixture
 def manifests(tmp_path: Path) -> dict[str, str]:
     """Three good manifests and one bad one, each in its own file."""
-    files = {"good1": GOOD, "good2": GOOD, "good3": GOOD, "bad": BAD}
+    files = {
+        "good1": GOOD_WORKFLOW,
+        "good2": GOOD_WORKFLOW,
+        "good3": GOOD_WORKFLOW,
+        "bad": BAD_WORKFLOW,
+    }
     out = {}
     for name, text in files.items():
         (tmp_path / f"{name}.yaml").write_text(text)
@@ -98,7 +77,7 @@ def test_every_manifest_is_checked_whatever_the_order_of_flags(
     files = [manifests["good1"], manifests["good2"], manifests["good3"]]
     files.insert(bad_at, manifests["bad"])
     args = command(files, ORDERS[order])
-    code, out, err = run(args, capsys)
+    code, out, err = run_cli(args, capsys)
     assert code == 1, (args, out, err)
     verdicts = json.loads(out)
     assert [v["file"] for v in verdicts] == files
@@ -110,7 +89,7 @@ def test_all_good_manifests_exit_0_in_every_order(
 ) -> None:
     files = [manifests["good1"], manifests["good2"], manifests["good3"]]
     for slots in ORDERS.values():
-        code, out, _ = run(command(files, tuple(min(s, 3) for s in slots)), capsys)
+        code, out, _ = run_cli(command(files, tuple(min(s, 3) for s in slots)), capsys)
         assert code == 0 and len(json.loads(out)) == 3
 
 
@@ -121,11 +100,13 @@ def test_repeated_templates_flags_are_all_read(
     docs = list(library)
     (tmp_path / "a.yaml").write_text(yaml.safe_dump_all(docs[:1]))
     (tmp_path / "b.yaml").write_text(yaml.safe_dump_all(docs[1:]))
-    (tmp_path / "wf.yaml").write_text(GOOD + "---\n" + GOOD.replace("hello", "calls-cluster"))
+    (tmp_path / "wf.yaml").write_text(
+        GOOD_WORKFLOW + "---\n" + GOOD_WORKFLOW.replace("hello", "calls-cluster")
+    )
     args = ["check", "--config", "policies/secure.yaml", "-o", "json", str(tmp_path / "wf.yaml")]
-    code, out, _ = run([*args, "--templates", str(tmp_path / "a.yaml")], capsys)
+    code, out, _ = run_cli([*args, "--templates", str(tmp_path / "a.yaml")], capsys)
     assert code == 1  # calls-cluster is in b.yaml only
-    code, out, _ = run(
+    code, out, _ = run_cli(
         [*args, "--templates", str(tmp_path / "a.yaml"), "--templates", str(tmp_path / "b.yaml")],
         capsys,
     )
@@ -137,16 +118,16 @@ def test_manifests_and_templates_read_from_stdin(
     manifests: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     library = (FIXTURES / "templates/library.yaml").read_text()
-    code, out, _ = run(
+    code, out, _ = run_cli(
         ["check", "--config", STRICT, "--templates", "-", manifests["good1"], "-o", "json"],
         capsys,
         stdin=library,
     )
     assert code == 0 and json.loads(out)[0]["allowed"] is True
-    code, out, _ = run(
+    code, out, _ = run_cli(
         ["check", "--config", STRICT, "--templates", LIBRARY, "-", "-o", "json"],
         capsys,
-        stdin=GOOD + "---\n" + BAD,
+        stdin=GOOD_WORKFLOW + "---\n" + BAD_WORKFLOW,
     )
     assert code == 1
     assert [(v["file"], v["allowed"]) for v in json.loads(out)] == [("-", True), ("-", False)]
@@ -156,8 +137,8 @@ def test_json_has_an_entry_per_object_with_rules_messages_and_patch(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "mixed.yaml"
-    path.write_text(BAD + "---\n" + UNLABELLED_TEMPLATE)
-    code, out, _ = run(["check", "-o", "json", str(path)], capsys)  # the default policy
+    path.write_text(BAD_WORKFLOW + "---\n" + UNLABELLED_TEMPLATE)
+    code, out, _ = run_cli(["check", "-o", "json", str(path)], capsys)  # the default policy
     assert code == 1
     bad, template = json.loads(out)
     assert set(bad) == {
@@ -202,8 +183,8 @@ def test_yaml_output_equals_json_output(
         manifests["good1"],
         manifests["bad"],
     ]
-    _, as_json, _ = run([*args, "-o", "json"], capsys)
-    code, as_yaml, _ = run([*args, "-o", "yaml"], capsys)
+    _, as_json, _ = run_cli([*args, "-o", "json"], capsys)
+    code, as_yaml, _ = run_cli([*args, "-o", "yaml"], capsys)
     assert code == 1
     assert yaml.safe_load(as_yaml) == json.loads(as_json)
 
@@ -212,7 +193,7 @@ def test_junit_reports_a_failure_per_denied_manifest(
     manifests: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = [manifests["good1"], manifests["bad"], manifests["good2"]]
-    code, out, _ = run(
+    code, out, _ = run_cli(
         ["check", "--config", STRICT, "--templates", LIBRARY, "-o", "junit", *files], capsys
     )
     assert code == 1
@@ -231,10 +212,10 @@ def test_show_patch_prints_each_operation_in_text(
 ) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(UNLABELLED_TEMPLATE)
-    code, plain, _ = run(["check", str(path)], capsys)
+    code, plain, _ = run_cli(["check", str(path)], capsys)
     assert code == 0 and "mutated:" in plain and '"op":' not in plain
-    code, shown, _ = run(["check", "--show-patch", str(path)], capsys)
-    _, as_json, _ = run(["check", "-o", "json", str(path)], capsys)
+    code, shown, _ = run_cli(["check", "--show-patch", str(path)], capsys)
+    _, as_json, _ = run_cli(["check", "-o", "json", str(path)], capsys)
     ops = json.loads(as_json)[0]["patch"]
     assert ops
     for op in ops:
@@ -244,7 +225,7 @@ def test_show_patch_prints_each_operation_in_text(
 def test_text_verdicts_name_the_object_and_count(
     manifests: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, _ = run(
+    code, out, _ = run_cli(
         ["check", "--config", STRICT, "--templates", LIBRARY, manifests["good1"], manifests["bad"]],
         capsys,
     )
@@ -292,12 +273,12 @@ def test_review_takes_repeatable_flags_in_any_order(
         "R": str(tmp_path / "update.json"),
     }
     args = [names.get(a, a) for a in REVIEW_ORDERS[order]]
-    code, out, err = run(["review", "--config", "policies/secure.yaml", *args], capsys)
+    code, out, err = run_cli(["review", "--config", "policies/secure.yaml", *args], capsys)
     assert code == 0, err
     warnings = json.loads(out)["response"]["warnings"]
     assert any("team-a/hello-run1" in w for w in warnings), warnings  # read from --workflows
     names["R"] = str(FIXTURES / "reviews/ref-admitted.request.json")
     args = [names.get(a, a) for a in REVIEW_ORDERS[order]]
-    code, out, err = run(["review", "--config", "policies/secure.yaml", *args], capsys)
+    code, out, err = run_cli(["review", "--config", "policies/secure.yaml", *args], capsys)
     assert code == 0, err  # the ref is found in --templates
     assert json.loads(out)["response"]["allowed"] is True

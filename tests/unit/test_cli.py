@@ -14,7 +14,7 @@ import pytest
 
 from admission import __version__, version
 from admission.arguments import build_parser
-from support import FIXTURES
+from support import BAD_WORKFLOW, FIXTURES, GOOD_WORKFLOW
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,24 +35,12 @@ def write(tmp: Path, name: str, text: str) -> str:
     return str(tmp / name)
 
 
-GOOD = """apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: hello-, namespace: team-a}
-spec: {workflowTemplateRef: {name: hello}}
-"""
-BAD = """apiVersion: argoproj.io/v1alpha1
-kind: Workflow
-metadata: {generateName: inline-, namespace: team-a}
-spec: {entrypoint: main, templates: [{name: main, container: {image: evil}}]}
-"""
-
-
 def test_check_exits_0_when_everything_is_admitted(tmp_path: Path) -> None:
     result = cli(
         "check",
         "--config",
         "policies/strict.yaml",
-        write(tmp_path, "ok.yaml", GOOD),
+        write(tmp_path, "ok.yaml", GOOD_WORKFLOW),
         "--templates",
         str(FIXTURES / "templates/library.yaml"),
     )
@@ -69,7 +57,7 @@ def test_check_exits_1_and_says_why_when_something_is_denied(tmp_path: Path) -> 
         "policies/strict.yaml",
         "--templates",
         str(FIXTURES / "templates/library.yaml"),
-        write(tmp_path, "bad.yaml", BAD),
+        write(tmp_path, "bad.yaml", BAD_WORKFLOW),
     )
     assert result.returncode == 1
     assert "DENY  Workflow team-a/inline-" in result.stdout
@@ -84,7 +72,7 @@ def test_check_exits_2_on_unreadable_input(tmp_path: Path) -> None:
             "check",
             "--config",
             write(tmp_path, "p.yaml", "mode: nope"),
-            write(tmp_path, "ok.yaml", GOOD),
+            write(tmp_path, "ok.yaml", GOOD_WORKFLOW),
         ).returncode
         == 2
     )
@@ -127,7 +115,7 @@ def test_merge_prints_the_stored_spec_and_compares_with_expect(tmp_path: Path) -
 
 
 def test_merge_without_the_referenced_template_is_a_usage_error(tmp_path: Path) -> None:
-    result = cli("merge", "--workflow", write(tmp_path, "wf.yaml", GOOD))
+    result = cli("merge", "--workflow", write(tmp_path, "wf.yaml", GOOD_WORKFLOW))
     assert result.returncode == 2 and "--template" in result.stderr
 
 
@@ -151,7 +139,7 @@ def test_certs_generate_writes_the_files(tmp_path: Path) -> None:
 MALFORMED = {
     "bad.yaml": "a: [\n",
     "list.yaml": "- 1\n- 2\n",
-    "two.yaml": GOOD + "---\n" + GOOD,
+    "two.yaml": GOOD_WORKFLOW + "---\n" + GOOD_WORKFLOW,
     "policy.yaml": "mode: nope\nfoo: 1\n",
     "broken.json": '{"kind": "AdmissionReview"',
     "notreview.yaml": "a: 1\n",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import io
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,6 @@ import pytest
 import yaml
 
 from admission import policy
-from admission.cli import main
 from admission.cluster import ClusterError, list_objects
 from admission.commands import AuditOptions, audit
 from admission.config import load_config
@@ -23,7 +21,7 @@ from admission.inventory import audit as audit_objects
 from admission.manifests import Reader, read_documents
 from admission.review import make_review, parse_review
 from admission.templates import FileTemplateSource
-from support import FIXTURES
+from support import FIXTURES, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDIT = FIXTURES / "audit"
@@ -276,25 +274,12 @@ def test_audit_of_a_cluster_judges_what_it_lists() -> None:
 # --- the command line -----------------------------------------------------------------------
 
 
-def run(
-    args: list[str], capsys: pytest.CaptureFixture[str], stdin: str = ""
-) -> tuple[int, str, str]:
-    old = sys.stdin
-    sys.stdin = io.StringIO(stdin)
-    try:
-        code = main(args)
-    finally:
-        sys.stdin = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 FIXTURE = str(AUDIT / "objects.yaml")
 SECURE = str(ROOT / "policies/secure.yaml")
 
 
 def test_audit_json_is_a_list_of_findings(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["audit", "-f", FIXTURE, "--config", SECURE, "-o", "json"], capsys)
+    code, out, _ = run_cli(["audit", "-f", FIXTURE, "--config", SECURE, "-o", "json"], capsys)
     assert code == 1
     findings = json.loads(out)
     assert {tuple(f) for f in findings} == {
@@ -307,16 +292,18 @@ def test_audit_json_is_a_list_of_findings(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_audit_table_and_exit_0_without_findings(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["audit", "-f", FIXTURE, "--config", SECURE], capsys)
+    code, out, _ = run_cli(["audit", "-f", FIXTURE, "--config", SECURE], capsys)
     assert code == 1
     assert out.splitlines()[0].split() == ["KIND", "NAMESPACE", "NAME", "RULE", "RESULT", "MESSAGE"]
     assert out.rstrip().endswith("2 finding(s) in 2 of 7 object(s)")
-    code, out, _ = run(["audit", "-f", FIXTURE, "--config", SECURE, "-n", "kube-system"], capsys)
+    code, out, _ = run_cli(
+        ["audit", "-f", FIXTURE, "--config", SECURE, "-n", "kube-system"], capsys
+    )
     assert code == 0 and out == "no findings in 1 object(s)\n"
 
 
 def test_audit_writes_policy_reports_from_stdin(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
+    code, out, _ = run_cli(
         ["audit", "-f", "-", "--config", SECURE, "-o", "policyreport"],
         capsys,
         stdin=(AUDIT / "objects.yaml").read_text(),
@@ -335,7 +322,7 @@ def test_audit_writes_policy_reports_from_stdin(capsys: pytest.CaptureFixture[st
 def test_audit_reads_files_or_a_cluster_not_both(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, _, err = run(["audit", "-f", FIXTURE, "--kubeconfig", str(tmp_path / "k")], capsys)
+    code, _, err = run_cli(["audit", "-f", FIXTURE, "--kubeconfig", str(tmp_path / "k")], capsys)
     assert code == 2 and err.count("\n") == 1 and "not both" in err
-    code, _, err = run(["audit", "--kubeconfig", str(tmp_path / "missing")], capsys)
+    code, _, err = run_cli(["audit", "--kubeconfig", str(tmp_path / "missing")], capsys)
     assert code == 2 and err.count("\n") == 1 and str(tmp_path / "missing") in err
