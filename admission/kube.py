@@ -186,21 +186,29 @@ class KubeTemplateSource:
         return found
 
     def _fetch(self, key: TemplateKey) -> dict[str, Any] | None:
+        return self._read(lambda: self._get(key), str(key), observe=True)
+
+    def _read(
+        self, get: Callable[[], Any], what: str, *, observe: bool = False
+    ) -> dict[str, Any] | None:
+        """One bounded GET: the object, None on 404, TemplateLookupError on any other failure."""
         try:
-            resp = self._get(key)
+            resp = get()
         except ApiException as exc:
             if exc.status == 404:
                 return None
-            self._observe("error")
+            if observe:
+                self._observe("error")
             if exc.status == 0:  # the client's own transport failures
                 raise TemplateLookupError(
                     f"API server {self.host} unreachable: {exc.reason}"
                 ) from exc
             raise TemplateLookupError(
-                f"API server {self.host} refused the lookup of {key}: {exc.status} {exc.reason}"
+                f"API server {self.host} refused the lookup of {what}: {exc.status} {exc.reason}"
             ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            self._observe("error")
+            if observe:
+                self._observe("error")
             raise TemplateLookupError(f"API server {self.host} unreachable: {exc}") from exc
         found: dict[str, Any] = orjson.loads(resp.data)
         return found
@@ -283,8 +291,8 @@ class KubeTemplateSource:
     def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
         """The Workflow from one bounded GET (never cached: its status moves on every pass)."""
         timeout = (min(CONNECT_SECONDS, self.lookup_timeout), self.lookup_timeout)
-        try:
-            resp: Any = self._lookup_api.get_namespaced_custom_object(
+        return self._read(
+            lambda: self._lookup_api.get_namespaced_custom_object(
                 GROUP,
                 VERSION,
                 namespace,
@@ -292,18 +300,9 @@ class KubeTemplateSource:
                 name,
                 _preload_content=False,
                 _request_timeout=timeout,
-            )
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise TemplateLookupError(
-                f"API server {self.host} refused the lookup of Workflow {namespace}/{name}: "
-                f"{exc.status} {exc.reason}"
-            ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise TemplateLookupError(f"API server {self.host} unreachable: {exc}") from exc
-        found: dict[str, Any] = orjson.loads(resp.data)
-        return found
+            ),
+            f"Workflow {namespace}/{name}",
+        )
 
     def for_dry_run(self) -> DryRunView:
         """The same lookups, remembering nothing (a dryRun request changes no cache)."""
