@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from admission.diff import diff_lines, strip_empty
-from admission.objects import metadata_of, nodes_of, status_of
+from admission.objects import labels_of, metadata_of, nodes_of, status_of
 from admission.policy.context import Context
 
 RESUBMITTED_FROM: Final = "workflows.argoproj.io/resubmitted-from-workflow"
@@ -90,8 +90,7 @@ def _strings(value: Any) -> list[str]:
 def check_create(ctx: Context, status: Mapping[str, Any]) -> None:
     """Nodes (and the Completed condition) at CREATE pass only as a faithful memoized resubmit."""
     meta = metadata_of(ctx.obj)
-    labels = meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
-    original = labels.get(RESUBMITTED_FROM) if isinstance(labels, dict) else None
+    original = labels_of(ctx.obj).get(RESUBMITTED_FROM)
     path = "status.nodes"
     if not isinstance(original, str) or not original:
         ctx.deny(
