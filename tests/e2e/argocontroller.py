@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 DEFAULT_VERSION = "v3.7.18"
 CONFIGMAP = "workflow-controller-configmap"
 RESTRICTIONS = (None, "Strict", "Secure")
+# What the controller logs once a configuration it (re)loaded is in force.
+CONFIG_LOADED = "Configuration updated"
 READY_TIMEOUT = 60.0
 # Argo v4 outlives SIGTERM: its logging package catches the signal to flush start-up logs and
 # never exits (initSignalHandlers in util/logging/init.go, v4.0.5). Nothing of a controller or
@@ -123,10 +125,11 @@ class WorkflowController(Supervised):
                    defaults: dict[str, Any] | None = None) -> None:
         """Apply a new configuration by restarting the controller; a no-op when already in force.
 
-        v3.7.18 does reload its ConfigMap live (an informer on it, newControllerConfigMapInformer
-        in workflow/controller/controller.go), but nothing tells us when the new config is in
-        force, and the cron controller keeps the workflowDefaults it was built with. A restart
-        takes about half a second, and its canary shows the restriction (or none) is applied.
+        Both versions reload their ConfigMap live (v3.7.18 an informer on it,
+        newControllerConfigMapInformer; v4.0.5 a watch, runConfigMapWatcher; in
+        workflow/controller/controller.go), and config_loads() tells when; but the cron
+        controller keeps the workflowDefaults it was built with. A restart takes about half a
+        second, and its canary shows the restriction (or none) is applied.
         """
         if self.alive() and render_config(restrictions, defaults) == self.config:
             return
@@ -143,6 +146,19 @@ class WorkflowController(Supervised):
                 raise
             self._core.create_namespaced_config_map(ARGO_NAMESPACE, body)
         self.config = data
+
+    def config_loads(self) -> int:
+        """How many times the controller has said a configuration is in force: twice at start
+        (read, then delivered by its watch), then once for every edit of its ConfigMap.
+
+        Both versions log CONFIG_LOADED right after the new configuration replaced the old
+        (updateConfig in workflow/controller/config.go), within milliseconds of an edit; the
+        log is kept across restarts.
+        """
+        try:
+            return self.log_path.read_text(errors="replace").count(CONFIG_LOADED)
+        except FileNotFoundError:
+            return 0
 
     def wait_until_working(self) -> None:
         """Wait until the controller gives a fresh Workflow a phase that matches its config.

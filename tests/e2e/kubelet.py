@@ -15,7 +15,7 @@ from typing import Any
 
 from kubernetes import client as k8s
 
-from workflows import GROUP, VERSION, WORKFLOW_LABEL, custom, wait_for_pods
+from workflows import GROUP, VERSION, WORKFLOW_LABEL, custom, get_workflow, wait_for_pods
 
 # Argo's labels on a WorkflowTaskResult (workflow/common/common.go).
 OUTPUTS_COMPLETED = "workflows.argoproj.io/report-outputs-completed"
@@ -97,6 +97,17 @@ def finish_pod(admin: k8s.ApiClient, pod: dict[str, Any]) -> None:
     k8s.CoreV1Api(admin).patch_namespaced_pod_status(pod["metadata"]["name"],
                                                      pod["metadata"]["namespace"],
                                                      {"status": status})
+
+
+def finish_step(executor: k8s.ApiClient, admin: k8s.ApiClient, namespace: str, workflow: str,
+                group: int, step: str, outputs: dict[str, Any] | None = None) -> None:
+    """Both agents' part for step `step` of step group `group` once its pod exists: the executor
+    reports its outputs (none by default) complete, the kubelet the pod Succeeded."""
+    pod = wait_for_step_pod(admin, namespace, workflow, step)
+    result = report_outputs(executor, get_workflow(admin, namespace, workflow),
+                            step_node_name(workflow, group, step), outputs or {})
+    complete_outputs(executor, namespace, result)
+    finish_pod(admin, pod)
 
 
 def terminated(container: dict[str, Any]) -> dict[str, Any]:

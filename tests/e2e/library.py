@@ -12,7 +12,18 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
-from workflows import API_VERSION, create, make_ref_workflow, unique, wait_for_node
+from expect import NS
+from workflows import (
+    API_VERSION,
+    create,
+    make_ref_workflow,
+    status,
+    stored_spec,
+    unique,
+    wait_for_node,
+    wait_for_pods,
+    wait_for_workflow,
+)
 
 LIBRARY_FILE = Path(__file__).parents[1] / "fixtures" / "e2e" / "library.yaml"
 
@@ -40,6 +51,20 @@ def renamed_refs(value: Any, names: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [renamed_refs(item, names) for item in value]
     return value
+
+
+def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str,
+                  **spec: Any) -> str:
+    """Alice submits a ref Workflow of `template` in team-a; wait (reading as admin) until it
+    runs with a stored spec (and, unless submitted suspended, a first pod). Its name."""
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, template, **spec))
+    wait_for_workflow(admin, NS, name,
+                      lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
+                      what="to be Running with a stored spec")
+    if not spec.get("suspend"):
+        wait_for_pods(admin, NS, name, bool, what="to include the first step's pod")
+    return name
 
 
 def submit_to_approval(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str,

@@ -45,6 +45,7 @@ from expect import (
     refused,
 )
 from identities import ADMIN, ARGO_NAMESPACE
+from library import start_running
 from webhook import DENIED, EVERY_REQUEST, STRICT, Door, chart_values
 from workflows import (
     container,
@@ -61,6 +62,7 @@ from workflows import (
     make_steps_template,
     make_template,
     pod_images,
+    set_arguments,
     status,
     stored_spec,
     unique,
@@ -87,28 +89,6 @@ def library(admin: k8s.ApiClient, *, steps: bool = True) -> str:
     make = make_steps_template if steps else make_template
     create(admin, make(name, NS, image=TEMPLATE_IMAGE))
     return name
-
-
-def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str,
-                  **spec: Any) -> str:
-    """Alice submits a ref Workflow; wait until it runs with a stored spec (and a first pod)."""
-    name = unique("wf")
-    create(alice, make_ref_workflow(name, NS, template, **spec))
-    wait_for_workflow(admin, NS, name,
-                      lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
-                      what="to be Running with a stored spec")
-    if not spec.get("suspend"):
-        wait_for_pods(admin, NS, name, bool, what="to include the first step's pod")
-    return name
-
-
-def set_arguments(value: str, *, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
-    """An edit setting parameter `msg` in spec.arguments (and spec.suspend, when given)."""
-    def change(workflow: dict[str, Any]) -> None:
-        workflow["spec"]["arguments"] = {"parameters": [{"name": "msg", "value": value}]}
-        if suspend is not None:
-            workflow["spec"]["suspend"] = suspend
-    return change
 
 
 def swap_stored(*, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:

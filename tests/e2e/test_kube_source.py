@@ -2,17 +2,20 @@
 
 The webhook runs as its own identity (RBAC: read templates and Workflows), lists and watches
 the cluster, turns ready once synced, and answers from the cache: a template created after
-the start is seen through the watch, a deleted one is gone.
+the start is seen through the watch, a deleted one is gone. Argo's ConfigMap is read where it
+lives, and an edit changes the decision within seconds, as it changes the decisions of Argo's
+controller reading the same ConfigMap.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +26,24 @@ from kubernetes import client as k8s
 
 from admission import certs
 from admission.review import make_review
+from argocontroller import CONFIGMAP as CONTROLLER_CONFIGMAP
+from argocontroller import WorkflowController, render_config
 from controlplane import ControlPlane
-from identities import WEBHOOK
+from expect import NS, SPEC_CHANGED
+from identities import ARGO_NAMESPACE, WEBHOOK
+from kubelet import finish_step
+from library import start_running
 from processes import free_port, wait_for
+from workflows import (
+    create,
+    get_workflow,
+    make_steps_template,
+    set_arguments,
+    status,
+    unique,
+    update_workflow,
+    wait_for_phase,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -60,10 +78,17 @@ class Webhook:
     def __init__(self, port: int, cert_dir: Path, process: subprocess.Popen[bytes]) -> None:
         self.url, self.ca, self.process = f"https://127.0.0.1:{port}", cert_dir / "ca.crt", process
 
-    def allowed(self, obj: dict[str, Any]) -> bool:
-        review = make_review(obj, namespace="team-a", username="alice")
+    def answer(self, obj: dict[str, Any], *, old: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The server's response to alice's CREATE of `obj`, or to her UPDATE of `old` to it."""
+        operation = "CREATE" if old is None else "UPDATE"
+        review = make_review(
+            obj, namespace="team-a", username="alice", operation=operation, old=old
+        )
         resp = requests.post(f"{self.url}/validate", json=review, verify=self.ca, timeout=30)
-        return bool(resp.json()["response"]["allowed"])
+        return dict(resp.json()["response"])
+
+    def allowed(self, obj: dict[str, Any]) -> bool:
+        return bool(self.answer(obj)["allowed"])
 
     def ready(self) -> bool:
         try:
@@ -179,11 +204,12 @@ def write_configmap(admin: k8s.ApiClient, referencing: str) -> None:
         core.create_namespaced_config_map("argo", body)
 
 
-@pytest.fixture
-def argo_configmap(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterator[None]:
-    """Argo's ConfigMap (Strict) and a Role that lets the webhook read that one object."""
+@contextlib.contextmanager
+def may_read_configmap(admin: k8s.ApiClient, name: str) -> Iterator[None]:
+    """A Role and its binding that let the webhook read ConfigMap argo/`name` (that one object,
+    as the chart's role-argo.yaml grants), deleted afterwards."""
     rbac = k8s.RbacAuthorizationV1Api(admin)
-    meta = {"name": "argo-admission-e2e-configmap", "namespace": "argo"}
+    meta = {"name": f"argo-admission-e2e-read-{name}", "namespace": "argo"}
     rbac.create_namespaced_role(
         "argo",
         {
@@ -192,7 +218,7 @@ def argo_configmap(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterato
                 {
                     "apiGroups": [""],
                     "resources": ["configmaps"],
-                    "resourceNames": [CONFIGMAP],
+                    "resourceNames": [name],
                     "verbs": ["get", "list", "watch"],
                 }
             ],
@@ -212,13 +238,22 @@ def argo_configmap(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterato
             ],
         },
     )
-    write_configmap(admin, "Strict")
     try:
         yield
     finally:
-        k8s.CoreV1Api(admin).delete_namespaced_config_map(CONFIGMAP, "argo")
         rbac.delete_namespaced_role_binding(meta["name"], "argo")
         rbac.delete_namespaced_role(meta["name"], "argo")
+
+
+@pytest.fixture
+def argo_configmap(admin: k8s.ApiClient) -> Iterator[None]:
+    """Argo's ConfigMap (Strict), which the webhook may read."""
+    with may_read_configmap(admin, CONFIGMAP):
+        write_configmap(admin, "Strict")
+        try:
+            yield
+        finally:
+            k8s.CoreV1Api(admin).delete_namespaced_config_map(CONFIGMAP, "argo")
 
 
 def test_an_edit_of_argos_configmap_changes_the_decision_within_seconds(
@@ -241,6 +276,101 @@ def test_an_edit_of_argos_configmap_changes_the_decision_within_seconds(
             record_property(
                 f"configmap-edit-{referencing or 'off'}-seconds", round(time.monotonic() - began, 2)
             )
+
+
+# --- one ConfigMap for Argo's controller and the webhook --------------------------------------
+
+
+def answer_to_update(
+    hook: Webhook, admin: k8s.ApiClient, name: str, change: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """The webhook's response to alice's UPDATE of Workflow team-a/`name` by `change`, made on
+    the Workflow as stored now; nothing is written."""
+    old = get_workflow(admin, NS, name)
+    new = copy.deepcopy(old)
+    change(new)
+    return hook.answer(new, old=old)
+
+
+def seconds_until(
+    checks: dict[str, Callable[[], bool]], *, since: float, what: str
+) -> dict[str, float]:
+    """Poll every check until each has held once; the seconds from `since` until each first did."""
+    seen: dict[str, float] = {}
+
+    def observe() -> dict[str, float]:
+        for name, check in checks.items():
+            if name not in seen and check():
+                seen[name] = round(time.monotonic() - since, 2)
+        return seen
+
+    return wait_for(observe, until=lambda found: len(found) == len(checks), what=what, timeout=30)
+
+
+@pytest.mark.argo
+def test_argos_configmap_edited_to_secure_the_webhook_refuses_the_update_the_controller_errors(
+    control_plane: ControlPlane,
+    argo_strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    executor: k8s.ApiClient,
+    tmp_path: Path,
+    record_property: Any,
+) -> None:
+    """One ConfigMap, Argo's own, read by its controller and by the webhook (--argo-configmap);
+    the admin edits it from Strict to Secure while both run.
+
+    The change is alice's UPDATE of a running ref Workflow's arguments. On every reconcile under
+    Secure, Argo joins the Workflow's spec over its template and workflowDefaults and errors the
+    Workflow when the join differs from status.storedWorkflowTemplateSpec; under Strict it makes
+    no such compare and runs the stored spec on (setStoredWfSpec, workflow/controller/
+    operator.go). The webhook's `secure` rule makes that join and compare on the UPDATE itself,
+    and refuses in Argo's words what the controller would fail. The webhook is asked directly,
+    not registered with the API server, so the same UPDATE then reaches the controller as it
+    would with Argo alone: under Strict both let it through, under Secure both turn it down.
+    """
+    template = create(admin, make_steps_template(unique("library"), NS))["metadata"]["name"]
+    change = set_arguments("changed")
+    source = ("--argo-configmap", f"{ARGO_NAMESPACE}/{CONTROLLER_CONFIGMAP}")
+    with (
+        may_read_configmap(admin, CONTROLLER_CONFIGMAP),
+        serve(control_plane, tmp_path, *source) as hook,
+    ):
+        # Strict: admitted, and the controller runs the changed Workflow to its end (still
+        # running at the edit, it would be errored at its next reconcile under Secure)
+        strict = start_running(alice, admin, template)
+        assert answer_to_update(hook, admin, strict, change)["allowed"]
+        update_workflow(alice, NS, strict, change)
+        finish_step(executor, admin, NS, strict, 0, "a")
+        ended = status(wait_for_phase(admin, NS, strict, ["Succeeded", "Failed", "Error"]))
+        assert (ended["phase"], ended.get("message")) == ("Succeeded", None)
+
+        # the admin's edit: both readers follow it, each timed from the write
+        name = start_running(alice, admin, template)
+        assert answer_to_update(hook, admin, name, change)["allowed"]
+        loads = argo_strict.config_loads()
+        began = time.monotonic()
+        argo_strict.write_configmap(render_config("Secure"))
+        seconds = seconds_until(
+            {
+                "webhook": lambda: not answer_to_update(hook, admin, name, change)["allowed"],
+                "controller": lambda: argo_strict.config_loads() > loads,
+            },
+            since=began,
+            what="the webhook and the controller to apply templateReferencing: Secure",
+        )
+        for reader, took in seconds.items():
+            record_property(f"configmap-edit-secure-{reader}-seconds", took)
+        message = answer_to_update(hook, admin, name, change)["status"]["message"]
+        assert message.startswith(f"[secure] {SPEC_CHANGED}: ")
+        assert message.splitlines()[1:] == [
+            "  spec.arguments.parameters[name=msg].value: 'hello' -> 'changed'"
+        ]
+
+        # the controller agrees: the same UPDATE, with nobody at the door, errors the Workflow
+        update_workflow(alice, NS, name, change)
+        ended = status(wait_for_phase(admin, NS, name, ["Error", "Failed", "Succeeded"]))
+        assert (ended["phase"], ended.get("message")) == ("Error", SPEC_CHANGED)
 
 
 # --- registration once Ready --------------------------------------------------------------------

@@ -228,6 +228,15 @@ def make_steps_template(name: str, namespace: str, *,
     return make_template(name, namespace, templates=templates, spec={"arguments": arguments})
 
 
+def set_arguments(value: str, *, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
+    """An edit setting parameter `msg` in spec.arguments (and spec.suspend, when given)."""
+    def change(workflow: dict[str, Any]) -> None:
+        workflow["spec"]["arguments"] = {"parameters": [{"name": "msg", "value": value}]}
+        if suspend is not None:
+            workflow["spec"]["suspend"] = suspend
+    return change
+
+
 def with_extra_step(spec: dict[str, Any], *, image: str = "evil:latest") -> dict[str, Any]:
     """A copy of a steps spec whose `main` also runs a parallel step `b` of `image`.
 
