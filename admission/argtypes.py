@@ -4,11 +4,14 @@ naming the flag and the value, before anything runs."""
 from __future__ import annotations
 
 import argparse
+import re
 from typing import Final
 
 from admission import certs
 
 MAX_PORT: Final = 65535
+DURATION_UNITS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0}
+DURATION: Final = re.compile(r"(?:(\d+(?:\.\d+)?)([hms]))")
 
 
 def positive_int(text: str) -> int:
@@ -55,3 +58,19 @@ def dns_label(text: str) -> str:
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return text
+
+
+def duration(text: str) -> float:
+    """A duration above zero as Go and Kubernetes write it (90s, 5m, 1h30m), or seconds (300)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = DURATION.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a duration (write it as 90s, 5m, 1h30m or seconds)"
+            ) from None
+        seconds = sum(float(n) * DURATION_UNITS[u] for n, u in parts)
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not above zero")
+    return seconds

@@ -16,7 +16,14 @@ from typing import Any, Final, NoReturn
 
 import shtab
 
-from admission.argtypes import dns_label, positive_float, positive_int, san_host, tcp_port
+from admission.argtypes import (
+    dns_label,
+    duration,
+    positive_float,
+    positive_int,
+    san_host,
+    tcp_port,
+)
 from admission.commands import AUDIT_FORMATS
 from admission.verdict import FORMATS
 from admission.version import version_line
@@ -201,6 +208,20 @@ def add_serve(sub: Subparsers) -> None:
         metavar="CLUSTERROLE",
         help="ClusterRole that owns the registered configurations, so deleting it (helm "
         "uninstall) deletes them (default: no owner)",
+    )
+    serve.add_argument(
+        "--background-audit",
+        type=duration,
+        metavar="INTERVAL",
+        help="audit every Workflow, CronWorkflow and template in the cluster every INTERVAL "
+        "(90s, 5m, 1h) and keep a PolicyReport per namespace; one server at a time, the "
+        "holder of --audit-lease (default: off)",
+    )
+    serve.add_argument(
+        "--audit-lease",
+        metavar="NAMESPACE/NAME",
+        help="the Lease that elects the one server running --background-audit (default: "
+        "argo-admission-audit in the service account's namespace, else in default)",
     )
     path_option(
         serve,

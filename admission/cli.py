@@ -148,6 +148,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             argo_configmap=args.argo_configmap,
             register_webhooks=args.register_webhooks,
             webhook_owner=args.webhook_owner,
+            background_audit=args.background_audit,
+            audit_lease=args.audit_lease,
             audit_file=args.audit_file,
             log_level=args.log_level,
             lookup_timeout=args.lookup_timeout,

@@ -20,6 +20,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
 )
@@ -101,6 +102,7 @@ RULES: Final = (
     "workflow-lookup",
 )
 LOOKUP_RESULTS: Final = ("hit", "miss", "error")
+AUDIT_RESULTS: Final = ("ok", "failed")
 RELOAD_RESULTS: Final = ("ok", "failed")
 
 
@@ -115,7 +117,11 @@ class Metrics:
     latency: Histogram
     lookups: Counter
     reloads: Counter
+    audit_findings: Gauge
+    audit_runs: Counter
+    audit_last_run: Gauge
     state: StateCollector = field(default_factory=lambda: StateCollector())
+    _audit_series: set[tuple[str, str, str]] = field(default_factory=set)
 
     @classmethod
     def create(cls) -> Metrics:
@@ -163,6 +169,27 @@ class Metrics:
                 ["result"],
                 registry=registry,
             ),
+            # livemax: only the Lease holder reports findings; a worker that lost it reports 0
+            audit_findings=Gauge(
+                "argo_admission_audit_findings",
+                "Problems the last background audit found (fail, warn, error results), by rule, "
+                "kind and namespace; reported by the audit Lease's holder.",
+                ["rule", "kind", "namespace"],
+                registry=registry,
+                multiprocess_mode="livemax",
+            ),
+            audit_runs=Counter(
+                "argo_admission_audit_runs",
+                "Background audits run by this server, by result (ok, failed).",
+                ["result"],
+                registry=registry,
+            ),
+            audit_last_run=Gauge(
+                "argo_admission_audit_last_run_timestamp_seconds",
+                "When the last background audit that succeeded ended (Unix time).",
+                registry=registry,
+                multiprocess_mode="livemax",
+            ),
         )
         registry.register(metrics.state)
         metrics.start_at_zero()
@@ -185,6 +212,8 @@ class Metrics:
             self.lookups.labels(result)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
+        for result in AUDIT_RESULTS:
+            self.audit_runs.labels(result)
 
     def follow(
         self,
@@ -222,6 +251,22 @@ class Metrics:
     def count_reload(self, *, ok: bool) -> None:
         """One attempt to reload the policy file."""
         self.reloads.labels("ok" if ok else "failed").inc()
+
+    def set_audit_findings(self, counts: Mapping[tuple[str, str, str], int] | None) -> None:
+        """The last background audit's problems by (rule, kind, namespace); None: none known
+        (this worker no longer holds the audit Lease). A series no longer found goes to 0."""
+        counts = counts or {}
+        for labels in self._audit_series - set(counts):
+            self.audit_findings.labels(*labels).set(0)
+        for labels, count in counts.items():
+            self.audit_findings.labels(*labels).set(count)
+        self._audit_series.update(counts)
+
+    def count_audit(self, ok: bool) -> None:
+        """One background audit run; a successful one sets the last-run time."""
+        self.audit_runs.labels("ok" if ok else "failed").inc()
+        if ok:
+            self.audit_last_run.set_to_current_time()
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition and its content type; every worker's values in multiprocess mode."""

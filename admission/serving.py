@@ -36,6 +36,7 @@ from admission.kube import (
     cluster_config_exists,
     kube_configuration,
 )
+from admission.leases import LeaseElector, own_namespace
 from admission.registration import Registrar, RegistrationError, read_configurations
 from admission.state import PolicyFile, State, StaticSource, load_policy
 from admission.templates import FileTemplateSource
@@ -49,6 +50,7 @@ KEEPALIVE_SECONDS: Final = 120
 WORKER_TIMEOUT: Final = 30
 GRACEFUL_SECONDS: Final = 20  # under a Pod's default 30 s termination grace period
 KEPT_POLICY: Final = "policy.yaml"
+DEFAULT_LEASE: Final = "argo-admission-audit"
 GC_GEN0_THRESHOLD: Final = 20_000  # CPython's default is 700 allocations
 LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 STANDARD_RECORD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -160,6 +162,10 @@ class ServeOptions:
     """Webhook configurations to create or update on the API server once ready."""
     webhook_owner: str | None = None
     """ClusterRole that owns the registered configurations."""
+    background_audit: float | None = None
+    """Seconds between two audits of the cluster (PolicyReports); None: no background audit."""
+    audit_lease: str | None = None
+    """NAMESPACE/NAME of the Lease electing the one server that audits; None: the default."""
     audit_file: str | None = None
     log_level: str = "info"
     lookup_timeout: float = 3.0
@@ -173,7 +179,11 @@ def serve(options: ServeOptions) -> int:
         return 2
     logging.config.dictConfig(logging_dict(options.log_level))
     config = load_policy(options.config)  # a ConfigError ends the start here, with every problem
-    problem = _configmap_problem(options) or _registration_problem(options)
+    problem = (
+        _configmap_problem(options)
+        or _registration_problem(options)
+        or _background_audit_problem(options)
+    )
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -241,6 +251,27 @@ def _registration_problem(options: ServeOptions) -> str:
     if options.kubeconfig is None and not cluster_config_exists():
         return "--register-webhooks needs a cluster: no in-cluster config and no --kubeconfig"
     return ""
+
+
+def _background_audit_problem(options: ServeOptions) -> str:
+    """Why --background-audit cannot be used ("" when it can, or is not given)."""
+    if options.audit_lease and not options.background_audit:
+        return "--audit-lease elects the server of --background-audit, which is not given"
+    if not options.background_audit:
+        return ""
+    namespace, sep, name = audit_lease(options).partition("/")
+    if not sep or not namespace or not name or "/" in name:
+        return f"--audit-lease {options.audit_lease!r} must be NAMESPACE/NAME"
+    if options.no_cluster or options.templates:
+        return "--background-audit reads the cluster; it cannot go with --no-cluster or --templates"
+    if options.kubeconfig is None and not cluster_config_exists():
+        return "--background-audit needs a cluster: no in-cluster config and no --kubeconfig"
+    return ""
+
+
+def audit_lease(options: ServeOptions) -> str:
+    """NAMESPACE/NAME of the audit Lease: as given, or argo-admission-audit in our namespace."""
+    return options.audit_lease or f"{own_namespace()}/{DEFAULT_LEASE}"
 
 
 def _cert_hosts(host: str) -> list[str]:
@@ -363,6 +394,8 @@ def build_app(
             owner=options.webhook_owner,
             ready=lambda: not state.readiness(),
         ).start()
+    if options.background_audit:
+        state.on_close(background_audit(options, state, metrics))
     metrics.follow(
         policy=lambda: state.config, certificate=certificate.expiry if certificate else None
     )
@@ -385,6 +418,26 @@ def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:
     watch = ControllerConfigMap(kube_configuration(options.kubeconfig), namespace, name)
     watch.start()
     return watch
+
+
+def background_audit(options: ServeOptions, state: State, metrics: Any) -> Callable[[], None]:
+    """The periodic audit, started in this worker (a candidate for the Lease); its closer."""
+    from admission.background import BackgroundAudit
+
+    assert options.background_audit
+    namespace, name = audit_lease(options).split("/", 1)
+    api_client = client.ApiClient(kube_configuration(options.kubeconfig))
+    audit = BackgroundAudit(
+        api_client,
+        interval=options.background_audit,
+        elector=LeaseElector(api_client, namespace, name),
+        config=lambda: state.config,
+        ready=lambda: not state.readiness(),
+        findings=metrics.set_audit_findings,
+        ran=metrics.count_audit,
+    )
+    audit.start()
+    return audit.close
 
 
 def tune_gc() -> None:

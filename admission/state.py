@@ -228,6 +228,7 @@ class State:
         self._thread: threading.Thread | None = None
         self._applied: tuple[int, int] = (0, -1)
         self._combined = policy.config
+        self._closers: list[Callable[[], None]] = []
 
     @property
     def config(self) -> Config:
@@ -286,9 +287,15 @@ class State:
             except Exception:  # the watcher must outlive any surprise
                 log.exception("policy file poll failed")
 
+    def on_close(self, closer: Callable[[], None]) -> None:
+        """Call `closer` when the state closes (a background task of this worker)."""
+        self._closers.append(closer)
+
     def close(self) -> None:
-        """Stop the policy watcher and the template source."""
+        """Stop the policy watcher, the template source and what was handed to on_close."""
         self._stop.set()
+        for closer in self._closers:
+            closer()
         self.templates.close()
         if self.controller is not None:
             self.controller.close()

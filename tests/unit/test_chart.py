@@ -10,7 +10,7 @@ import base64
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pytest
 import yaml
@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding
 
 import chart_render  # tests/chart_render.py; tests/conftest.py puts tests/ on sys.path
-from admission import __version__
+from admission import __version__, inventory
 from admission.config import REF_DEFAULTABLE, parse_config
 from chart_render import CHART_DIR, KUBE_VERSION, RenderError, deep_merge, render
 
@@ -169,12 +169,18 @@ def test_default_install_renders_the_server_and_both_webhooks() -> None:
         "Secret",
         "PodDisruptionBudget",
         "Pod",
+        "CustomResourceDefinition",
     }
     assert [c["kind"] for c in configurations(objects())] == list(chart_render.WEBHOOK_KINDS)
 
 
 def test_every_namespaced_object_is_in_the_release_namespace() -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", *chart_render.WEBHOOK_KINDS}
+    cluster_scoped = {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        *chart_render.WEBHOOK_KINDS,
+    }
     for doc in objects(namespace="team-admission"):
         if doc["kind"] not in cluster_scoped:
             assert doc["metadata"]["namespace"] == "team-admission", doc["kind"]
@@ -598,6 +604,10 @@ def test_server_args_serve_the_mounted_policy_and_certificates() -> None:
         "/etc/argo-admission/webhooks/webhooks.yaml",
         "--webhook-owner",
         "argo-admission:argo-admission",
+        "--background-audit",
+        "1h",
+        "--audit-lease",
+        "argo-admission/argo-admission-audit",
         "--lookup-timeout",
         "2",
     ]
@@ -665,8 +675,11 @@ def test_a_secret_change_rolls_the_pods() -> None:
 # --- RBAC --------------------------------------------------------------------------------------
 
 
+NO_AUDIT: Final = {"backgroundAudit": {"enabled": False}}
+
+
 def test_cluster_role_only_reads_argo_templates_and_workflows() -> None:
-    docs = objects({"webhook": {"registration": "helm"}})
+    docs = objects({"webhook": {"registration": "helm"}, **NO_AUDIT})
     (rule,) = one(docs, "ClusterRole")["rules"]
     assert rule["apiGroups"] == ["argoproj.io"]
     assert set(rule["resources"]) == {"workflowtemplates", "clusterworkflowtemplates", "workflows"}
@@ -679,7 +692,7 @@ def test_cluster_role_only_reads_argo_templates_and_workflows() -> None:
 
 
 def test_role_reads_only_the_policy_config_map() -> None:
-    docs = objects()
+    docs = objects(NO_AUDIT)
     (rule,) = one(docs, "Role")["rules"]
     assert rule["resources"] == ["configmaps"]
     assert set(rule["verbs"]) == {"get", "list", "watch"}
@@ -692,17 +705,75 @@ def test_role_reads_only_the_policy_config_map() -> None:
 
 
 def test_no_rbac_rule_grants_writes_or_wildcards() -> None:
-    """Reads only, but for registering its own webhook configurations (by name, but create)."""
-    registration = {"validatingwebhookconfigurations", "mutatingwebhookconfigurations"}
+    """Reads only, but for its own webhook configurations, audit Lease and PolicyReports: each
+    written by name, but create (Kubernetes cannot limit create, or list, by name)."""
+    writes = {
+        frozenset({"validatingwebhookconfigurations", "mutatingwebhookconfigurations"}),
+        frozenset({"leases"}),
+        frozenset({"policyreports", "clusterpolicyreports"}),
+    }
     for doc in objects():
         for rule in doc.get("rules", []) if doc["kind"] in ("Role", "ClusterRole") else []:
             assert "*" not in rule["resources"] + rule["apiGroups"] + rule["verbs"]
             if set(rule["verbs"]) <= {"get", "list", "watch"}:
                 continue
-            assert set(rule["resources"]) == registration, rule
-            assert rule["verbs"] == ["create"] or (
-                set(rule["verbs"]) == {"get", "update"} and rule["resourceNames"]
+            assert frozenset(rule["resources"]) in writes, rule
+            assert set(rule["verbs"]) <= {"create", "list"} or (
+                set(rule["verbs"]) <= {"get", "update", "delete"} and rule["resourceNames"]
             ), rule
+
+
+def test_the_background_audit_holds_its_lease_and_writes_only_its_reports() -> None:
+    docs = objects(namespace="admission")
+    args = server_container(docs)["args"]
+    assert args[args.index("--audit-lease") + 1] == "admission/argo-admission-audit"
+    lease_rules = [r for r in one(docs, "Role")["rules"] if r["resources"] == ["leases"]]
+    assert lease_rules == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "resourceNames": ["argo-admission-audit"],
+            "verbs": ["get", "update"],
+        },
+    ]
+    rules = one(docs, "ClusterRole")["rules"]
+    reports = [r for r in rules if r["apiGroups"] == ["wgpolicyk8s.io"]]
+    assert [r.get("resourceNames") for r in reports] == [None, [inventory.POLICY]]
+    assert {"apiGroups": ["argoproj.io"], "resources": ["cronworkflows"], "verbs": ["list"]} in (
+        rules
+    )
+
+
+def test_the_policy_report_crds_are_installed_unless_told_not_to() -> None:
+    crds = {d["metadata"]["name"]: d for d in objects() if d["kind"] == "CustomResourceDefinition"}
+    assert set(crds) == {"policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io"}
+    assert crds["policyreports.wgpolicyk8s.io"]["spec"]["scope"] == "Namespaced"
+    assert crds["clusterpolicyreports.wgpolicyk8s.io"]["spec"]["scope"] == "Cluster"
+    for values in ({"backgroundAudit": {"installCRDs": False}}, NO_AUDIT):
+        docs = objects(values)
+        assert "CustomResourceDefinition" not in kinds(docs)
+    args = server_container(objects(NO_AUDIT))["args"]
+    assert "--background-audit" not in args and "--audit-lease" not in args
+
+
+def test_the_policy_report_crd_schema_accepts_the_reports_the_audit_writes() -> None:
+    """Every field of an `audit -o policyreport` report is in the CRD's schema (nothing pruned)."""
+    crds = [d for d in objects() if d["kind"] == "CustomResourceDefinition"]
+    resource = inventory.Resource("argoproj.io/v1alpha1", "Workflow", "team-a", "wf", "uid-1")
+    findings = [
+        inventory.Finding(resource, "strict", "fail", "no ref"),
+        inventory.Finding(
+            inventory.Resource("argoproj.io/v1alpha1", "ClusterWorkflowTemplate", "", "t"),
+            inventory.PASSED,
+            "pass",
+            "ok",
+        ),
+    ]
+    for report in inventory.policy_reports(findings, timestamp=1):
+        (crd,) = [c for c in crds if c["spec"]["names"]["kind"] == report["kind"]]
+        schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        assert pruned(report, schema) == [], report["kind"]
 
 
 # --- the policy ConfigMap ----------------------------------------------------------------------
@@ -1151,3 +1222,20 @@ def test_helm_hooks_leave_nothing_behind() -> None:
     for doc in hooks:
         policy = doc["metadata"]["annotations"]["helm.sh/hook-delete-policy"].split(",")
         assert {"hook-succeeded", "hook-failed"} <= set(policy), doc["metadata"]["name"]
+
+
+def pruned(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+    """Paths of `value` that a structural schema would prune (no property declares them)."""
+    if schema.get("type") == "object" and isinstance(value, dict):
+        if "properties" not in schema:  # metadata, or a map of additionalProperties
+            return []
+        out: list[str] = []
+        for key, item in value.items():
+            if key not in schema["properties"]:
+                out.append(f"{path}.{key}")
+            else:
+                out += pruned(item, schema["properties"][key], f"{path}.{key}")
+        return out
+    if schema.get("type") == "array" and isinstance(value, list):
+        return [p for i, item in enumerate(value) for p in pruned(item, schema["items"], path)]
+    return []

@@ -180,6 +180,23 @@ ERRORS = {
     "serve-workers-zero": (["serve", "--workers", "0"], "--workers: 0"),
     "serve-lookup-timeout-negative": (["serve", "--lookup-timeout", "-1"], "--lookup-timeout"),
     "serve-log-level-unknown": (["serve", "--log-level", "loud"], "'loud'"),
+    "serve-audit-interval-not-a-duration": (
+        ["serve", "--background-audit", "5 minutes"],
+        "--background-audit: '5 minutes' is not a duration",
+    ),
+    "serve-audit-interval-zero": (["serve", "--background-audit", "0s"], "0s is not above zero"),
+    "serve-audit-lease-alone": (
+        ["serve", "--audit-lease", "argo/l", "--cert-dir", "{tmp}/c"],
+        "--audit-lease elects the server of --background-audit",
+    ),
+    "serve-audit-lease-not-namespaced": (
+        ["serve", "--background-audit", "1h", "--audit-lease", "lease", "--cert-dir", "{tmp}/c"],
+        "--audit-lease 'lease' must be NAMESPACE/NAME",
+    ),
+    "serve-audit-without-cluster": (
+        ["serve", "--background-audit", "1h", "--no-cluster", "--cert-dir", "{tmp}/c"],
+        "--background-audit reads the cluster",
+    ),
     "serve-config-missing": (["serve", "--config", "{tmp}/none.yaml"], "{tmp}/none.yaml"),
     "serve-config-invalid": (["serve", "--config", "{tmp}/policy.yaml"], "{tmp}/policy.yaml: "),
     "serve-templates-missing": (

@@ -84,3 +84,8 @@
 {{- define "argo-admission.inCluster" -}}
 {{- if not .Values.webhook.url -}}true{{- end -}}
 {{- end -}}
+
+{{/* The Lease electing the server that runs the background audit. */}}
+{{- define "argo-admission.auditLeaseName" -}}
+{{- printf "%s-audit" (include "argo-admission.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end }}
