@@ -48,8 +48,23 @@ get() {
   fi
 }
 
+# kube_version_ldflags: the version stamps k/k's release build sets (hack/lib/version.sh);
+# without them the server says v0.0.0-master and a chart's kubeVersion check fails. The
+# module zip is the tag's tree; its commit is not in it (KUBE_GIT_COMMIT names it if known).
+kube_version_ldflags() {
+  local minor=${KUBE_VERSION#v1.} pkg flags=""
+  minor=${minor%%.*}
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitCommit=${KUBE_GIT_COMMIT:-} -X $pkg.gitTreeState=clean"
+    flags+=" -X $pkg.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  done
+  echo "$flags"
+}
+
 build_kube_apiserver() {
-  fresh kube-apiserver "$KUBE_VERSION" && return 0
+  # The stamp names the version stamps too: a binary built without them is rebuilt.
+  fresh kube-apiserver "$KUBE_VERSION+stamped" && return 0
   local t=$SECONDS; say "building kube-apiserver $KUBE_VERSION (about 4 minutes cold)"
   module kube-apiserver
   # k/k's go.mod points every staging module at ./staging; the proxy serves them as v0.x.
@@ -63,8 +78,10 @@ build_kube_apiserver() {
   done
   get "k8s.io/kubernetes@$KUBE_VERSION"
   get -tool "k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION"
-  go build -o "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-  stamp kube-apiserver "$KUBE_VERSION" $t
+  go build -ldflags "$(kube_version_ldflags)" -o "$BIN/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
+  "$BIN/kube-apiserver" --version | grep -qx "Kubernetes $KUBE_VERSION" \
+    || die "kube-apiserver does not say it is $KUBE_VERSION: $("$BIN/kube-apiserver" --version)"
+  stamp kube-apiserver "$KUBE_VERSION+stamped" $t
 }
 
 build_etcd() {

@@ -65,12 +65,13 @@ SECURE = deep_merge(chart_values("Secure"), EVERY_REQUEST)
 
 
 def apiserver_version() -> str:
-    """The version of the kube-apiserver binary under test, as setup.sh recorded it (`1.36.3`).
+    """The version of the kube-apiserver binary under test, as it says itself (`1.36.3`).
 
-    The chart gates matchConditions on it; the server itself reports v0.0.0-master.
+    The chart gates matchConditions on it (setup.sh stamps it into the binary).
     """
-    path = find_binary("kube-apiserver").with_name("kube-apiserver.version")
-    return path.read_text(encoding="utf-8").strip().removeprefix("v")
+    result = subprocess.run([str(find_binary("kube-apiserver")), "--version"],
+                            capture_output=True, text=True, timeout=30, check=True)
+    return result.stdout.strip().removeprefix("Kubernetes ").removeprefix("v")
 
 
 def server_env() -> dict[str, str]:

@@ -1,0 +1,249 @@
+"""A real `helm install` of the chart on the e2e API server, where no pod ever becomes Ready.
+
+There is no kube-controller-manager and no kubelet here: the chart's Deployment never gets a
+ReplicaSet, let alone a Ready pod — an install whose pods never come up. With the default
+`webhook.registration: server` the webhook configurations take effect only once a server is
+Ready, so `helm install --wait` fails on the wait, Argo's writes keep working, and
+`helm uninstall` leaves nothing of the release behind. helm runs as the cluster admin with the
+chart's defaults, as the chart's README installs it.
+
+Nothing is left: every resource type the API server serves is listed (discovery), so whatever
+the chart renders — today or tomorrow — is covered.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlencode
+
+import pytest
+import yaml
+from kubernetes import client as k8s
+
+from chart_render import CHART_DIR, KUBE_VERSION  # tests/ is on sys.path
+from controlplane import ControlPlane
+from identities import ADMIN
+from processes import find_binary, wait_for
+from workflows import create, get_workflow, make_inline_workflow, unique
+
+pytestmark = pytest.mark.e2e
+
+RELEASE = NAMESPACE = "argo-admission"
+WAIT = "10s"  # nothing can become Ready here; a longer wait proves no more
+INSTANCE_LABEL = "app.kubernetes.io/instance"
+RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+# Records of what happened, not objects anyone installs.
+EVENTS = {"events", "events.events.k8s.io"}
+WEBHOOK_CONFIGURATIONS = {f"{kind}webhookconfigurations.admissionregistration.k8s.io"
+                          for kind in ("validating", "mutating")}
+
+
+class ObjectId(NamedTuple):
+    """An object on the API server: `resource.group` (`deployments.apps`), namespace, name."""
+
+    resource: str
+    namespace: str
+    name: str
+
+
+class Helm:
+    """helm as the cluster admin on the e2e API server, with its own empty home."""
+
+    def __init__(self, plane: ControlPlane, home: Path) -> None:
+        self.binary = find_binary("helm")
+        self.env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig(ADMIN)),
+                    "HELM_CACHE_HOME": str(home / "cache"),
+                    "HELM_CONFIG_HOME": str(home / "config"),
+                    "HELM_DATA_HOME": str(home / "data")}
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`helm ARGS... --namespace argo-admission`; never raises on helm's exit code."""
+        return subprocess.run([str(self.binary), *args, "--namespace", NAMESPACE],
+                              capture_output=True, text=True, timeout=120, check=False,
+                              env=self.env)
+
+
+class Cluster:
+    """Every object the API server holds, found through discovery, as the admin sees it."""
+
+    def __init__(self, plane: ControlPlane) -> None:
+        self.plane = plane
+
+    def get(self, path: str, **query: str) -> dict[str, Any]:
+        """GET an API path as the admin; the JSON body."""
+        url = f"{self.plane.api_url}{path}" + (f"?{urlencode(query)}" if query else "")
+        return dict(json.loads(self.plane.http_get(url, user=ADMIN)))
+
+    def resources(self) -> dict[str, dict[str, Any]]:
+        """Every listable resource by `resource.group`, at the first version that serves it
+        (the group's preferred version first): its path and kind. Asked anew each time: the
+        chart may bring CRDs."""
+        versions = [f"/api/{v}" for v in self.get("/api")["versions"]]
+        for group in self.get("/apis")["groups"]:
+            preferred = group["preferredVersion"]["groupVersion"]
+            versions += [f"/apis/{v['groupVersion']}" for v in
+                         sorted(group["versions"], key=lambda v: v["groupVersion"] != preferred)]
+        found: dict[str, dict[str, Any]] = {}
+        for path in versions:
+            group = path.removeprefix("/api/").removeprefix("/apis/").rpartition("/")[0]
+            for resource in self.get(path)["resources"]:
+                key = f"{resource['name']}.{group}".rstrip(".")
+                if "/" in resource["name"] or "list" not in resource["verbs"] or key in found:
+                    continue
+                found[key] = {"path": f"{path}/{resource['name']}", "kind": resource["kind"],
+                              "group": group, "namespaced": resource["namespaced"]}
+        return found
+
+    def objects(self) -> dict[ObjectId, dict[str, Any]]:
+        """Every object of every listable resource, in every namespace: its metadata."""
+        found: dict[ObjectId, dict[str, Any]] = {}
+        for key, resource in self.resources().items():
+            query = {"limit": "500"}
+            while True:
+                page = self.get(resource["path"], **query)
+                for item in page["items"]:
+                    meta = item["metadata"]
+                    found[ObjectId(key, meta.get("namespace", ""), meta["name"])] = meta
+                if not page["metadata"].get("continue"):
+                    break
+                query["continue"] = page["metadata"]["continue"]
+        return found
+
+    def identify(self, manifest: dict[str, Any]) -> ObjectId:
+        """The ObjectId of an object as a chart renders it (release namespace by default)."""
+        group = manifest["apiVersion"].rpartition("/")[0]
+        for key, resource in self.resources().items():
+            if resource["kind"] == manifest["kind"] and resource["group"] == group:
+                namespace = manifest["metadata"].get("namespace", NAMESPACE) \
+                    if resource["namespaced"] else ""
+                return ObjectId(key, namespace, manifest["metadata"]["name"])
+        raise AssertionError(f"the API server serves no {manifest['apiVersion']} "
+                             f"{manifest['kind']}")
+
+
+def of_release(objects: dict[ObjectId, dict[str, Any]]) -> set[ObjectId]:
+    """The objects that name the release: its instance label, helm's release annotation or
+    helm's own release record (a Secret labelled owner=helm, name=<release>)."""
+    def named(meta: dict[str, Any]) -> bool:
+        labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+        return (labels.get(INSTANCE_LABEL) == RELEASE
+                or annotations.get(RELEASE_ANNOTATION) == RELEASE
+                or (labels.get("owner") == "helm" and labels.get("name") == RELEASE))
+    return {object_id for object_id, meta in objects.items() if named(meta)}
+
+
+def without_events(ids: Iterable[ObjectId]) -> set[ObjectId]:
+    """The ids, Events left out."""
+    return {object_id for object_id in ids if object_id.resource not in EVENTS}
+
+
+class Install(NamedTuple):
+    """What `helm install --wait` said, and the cluster's objects before it."""
+
+    result: subprocess.CompletedProcess[str]
+    before: set[ObjectId]
+
+
+@pytest.fixture(scope="module")
+def helm(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """helm as the cluster admin."""
+    return Helm(control_plane, tmp_path_factory.mktemp("helm"))
+
+
+@pytest.fixture(scope="module")
+def cluster(control_plane: ControlPlane) -> Cluster:
+    """The API server's resource types and objects."""
+    return Cluster(control_plane)
+
+
+@pytest.fixture(scope="module")
+def install(helm: Helm, cluster: Cluster) -> Iterator[Install]:
+    """`helm install --wait` of the chart with its defaults, as the README says; the release is
+    uninstalled after the module if a test has not done so."""
+    objects = cluster.objects()
+    assert of_release(objects) == set(), "objects of the release exist before it is installed"
+    result = helm("install", RELEASE, str(CHART_DIR), "--create-namespace",
+                  "--wait", "--timeout", WAIT)
+    yield Install(result, set(objects))
+    if helm("status", RELEASE).returncode == 0:
+        helm("uninstall", RELEASE, "--wait")
+
+
+def release_status(helm: Helm) -> dict[str, Any]:
+    """`helm status -o json` of the release."""
+    result = helm("status", RELEASE, "--output", "json")
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def test_apiserver_says_its_version_for_the_charts_kube_version_check(cluster: Cluster) -> None:
+    """setup.sh stamps it into kube-apiserver; unstamped it says v0.0.0-master, which the
+    chart's `kubeVersion: >=1.28.0-0` refuses."""
+    assert cluster.get("/version")["gitVersion"] == f"v{KUBE_VERSION}"
+
+
+def test_install_fails_waiting_for_the_deployment_that_never_becomes_ready(
+        install: Install, helm: Helm, cluster: Cluster) -> None:
+    # helm 3 names no resource when its wait times out; the release and the Deployment say why.
+    assert install.result.returncode == 1
+    assert install.result.stderr.strip() == \
+        "Error: INSTALLATION FAILED: context deadline exceeded"
+    status = release_status(helm)  # not refused before it began (kubeVersion, values)
+    assert status["info"]["status"] == "failed"
+    assert status["info"]["description"] == \
+        f'Release "{RELEASE}" failed: context deadline exceeded'
+    deployment = cluster.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{RELEASE}")
+    assert "readyReplicas" not in deployment.get("status", {})
+    assert cluster.get(f"/api/v1/namespaces/{NAMESPACE}/pods")["items"] == []
+
+
+def test_no_webhook_configuration_exists_until_a_server_is_ready(
+        install: Install, cluster: Cluster) -> None:
+    objects = cluster.objects()
+    hooks = {o for o in objects if o.resource in WEBHOOK_CONFIGURATIONS}
+    assert hooks & of_release(objects) == set()
+    assert [o for o in hooks if o.name == RELEASE] == []  # as the server would name them
+    # They wait in a ConfigMap for a server to register them.
+    waiting = cluster.get(f"/api/v1/namespaces/{NAMESPACE}/configmaps/{RELEASE}-webhooks")
+    kinds = [doc["kind"] for doc in yaml.safe_load_all(waiting["data"]["webhooks.yaml"]) if doc]
+    assert kinds == ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]
+
+
+def test_argo_writes_still_work_after_the_install(install: Install, alice: k8s.ApiClient,
+                                                   clean_namespaces: None) -> None:
+    """An inline Workflow, which the chart's default policy (Secure) refuses, is stored as sent:
+    neither validated nor mutated."""
+    body = make_inline_workflow(unique("inline"), "team-a")
+    create(alice, body)
+    stored = get_workflow(alice, "team-a", body["metadata"]["name"])
+    assert stored["spec"] == body["spec"]
+
+
+def test_every_object_the_chart_installed_names_the_release(install: Install, helm: Helm,
+                                                           cluster: Cluster) -> None:
+    """So the uninstall check below finds whatever the chart renders."""
+    manifest = helm("get", "manifest", RELEASE)
+    assert manifest.returncode == 0, manifest.stderr
+    rendered = {cluster.identify(doc) for doc in yaml.safe_load_all(manifest.stdout) if doc}
+    assert ObjectId("deployments.apps", NAMESPACE, RELEASE) in rendered
+    assert rendered - of_release(cluster.objects()) == set()
+
+
+def test_uninstall_leaves_nothing_behind(install: Install, helm: Helm,
+                                         cluster: Cluster) -> None:
+    result = helm("uninstall", RELEASE, "--wait")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f'release "{RELEASE}" uninstalled'
+    # Unlabelled objects too (a hook, what the API server made for the release's objects: a
+    # ClusterIP's IPAddress, a CRD group's APIService, removed a moment after them): only the
+    # namespace helm created for the release remains, as helm never deletes a namespace.
+    namespace = {ObjectId("namespaces", "", NAMESPACE)}
+    wait_for(lambda: without_events(set(cluster.objects()) - install.before), interval=1.0,
+             timeout=15, until=lambda new: new == namespace,
+             what="the objects made since the install to be gone, but the namespace")
+    assert of_release(cluster.objects()) == set()
