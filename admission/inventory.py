@@ -58,6 +58,12 @@ RESULTS: Final = ("pass", "fail", "warn", "error", "skip")
 REPORT_API: Final = "wgpolicyk8s.io/v1alpha2"
 MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
 RULE_PREFIX: Final = re.compile(r"^\[([a-z0-9-]+)\] ")
+# A report is one object, and the API server stores none above 1.5 MiB: a namespace of thousands
+# of Workflows keeps its problems first and as many passes as fit; the summary counts them all.
+MAX_RESULTS: Final = 500
+MAX_MESSAGE: Final = 1024
+OMITTED: Final = "argo-admission.io/results-omitted"
+ORDER: Final = {"fail": 0, "error": 1, "warn": 2, "pass": 3, "skip": 4}
 
 
 @dataclass(frozen=True)
@@ -228,7 +234,8 @@ def policy_reports(
 
     One PolicyReport per namespace (scoped to the Namespace) and one ClusterPolicyReport for
     ClusterWorkflowTemplates; results with policy, rule, result, message, the resources, a
-    timestamp; a summary counting each result.
+    timestamp; a summary counting each result. At most MAX_RESULTS results, problems first (the
+    annotation OMITTED counts the rest), messages cut at MAX_MESSAGE characters.
     """
     by_namespace: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -252,7 +259,10 @@ def _report(
     else:
         report["kind"] = "ClusterPolicyReport"
         report["metadata"] = metadata
-    ordered = sorted(findings, key=lambda f: (f.resource.kind, f.resource.name, f.rule))
+    kept = sorted(findings, key=lambda f: ORDER.get(f.result, 5))[:MAX_RESULTS]
+    if len(kept) < len(findings):
+        metadata["annotations"] = {OMITTED: str(len(findings) - len(kept))}
+    ordered = sorted(kept, key=lambda f: (f.resource.kind, f.resource.name, f.rule))
     report["results"] = [_result_entry(f, timestamp) for f in ordered]
     counts = Counter(f.result for f in findings)
     report["summary"] = {result: counts.get(result, 0) for result in RESULTS}
@@ -264,13 +274,20 @@ def _result_entry(finding: Finding, timestamp: int) -> dict[str, Any]:
         "policy": POLICY,
         "rule": finding.rule,
         "result": finding.result,
-        "message": finding.message,
+        "message": _shortened(finding.message),
         "resources": [finding.resource.reference()],
         "scored": True,
         "source": POLICY,
         "category": "Argo Workflows",
         "timestamp": {"seconds": timestamp, "nanos": 0},
     }
+
+
+def _shortened(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    tail = f" ... ({len(message)} characters; see audit -o json)"
+    return message[: MAX_MESSAGE - len(tail)] + tail
 
 
 # --- human and JSON output ------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from admission import policy
+from admission import inventory, policy
 from admission.cluster import ClusterError, list_objects
 from admission.commands import AuditOptions, audit
 from admission.config import load_config
@@ -169,6 +169,34 @@ def test_policy_reports_one_per_namespace_and_one_for_the_cluster() -> None:
     assert team_a["summary"]["fail"] == 2 and team_a["summary"]["pass"] == 4
     (cluster,) = reports[0]["results"]
     assert "scope" not in reports[0] and "namespace" not in cluster["resources"][0]
+
+
+def test_a_report_keeps_its_problems_and_as_many_passes_as_one_object_may_hold() -> None:
+    """Thousands of Workflows in a namespace: the problems stay, passes fill up to the limit,
+    the summary counts everything and an annotation says how many results were left out."""
+
+    def finding(name: str, result: str, message: str = "ok") -> Finding:
+        resource = inventory.Resource("argoproj.io/v1alpha1", "Workflow", "big", name)
+        return Finding(
+            resource, "strict" if result == "fail" else inventory.PASSED, result, message
+        )
+
+    long = "[secure] " + "x" * 5000
+    found = [finding(f"ok-{i:05}", "pass") for i in range(inventory.MAX_RESULTS * 3)]
+    found += [finding(f"bad-{i}", "fail", long) for i in range(3)]
+    (report,) = policy_reports(found, timestamp=1)
+    results = report["results"]
+    assert len(results) == inventory.MAX_RESULTS
+    assert [r["result"] for r in results].count("fail") == 3
+    assert report["summary"]["pass"] == inventory.MAX_RESULTS * 3
+    assert report["summary"]["fail"] == 3
+    omitted = len(found) - inventory.MAX_RESULTS
+    assert report["metadata"]["annotations"] == {inventory.OMITTED: str(omitted)}
+    message = next(r["message"] for r in results if r["result"] == "fail")
+    assert len(message) <= inventory.MAX_MESSAGE and "(5009 characters" in message
+    assert len(json.dumps(report)) < 1024 * 1024
+    (small,) = policy_reports(found[-4:], timestamp=1)
+    assert "annotations" not in small["metadata"] and len(small["results"]) == 4
 
 
 # --- the cluster listing --------------------------------------------------------------------
