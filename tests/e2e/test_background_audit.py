@@ -3,7 +3,8 @@
 The server runs as the webhook's identity with the RBAC the chart renders (ClusterRole and Role
 bound to it) and the PolicyReport CRDs the chart installs. Objects created before the door
 (straight through the API, no webhook registered) are what the audit must find. The Lease is
-the chart's, in Argo's namespace here (the release namespace of the rendered chart).
+the chart's, in Argo's namespace here (the release namespace of the rendered chart). With Argo's
+controller (both versions): a Workflow the audit reports under Secure is the one Argo then fails.
 """
 
 from __future__ import annotations
@@ -22,20 +23,27 @@ from kubernetes import client as k8s
 from kubernetes import utils as k8s_utils
 
 from admission.leases import LeaseElector
+from argocontroller import WorkflowController
 from chart_render import render
 from controlplane import ControlPlane, is_established, read_json
+from expect import NS, SPEC_CHANGED
 from identities import WEBHOOK, user_subject
+from library import start_running
 from processes import wait_for
 from test_kube_source import BIN, Webhook, serve
 from workflows import (
     create,
     custom,
+    get_workflow,
     make_cluster_template,
     make_cron_workflow,
     make_inline_workflow,
     make_ref_workflow,
+    make_steps_template,
     make_template,
+    status,
     unique,
+    wait_for_phase,
 )
 
 pytestmark = pytest.mark.e2e
@@ -231,6 +239,37 @@ def test_the_audit_reports_what_existed_before_the_door(
         wait_for(lambda: problems_in(reports_of(webhook_api)),
                  until=lambda p: ("Workflow", "team-a", pre_existing["inline"], "strict") not in p,
                  what="the report of team-a to drop the deleted Workflow")
+
+
+@pytest.mark.argo
+def test_the_audit_reports_a_workflow_argo_will_fail_and_argo_then_fails_it(
+    control_plane: ControlPlane, chart_rbac: None, argo_secure: WorkflowController,
+    admin: k8s.ApiClient, alice: k8s.ApiClient, tmp_path: Path, record_property: Any
+) -> None:
+    """Secure (the default policy, as Argo's controller here): the library template is edited
+    while a Workflow of it runs and the controller is down (an upgrade, say). The audit compares
+    the Workflow joined over the template as it is now with the spec it stored, and reports it
+    (rule secure, the diff); the controller, back, makes the same compare and errors it."""
+    template = create(admin, make_steps_template(unique("library"), NS))
+    name = start_running(alice, admin, template["metadata"]["name"])
+    argo_secure.stop()
+    templates = ("argoproj.io", "v1alpha1", NS, "workflowtemplates", template["metadata"]["name"])
+    template = custom(admin).get_namespaced_custom_object(*templates)
+    template["spec"]["arguments"]["parameters"][0]["value"] = "edited"
+    custom(admin).replace_namespaced_custom_object(*templates, template)
+    with serve(control_plane, tmp_path, "--background-audit", INTERVAL,
+               "--audit-lease", f"{NAMESPACE}/{LEASE}"):
+        reports = wait_for(lambda: reports_of(control_plane.client(WEBHOOK)),
+                           until=lambda r: ("Workflow", NS, name, "secure") in problems_in(r),
+                           what="the audit to report the running Workflow")
+    (result,) = [r for r in reports[NS]["results"] if r["rule"] == "secure"]
+    record_property("secure-finding", result["message"])
+    assert result["result"] == "fail"
+    assert "spec.arguments.parameters[name=msg].value: 'hello' -> 'edited'" in result["message"]
+    assert status(get_workflow(admin, NS, name))["phase"] == "Running"
+    argo_secure.start("Secure")
+    ended = status(wait_for_phase(admin, NS, name, ["Error", "Failed", "Succeeded"]))
+    assert (ended["phase"], ended.get("message")) == ("Error", SPEC_CHANGED)
 
 
 def test_one_server_of_two_writes_and_the_other_takes_over_when_it_stops(
