@@ -3,8 +3,9 @@
 Workflows, CronWorkflows and WorkflowTemplates of one namespace or of all, and every
 ClusterWorkflowTemplate, through the kubernetes client's CustomObjectsApi, a page at a time.
 List answers carry `apiVersion` and `kind` on each item; they are set when missing, so what
-comes out reads like `kubectl get -o yaml`. A failure raises ClusterError in one line naming
-what could not be listed and why.
+comes out reads like `kubectl get -o yaml`, but for a Workflow's status, of which only what the
+audit reads is kept. A failure raises ClusterError in one line naming what could not be listed
+and why.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ KINDS: Final = (
 )
 PAGE: Final = 500
 TIMEOUT_SECONDS: Final = 30
+# What the audit reads of a Workflow's status: whether it finished, and the spec it stored. The
+# rest (nodes above all) can be megabytes per Workflow; it is dropped as each page arrives.
+KEPT_STATUS: Final = ("phase", "storedWorkflowTemplateSpec")
 
 
 class ClusterError(RuntimeError):
@@ -39,6 +43,9 @@ def list_objects(api: Any, *, namespace: str | None = None) -> list[dict[str, An
             if isinstance(item, dict):
                 item.setdefault("apiVersion", API_VERSION)
                 item.setdefault("kind", kind)
+                if kind == "Workflow" and isinstance(item.get("status"), dict):
+                    status = item["status"]
+                    item["status"] = {k: status[k] for k in KEPT_STATUS if k in status}
                 out.append(item)
     return out
 

@@ -263,6 +263,23 @@ def test_the_cluster_is_listed_page_by_page_with_kinds_filled_in() -> None:
     assert ("clusterworkflowtemplates", None, "") in api.calls
 
 
+def test_a_listed_workflow_keeps_only_the_status_the_audit_reads() -> None:
+    objects = cluster_objects()
+    started = objects["workflows"][0]
+    started["status"] = {
+        "phase": "Running",
+        "storedWorkflowTemplateSpec": {"entrypoint": "main"},
+        "nodes": {f"n{i}": {"phase": "Succeeded"} for i in range(100)},
+        "storedTemplates": {"namespaced/t/main": {}},
+    }
+    name = started["metadata"]["name"]
+    (listed,) = [o for o in list_objects(FakeApi(objects)) if o["metadata"]["name"] == name]
+    assert listed["status"] == {
+        "phase": "Running",
+        "storedWorkflowTemplateSpec": {"entrypoint": "main"},
+    }
+
+
 def test_one_namespace_is_listed_with_the_cluster_templates() -> None:
     api = FakeApi(cluster_objects())
     listed = list_objects(api, namespace="kube-system")
