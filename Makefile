@@ -25,7 +25,7 @@ lint: ## ruff, mypy --strict on admission/, import-linter contracts
 	$(BIN)mypy
 	$(BIN)lint-imports
 
-binaries: ## build kube-apiserver, etcd, Argo's controller and CLI (each version), helm, the merge oracle (cached)
+binaries: ## build kube-apiserver, etcd, Argo's controller and CLI (each version), helm 3 and 4, the merge oracle (cached)
 	env -u ARGO_VERSION ARGO_VERSIONS="$(ARGO_VERSIONS)" tests/e2e/setup.sh all
 
 test: binaries lint ## everything: lint, unit, chart, integration, e2e (real apiserver + Argo, every Argo version), in a loopback-only netns

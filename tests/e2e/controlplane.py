@@ -16,6 +16,7 @@ import ssl
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -240,8 +241,11 @@ class ControlPlane:
 
     def install_crds(self, directory: Path) -> None:
         """Create every CRD found in `directory` and wait until each is Established."""
+        self.create_crds(load_crds(directory))
+
+    def create_crds(self, crds: list[dict[str, Any]]) -> None:
+        """Create the CRDs as the admin and wait until each is Established."""
         extensions = k8s.ApiextensionsV1Api(self.client(ADMIN))
-        crds = load_crds(directory)
         for crd in crds:
             extensions.create_custom_resource_definition(crd)
         for crd in crds:
@@ -250,6 +254,17 @@ class ControlPlane:
                          n, _preload_content=False)),
                      until=is_established, what=f"CRD {name} to be Established",
                      timeout=START_TIMEOUT)
+
+    def delete_crds(self, names: Iterable[str]) -> None:
+        """Delete the CRDs as the admin and wait until they are gone, with their objects."""
+        extensions = k8s.ApiextensionsV1Api(self.client(ADMIN))
+        wanted = set(names)
+        for name in wanted:
+            extensions.delete_custom_resource_definition(name)
+        wait_for(lambda: wanted & {c.metadata.name for c in
+                                   extensions.list_custom_resource_definition().items},
+                 until=lambda left: not left, what=f"CRDs {sorted(wanted)} to be deleted",
+                 timeout=START_TIMEOUT)
 
     # -- clients -----------------------------------------------------------------------------
 

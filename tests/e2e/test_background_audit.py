@@ -25,7 +25,7 @@ from kubernetes import utils as k8s_utils
 from admission.leases import LeaseElector
 from argocontroller import WorkflowController
 from chart_render import render
-from controlplane import ControlPlane, is_established, read_json
+from controlplane import ControlPlane
 from expect import NS, SPEC_CHANGED
 from identities import WEBHOOK, user_subject
 from library import start_running
@@ -64,7 +64,7 @@ def chart_rbac(control_plane: ControlPlane) -> Iterator[None]:
     crds = [d for d in docs if d["kind"] == "CustomResourceDefinition"]
     roles = [d for d in docs if d["kind"] in ("ClusterRole", "Role")]
     assert len(crds) == 2 and len(roles) == 2, [d["kind"] for d in docs]
-    created = [*crds, *roles]
+    created = list(roles)
     for role in roles:
         kind = "RoleBinding" if role["kind"] == "Role" else "ClusterRoleBinding"
         created.append({
@@ -73,13 +73,9 @@ def chart_rbac(control_plane: ControlPlane) -> Iterator[None]:
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role["kind"],
                         "name": role["metadata"]["name"]},
             "subjects": [user_subject(WEBHOOK)]})
+    control_plane.create_crds(crds)
     for body in created:
         k8s_utils.create_from_dict(admin, body)
-    extensions = k8s.ApiextensionsV1Api(admin)
-    for crd in crds:
-        wait_for(lambda n=crd["metadata"]["name"]: read_json(
-                     extensions.read_custom_resource_definition(n, _preload_content=False)),
-                 until=is_established, what=f"CRD {crd['metadata']['name']}")
     reports = custom(control_plane.client(WEBHOOK))
     wait_for(lambda: reports.list_cluster_custom_object(*REPORTS, "policyreports"),
              what="the webhook's user to list PolicyReports")
@@ -87,17 +83,17 @@ def chart_rbac(control_plane: ControlPlane) -> Iterator[None]:
         yield
     finally:
         delete_objects(admin, created)
+        control_plane.delete_crds(crd["metadata"]["name"] for crd in crds)
 
 
 def delete_objects(admin: k8s.ApiClient, objects: list[dict[str, Any]]) -> None:
-    """Delete what the fixture created, the Lease, and wait for the CRDs to be gone."""
-    rbac, extensions = k8s.RbacAuthorizationV1Api(admin), k8s.ApiextensionsV1Api(admin)
+    """Delete the roles and bindings the fixture created, and the Lease."""
+    rbac = k8s.RbacAuthorizationV1Api(admin)
     calls = {
         "ClusterRole": rbac.delete_cluster_role,
         "ClusterRoleBinding": rbac.delete_cluster_role_binding,
         "Role": lambda name: rbac.delete_namespaced_role(name, NAMESPACE),
         "RoleBinding": lambda name: rbac.delete_namespaced_role_binding(name, NAMESPACE),
-        "CustomResourceDefinition": extensions.delete_custom_resource_definition,
     }
     for body in reversed(objects):
         calls[body["kind"]](body["metadata"]["name"])
@@ -105,10 +101,6 @@ def delete_objects(admin: k8s.ApiClient, objects: list[dict[str, Any]]) -> None:
     for lease in leases.list_namespaced_lease(NAMESPACE).items:
         if lease.metadata.name.startswith(LEASE):
             leases.delete_namespaced_lease(lease.metadata.name, NAMESPACE)
-    names = {b["metadata"]["name"] for b in objects if b["kind"] == "CustomResourceDefinition"}
-    wait_for(lambda: not names & {c.metadata.name for c in
-                                  extensions.list_custom_resource_definition().items},
-             what="the PolicyReport CRDs to be deleted", timeout=60)
 
 
 # --- one holder ---------------------------------------------------------------------------------

@@ -5,10 +5,15 @@ ReplicaSet, let alone a Ready pod — an install whose pods never come up. With 
 `webhook.registration: server` the webhook configurations take effect only once a server is
 Ready, so `helm install --wait` fails on the wait, Argo's writes keep working, and
 `helm uninstall` leaves nothing of the release behind. helm runs as the cluster admin with the
-chart's defaults, as the chart's README installs it.
+chart's defaults, as the chart's README installs it; helm 3 and helm 4 in turn, the same release
+name and namespace.
 
 Nothing is left: every resource type the API server serves is listed (discovery), so whatever
 the chart renders — today or tomorrow — is covered.
+
+The PolicyReport CRDs the chart installs when the cluster has none stay the release's across
+`helm upgrade` (the chart looks them up and renders them again) with the reports in them; CRDs
+another tool installed first are left to it, through install and uninstall.
 """
 
 from __future__ import annotations
@@ -25,11 +30,11 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from chart_render import CHART_DIR, KUBE_VERSION  # tests/ is on sys.path
+from chart_render import CHART_DIR, KUBE_VERSION, render  # tests/ is on sys.path
 from controlplane import ControlPlane
 from identities import ADMIN
 from processes import find_binary, wait_for
-from workflows import create, get_workflow, make_inline_workflow, unique
+from workflows import create, custom, get_workflow, make_inline_workflow, unique
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +42,16 @@ RELEASE = NAMESPACE = "argo-admission"
 WAIT = "10s"  # nothing can become Ready here; a longer wait proves no more
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 RELEASE_ANNOTATION = "meta.helm.sh/release-name"
+RELEASE_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
+# Each helm (its binary, built by setup.sh) and what it says when its wait times out: helm 3
+# names nothing; helm 4 waits with kstatus and names what is not ready, and why.
+HELMS = {
+    "helm3": ("helm", "context deadline exceeded"),
+    "helm4": ("helm4", f"resource Deployment/{NAMESPACE}/{RELEASE} not ready. "
+                       "status: InProgress, message: Replicas: 0/2\ncontext deadline exceeded"),
+}
+REPORTS = ("wgpolicyk8s.io", "v1alpha2")
+REPORT_CRDS = ("policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io")
 # Records of what happened, not objects anyone installs.
 EVENTS = {"events", "events.events.k8s.io"}
 WEBHOOK_CONFIGURATIONS = {f"{kind}webhookconfigurations.admissionregistration.k8s.io"
@@ -52,10 +67,12 @@ class ObjectId(NamedTuple):
 
 
 class Helm:
-    """helm as the cluster admin on the e2e API server, with its own empty home."""
+    """A helm (`helm3` or `helm4`, see HELMS) as the cluster admin on the e2e API server, with
+    its own empty home."""
 
-    def __init__(self, plane: ControlPlane, home: Path) -> None:
-        self.binary = find_binary("helm")
+    def __init__(self, plane: ControlPlane, home: Path, version: str) -> None:
+        name, self.wait_error = HELMS[version]
+        self.binary = find_binary(name)
         self.env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig(ADMIN)),
                     "HELM_CACHE_HOME": str(home / "cache"),
                     "HELM_CONFIG_HOME": str(home / "config"),
@@ -66,6 +83,12 @@ class Helm:
         return subprocess.run([str(self.binary), *args, "--namespace", NAMESPACE],
                               capture_output=True, text=True, timeout=120, check=False,
                               env=self.env)
+
+    def manifest(self) -> list[dict[str, Any]]:
+        """The objects of the release's current revision (`helm get manifest`)."""
+        result = self("get", "manifest", RELEASE)
+        assert result.returncode == 0, result.stderr
+        return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 class Cluster:
@@ -142,6 +165,21 @@ def without_events(ids: Iterable[ObjectId]) -> set[ObjectId]:
     return {object_id for object_id in ids if object_id.resource not in EVENTS}
 
 
+def owner(meta: dict[str, Any]) -> tuple[str, str] | None:
+    """The release helm's annotations say owns an object (name, namespace), or None."""
+    annotations = meta.get("annotations") or {}
+    if RELEASE_ANNOTATION not in annotations:
+        return None
+    return annotations[RELEASE_ANNOTATION], annotations.get(RELEASE_NAMESPACE_ANNOTATION, "")
+
+
+def report_crds(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    """The PolicyReport CRDs the API server holds, by name: their metadata."""
+    listed = cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
+    return {crd["metadata"]["name"]: crd["metadata"] for crd in listed
+            if crd["metadata"]["name"] in REPORT_CRDS}
+
+
 class Install(NamedTuple):
     """What `helm install --wait` said, and the cluster's objects before it."""
 
@@ -149,10 +187,11 @@ class Install(NamedTuple):
     before: set[ObjectId]
 
 
-@pytest.fixture(scope="module")
-def helm(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Helm:
-    """helm as the cluster admin."""
-    return Helm(control_plane, tmp_path_factory.mktemp("helm"))
+@pytest.fixture(scope="module", params=list(HELMS))
+def helm(request: pytest.FixtureRequest, control_plane: ControlPlane,
+         tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """helm 3, then helm 4, as the cluster admin: every test that uses it runs with each."""
+    return Helm(control_plane, tmp_path_factory.mktemp("helm"), request.param)
 
 
 @pytest.fixture(scope="module")
@@ -189,14 +228,14 @@ def test_apiserver_says_its_version_for_the_charts_kube_version_check(cluster: C
 
 def test_install_fails_waiting_for_the_deployment_that_never_becomes_ready(
         install: Install, helm: Helm, cluster: Cluster) -> None:
-    # helm 3 names no resource when its wait times out; the release and the Deployment say why.
+    # helm 3 names no resource when its wait times out (the Deployment says why); helm 4 names
+    # the Deployment and its replicas.
     assert install.result.returncode == 1
-    assert install.result.stderr.strip() == \
-        "Error: INSTALLATION FAILED: context deadline exceeded"
+    assert install.result.stderr.strip() == f"Error: INSTALLATION FAILED: {helm.wait_error}"
     status = release_status(helm)  # not refused before it began (kubeVersion, values)
     assert status["info"]["status"] == "failed"
-    assert status["info"]["description"] == \
-        f'Release "{RELEASE}" failed: context deadline exceeded'
+    assert status["info"]["description"] == f'Release "{RELEASE}" failed: {helm.wait_error}'
+    assert "registered by the server once one of its pods is Ready" in status["info"]["notes"]
     deployment = cluster.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{RELEASE}")
     assert "readyReplicas" not in deployment.get("status", {})
     assert cluster.get(f"/api/v1/namespaces/{NAMESPACE}/pods")["items"] == []
@@ -227,11 +266,34 @@ def test_argo_writes_still_work_after_the_install(install: Install, alice: k8s.A
 def test_every_object_the_chart_installed_names_the_release(install: Install, helm: Helm,
                                                            cluster: Cluster) -> None:
     """So the uninstall check below finds whatever the chart renders."""
-    manifest = helm("get", "manifest", RELEASE)
-    assert manifest.returncode == 0, manifest.stderr
-    rendered = {cluster.identify(doc) for doc in yaml.safe_load_all(manifest.stdout) if doc}
+    rendered = {cluster.identify(doc) for doc in helm.manifest()}
     assert ObjectId("deployments.apps", NAMESPACE, RELEASE) in rendered
     assert rendered - of_release(cluster.objects()) == set()
+
+
+def test_upgrade_keeps_the_policyreport_crds_it_installed_and_their_reports(
+        install: Install, helm: Helm, cluster: Cluster, admin: k8s.ApiClient) -> None:
+    """The CRDs were absent, so the release installed them and owns them; the upgrade finds them
+    (`lookup`) and renders them again, or helm would delete them and every report with them.
+    The report is left to the uninstall, which must take it with the CRDs."""
+    crds = report_crds(cluster)
+    assert {name: owner(meta) for name, meta in crds.items()} == \
+        dict.fromkeys(REPORT_CRDS, (RELEASE, NAMESPACE))
+    reports = custom(admin)
+    report = reports.create_namespaced_custom_object(
+        *REPORTS, "team-a", "policyreports",
+        {"apiVersion": "/".join(REPORTS), "kind": "PolicyReport",
+         "metadata": {"name": unique("report"), "namespace": "team-a"}, "results": []})
+    result = helm("upgrade", RELEASE, str(CHART_DIR), "--reuse-values")
+    assert result.returncode == 0, result.stderr
+    assert release_status(helm)["info"]["status"] == "deployed"
+    assert {doc["metadata"]["name"] for doc in helm.manifest()
+            if doc["kind"] == "CustomResourceDefinition"} == set(REPORT_CRDS)
+    assert {name: meta["uid"] for name, meta in report_crds(cluster).items()} == \
+        {name: meta["uid"] for name, meta in crds.items()}
+    kept = reports.get_namespaced_custom_object(*REPORTS, "team-a", "policyreports",
+                                                report["metadata"]["name"])
+    assert kept["metadata"]["uid"] == report["metadata"]["uid"]
 
 
 def test_uninstall_leaves_nothing_behind(install: Install, helm: Helm,
@@ -241,9 +303,40 @@ def test_uninstall_leaves_nothing_behind(install: Install, helm: Helm,
     assert result.stdout.strip() == f'release "{RELEASE}" uninstalled'
     # Unlabelled objects too (a hook, what the API server made for the release's objects: a
     # ClusterIP's IPAddress, a CRD group's APIService, removed a moment after them): only the
-    # namespace helm created for the release remains, as helm never deletes a namespace.
-    namespace = {ObjectId("namespaces", "", NAMESPACE)}
+    # namespace helm created for the release remains, as helm never deletes a namespace (and
+    # nothing here would finish deleting it: that is kube-controller-manager's job).
+    namespace = {ObjectId("namespaces", "", NAMESPACE)} - install.before
     wait_for(lambda: without_events(set(cluster.objects()) - install.before), interval=1.0,
              timeout=15, until=lambda new: new == namespace,
              what="the objects made since the install to be gone, but the namespace")
     assert of_release(cluster.objects()) == set()
+    assert report_crds(cluster) == {}
+
+
+@pytest.fixture
+def foreign_report_crds(control_plane: ControlPlane, cluster: Cluster,
+                        helm: Helm) -> Iterator[dict[str, dict[str, Any]]]:
+    """The PolicyReport CRDs as another tool installed them before the release: the chart's
+    definitions with nothing of helm's; deleted after the test. Their metadata by name."""
+    assert helm("status", RELEASE).returncode != 0, "the release is still installed"
+    crds = [{**doc, "metadata": {"name": doc["metadata"]["name"]}} for doc in render()
+            if doc["kind"] == "CustomResourceDefinition"]
+    control_plane.create_crds(crds)
+    try:
+        yield report_crds(cluster)
+    finally:
+        control_plane.delete_crds(REPORT_CRDS)
+
+
+def test_policyreport_crds_another_tool_installed_are_left_to_it(
+        helm: Helm, cluster: Cluster, foreign_report_crds: dict[str, dict[str, Any]]) -> None:
+    assert sorted(foreign_report_crds) == sorted(REPORT_CRDS)
+    result = helm("install", RELEASE, str(CHART_DIR), "--create-namespace")  # no Ready pod
+    try:
+        assert result.returncode == 0, result.stderr
+        assert [doc for doc in helm.manifest() if doc["kind"] == "CustomResourceDefinition"] == []
+        assert report_crds(cluster) == foreign_report_crds  # not taken over, not even touched
+    finally:
+        uninstalled = helm("uninstall", RELEASE, "--wait")
+    assert uninstalled.returncode == 0, uninstalled.stderr
+    assert report_crds(cluster) == foreign_report_crds
