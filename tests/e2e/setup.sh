@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the e2e control plane and tools from the Go module proxy, once, into a cache.
 #
-#   tests/e2e/setup.sh [all|kube-apiserver|etcd|workflow-controller|argo|helm|helm4|oracle]...
+#   tests/e2e/setup.sh [all|kube-apiserver|etcd|workflow-controller|argo|helm|oracle]...
 #
 # Binaries land in $ARGO_ADMISSION_BIN (default ~/.cache/argo-admission/bin) and are
 # reused when present with the right version stamp. Any module version the proxy does
@@ -18,14 +18,15 @@ ETCD_VERSION=${ETCD_VERSION:-v3.6.8}
 ARGO_VERSIONS=${ARGO_VERSION:-${ARGO_VERSIONS:-v3.7.18 v4.0.5}}
 # The merge oracle (tests/oracle/main.go) imports Argo v3's packages.
 ORACLE_ARGO_VERSION=${ORACLE_ARGO_VERSION:-v3.7.18}
-HELM_VERSION=${HELM_VERSION:-v3.22.0}
-# helm 4 waits with kstatus and names what is not ready; the chart's install test runs both.
-HELM4_VERSION=${HELM4_VERSION:-v4.3.1}
+# helm 4 (helm 3's support ended in November 2026); it waits with kstatus and names what is
+# not ready.
+HELM_VERSION=${HELM_VERSION:-v4.3.1}
 
 BIN=${ARGO_ADMISSION_BIN:-$HOME/.cache/argo-admission/bin}
 WORK=${ARGO_ADMISSION_BUILD:-$HOME/.cache/argo-admission/build}
 mkdir -p "$BIN" "$WORK"
-export CGO_ENABLED=0 GOFLAGS=-trimpath GOTOOLCHAIN=local
+# -w: no DWARF tables (nobody debugs these binaries), which shortens every link.
+export CGO_ENABLED=0 GOFLAGS="-trimpath -ldflags=-w" GOTOOLCHAIN=local
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -54,7 +55,7 @@ get() {
 # without them the server says v0.0.0-master and a chart's kubeVersion check fails. The
 # module zip is the tag's tree; its commit is not in it (KUBE_GIT_COMMIT names it if known).
 kube_version_ldflags() {
-  local minor=${KUBE_VERSION#v1.} pkg flags=""
+  local minor=${KUBE_VERSION#v1.} pkg flags="-w"  # as GOFLAGS says, which -ldflags overrides
   minor=${minor%%.*}
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
@@ -171,20 +172,12 @@ build_oracle() {
 
 build_helm() {
   fresh helm "$HELM_VERSION" && return 0
-  local t=$SECONDS; say "building helm $HELM_VERSION (about 1.5 minutes cold)"
+  local t=$SECONDS; say "building helm $HELM_VERSION (about 3 minutes cold)"
+  local path="helm.sh/helm/${HELM_VERSION%%.*}/cmd/helm"
   module helm
-  get -tool "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
-  go build -o "$BIN/helm" helm.sh/helm/v3/cmd/helm
+  get -tool "$path@$HELM_VERSION"
+  go build -o "$BIN/helm" "$path"
   stamp helm "$HELM_VERSION" $t
-}
-
-build_helm4() {
-  fresh helm4 "$HELM4_VERSION" && return 0
-  local t=$SECONDS; say "building helm $HELM4_VERSION as helm4 (about 4 minutes cold)"
-  module helm4
-  get -tool "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION"
-  go build -o "$BIN/helm4" helm.sh/helm/v4/cmd/helm
-  stamp helm4 "$HELM4_VERSION" $t
 }
 
 # Argo's controller and CLI, version after version.
@@ -197,14 +190,13 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(all)
 for target in "${targets[@]}"; do
   case $target in
-    all) build_helm; build_helm4; build_etcd; build_kube_apiserver; build_argo; build_oracle ;;
+    all) build_helm; build_etcd; build_kube_apiserver; build_argo; build_oracle ;;
     oracle) build_oracle ;;
     kube-apiserver) build_kube_apiserver ;;
     etcd) build_etcd ;;
     workflow-controller) for v in $ARGO_VERSIONS; do build_workflow_controller "$v"; done ;;
     argo) for v in $ARGO_VERSIONS; do build_argo_cli "$v"; done ;;
     helm) build_helm ;;
-    helm4) build_helm4 ;;
     *) die "unknown target: $target" ;;
   esac
 done

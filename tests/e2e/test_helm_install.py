@@ -5,8 +5,7 @@ ReplicaSet, let alone a Ready pod — an install whose pods never come up. With 
 `webhook.registration: server` the webhook configurations take effect only once a server is
 Ready, so `helm install --wait` fails on the wait, Argo's writes keep working, and
 `helm uninstall` leaves nothing of the release behind. helm runs as the cluster admin with the
-chart's defaults, as the chart's README installs it; helm 3 and helm 4 in turn, the same release
-name and namespace.
+chart's defaults, as the chart's README installs it, with helm 4.
 
 Nothing is left: every resource type the API server serves is listed (discovery), so whatever
 the chart renders — today or tomorrow — is covered.
@@ -43,13 +42,10 @@ WAIT = "10s"  # nothing can become Ready here; a longer wait proves no more
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 RELEASE_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
-# Each helm (its binary, built by setup.sh) and what it says when its wait times out: helm 3
-# names nothing; helm 4 waits with kstatus and names what is not ready, and why.
-HELMS = {
-    "helm3": ("helm", "context deadline exceeded"),
-    "helm4": ("helm4", f"resource Deployment/{NAMESPACE}/{RELEASE} not ready. "
-                       "status: InProgress, message: Replicas: 0/2\ncontext deadline exceeded"),
-}
+# What helm says when its wait times out: helm 4 waits with kstatus and names what is not
+# ready, and why (helm 3 said only "context deadline exceeded").
+WAIT_ERROR = (f"resource Deployment/{NAMESPACE}/{RELEASE} not ready. "
+              "status: InProgress, message: Replicas: 0/2\ncontext deadline exceeded")
 REPORTS = ("wgpolicyk8s.io", "v1alpha2")
 REPORT_CRDS = ("policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io")
 # Records of what happened, not objects anyone installs.
@@ -67,12 +63,12 @@ class ObjectId(NamedTuple):
 
 
 class Helm:
-    """A helm (`helm3` or `helm4`, see HELMS) as the cluster admin on the e2e API server, with
-    its own empty home."""
+    """helm (built by setup.sh) as the cluster admin on the e2e API server, with its own empty
+    home."""
 
-    def __init__(self, plane: ControlPlane, home: Path, version: str) -> None:
-        name, self.wait_error = HELMS[version]
-        self.binary = find_binary(name)
+    def __init__(self, plane: ControlPlane, home: Path) -> None:
+        self.wait_error = WAIT_ERROR
+        self.binary = find_binary("helm")
         self.env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig(ADMIN)),
                     "HELM_CACHE_HOME": str(home / "cache"),
                     "HELM_CONFIG_HOME": str(home / "config"),
@@ -187,11 +183,10 @@ class Install(NamedTuple):
     before: set[ObjectId]
 
 
-@pytest.fixture(scope="module", params=list(HELMS))
-def helm(request: pytest.FixtureRequest, control_plane: ControlPlane,
-         tmp_path_factory: pytest.TempPathFactory) -> Helm:
-    """helm 3, then helm 4, as the cluster admin: every test that uses it runs with each."""
-    return Helm(control_plane, tmp_path_factory.mktemp("helm"), request.param)
+@pytest.fixture(scope="module")
+def helm(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Helm:
+    """helm as the cluster admin."""
+    return Helm(control_plane, tmp_path_factory.mktemp("helm"))
 
 
 @pytest.fixture(scope="module")
@@ -228,8 +223,7 @@ def test_apiserver_says_its_version_for_the_charts_kube_version_check(cluster: C
 
 def test_install_fails_waiting_for_the_deployment_that_never_becomes_ready(
         install: Install, helm: Helm, cluster: Cluster) -> None:
-    # helm 3 names no resource when its wait times out (the Deployment says why); helm 4 names
-    # the Deployment and its replicas.
+    # helm names the Deployment and its replicas.
     assert install.result.returncode == 1
     assert install.result.stderr.strip() == f"Error: INSTALLATION FAILED: {helm.wait_error}"
     status = release_status(helm)  # not refused before it began (kubeVersion, values)
