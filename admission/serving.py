@@ -229,14 +229,9 @@ def _configmap_problem(options: ServeOptions) -> str:
     given = options.argo_configmap
     if not given:
         return ""
-    namespace, sep, name = given.partition("/")
-    if not sep or not namespace or not name or "/" in name:
-        return f"--argo-configmap {given!r} must be NAMESPACE/NAME"
-    if options.no_cluster or options.templates:
-        return "--argo-configmap reads the cluster; it cannot go with --no-cluster or --templates"
-    if options.kubeconfig is None and not cluster_config_exists():
-        return "--argo-configmap needs a cluster: no in-cluster config and no --kubeconfig"
-    return ""
+    return _namespaced_problem("--argo-configmap", given) or _cluster_problem(
+        "--argo-configmap", options, files_too=True
+    )
 
 
 def _registration_problem(options: ServeOptions) -> str:
@@ -248,9 +243,7 @@ def _registration_problem(options: ServeOptions) -> str:
         read_configurations(path)
     except RegistrationError as exc:
         return f"--register-webhooks {exc}"
-    if options.kubeconfig is None and not cluster_config_exists():
-        return "--register-webhooks needs a cluster: no in-cluster config and no --kubeconfig"
-    return ""
+    return _cluster_problem("--register-webhooks", options)
 
 
 def _background_audit_problem(options: ServeOptions) -> str:
@@ -259,13 +252,25 @@ def _background_audit_problem(options: ServeOptions) -> str:
         return "--audit-lease elects the server of --background-audit, which is not given"
     if not options.background_audit:
         return ""
-    namespace, sep, name = audit_lease(options).partition("/")
+    return _namespaced_problem("--audit-lease", audit_lease(options)) or _cluster_problem(
+        "--background-audit", options, files_too=True
+    )
+
+
+def _namespaced_problem(flag: str, given: str) -> str:
+    """Why `given` is not NAMESPACE/NAME ("" when it is)."""
+    namespace, sep, name = given.partition("/")
     if not sep or not namespace or not name or "/" in name:
-        return f"--audit-lease {options.audit_lease!r} must be NAMESPACE/NAME"
-    if options.no_cluster or options.templates:
-        return "--background-audit reads the cluster; it cannot go with --no-cluster or --templates"
+        return f"{flag} {given!r} must be NAMESPACE/NAME"
+    return ""
+
+
+def _cluster_problem(flag: str, options: ServeOptions, *, files_too: bool = False) -> str:
+    """Why `flag`, which needs the cluster, cannot have it ("" when it can)."""
+    if files_too and (options.no_cluster or options.templates):
+        return f"{flag} reads the cluster; it cannot go with --no-cluster or --templates"
     if options.kubeconfig is None and not cluster_config_exists():
-        return "--background-audit needs a cluster: no in-cluster config and no --kubeconfig"
+        return f"{flag} needs a cluster: no in-cluster config and no --kubeconfig"
     return ""
 
 
