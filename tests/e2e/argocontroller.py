@@ -39,6 +39,14 @@ def argo_version() -> str:
     return os.environ.get("ARGO_VERSION", DEFAULT_VERSION)
 
 
+# v4.0.5 queues a new Workflow before it tells its throttler about it (the informer's AddFunc,
+# workflow/controller/controller.go): on a loaded machine a worker can take the key first, find
+# it not admitted and mark the Workflow Pending ("postponed because too many workflows are
+# already running"), and a Workflow submitted suspended then stays Pending for good. A short
+# initialDelay lets the throttler hear of it first; it changes nothing else the tests look at.
+INITIAL_DELAY = "200ms"
+
+
 def render_config(restrictions: str | None,
                   defaults: dict[str, Any] | None = None) -> dict[str, str]:
     """The controller ConfigMap's `data`: one YAML document per top-level key.
@@ -49,12 +57,15 @@ def render_config(restrictions: str | None,
     """
     if restrictions not in RESTRICTIONS:
         raise ValueError(f"restrictions must be one of {RESTRICTIONS}, not {restrictions!r}")
-    data = {"metricsConfig": {"enabled": False}, "telemetryConfig": {"enabled": False}}
+    data: dict[str, Any] = {"metricsConfig": {"enabled": False},
+                            "telemetryConfig": {"enabled": False},
+                            "initialDelay": INITIAL_DELAY}
     if restrictions:
         data["workflowRestrictions"] = {"templateReferencing": restrictions}
     if defaults:
         data["workflowDefaults"] = defaults
-    return {key: yaml.safe_dump(value, default_flow_style=False) for key, value in data.items()}
+    return {key: f"{value}\n" if isinstance(value, str) else
+            yaml.safe_dump(value, default_flow_style=False) for key, value in data.items()}
 
 
 def argo_env(**extra: str) -> dict[str, str]:
