@@ -102,7 +102,8 @@ class ReportWriter:
 
     def _ours(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for plural, kind in (("policyreports", "PolicyReport"), ("clusterpolicyreports", "")):
+        kinds = (("policyreports", "PolicyReport"), ("clusterpolicyreports", "ClusterPolicyReport"))
+        for plural, kind in kinds:
             try:
                 answer = self.api.list_cluster_custom_object(
                     REPORT_GROUP,
@@ -120,7 +121,7 @@ class ReportWriter:
                     ) from exc
                 raise
             for item in answer.get("items") or []:
-                item.setdefault("kind", kind or "ClusterPolicyReport")
+                item.setdefault("kind", kind)
                 out.append(item)
         return out
 
@@ -200,7 +201,6 @@ class BackgroundAudit:
         self.findings, self.ran = findings, ran
         self.clock, self.now = clock, now
         self._stop = threading.Event()
-        self.runs = 0
 
     def start(self) -> None:
         """Elect and audit in the background (in each worker, after the fork)."""
@@ -255,7 +255,6 @@ class BackgroundAudit:
         except ReportsUnavailable as exc:
             error = str(exc)
         self.ran(True)
-        self.runs += 1
         run = Run(len(audited), sum(counts.values()), written, deleted, error)
         log.log(
             logging.WARNING if error else logging.INFO,

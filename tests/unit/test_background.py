@@ -25,11 +25,8 @@ def test_an_interval_is_written_as_go_writes_durations(text: str, seconds: float
     assert duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "5", "1d", "5 m", "m5", "1h5", "-5m", "0s", "0", "nan"])
+@pytest.mark.parametrize("text", ["", "1d", "5 m", "m5", "1h5", "-5m", "0s", "0", "nan"])
 def test_anything_else_is_refused_in_one_line(text: str) -> None:
-    if text == "5":
-        assert duration(text) == 5
-        return
     with pytest.raises(argparse.ArgumentTypeError) as error:
         duration(text)
     assert "\n" not in str(error.value) and (text in str(error.value) or not text)
