@@ -5,7 +5,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+# The code of "not yet": what the object names does not exist yet, and its writer retries (a 429
+# is transient to Argo's executor and agent; the API server adds Retry-After, which client-go
+# follows).
+NOT_YET: Final = 429
 
 
 class Outcome(enum.Enum):
@@ -39,7 +44,8 @@ class Decision:
 
     `allowed` is the admission verdict after the mode is applied; `outcome` says whether rules
     passed, failed (403), or could not be evaluated (400 for a broken object, 500 for a failed
-    lookup). In warn/audit mode a failure is still reported here but `allowed` is true.
+    lookup, 429 for what is not there yet). In warn/audit mode a failure is still reported here
+    but `allowed` is true.
     """
 
     allowed: bool

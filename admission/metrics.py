@@ -60,10 +60,12 @@ LATENCY_BUCKETS: Final = (
 # --- the label values, known in advance ------------------------------------------------------
 
 VALIDATING: Final = tuple(e for e in ENDPOINTS if e != "mutate")
-# audit.decision_label's values; `invalid`: not an AdmissionReview; `error`: evaluation raised.
+# audit.decision_label's values; `invalid`: not an AdmissionReview; `error`: evaluation raised;
+# `retry`: refused for now with code 429 (what the object names is not there yet).
 VALIDATING_DECISIONS: Final = (
     "allow",
     "deny",
+    "retry",
     "warn",
     "audit",
     "exempt",

@@ -15,11 +15,19 @@ from typing import Any, Final, TypedDict
 
 import orjson
 
-from admission.decision import Decision
+from admission.decision import NOT_YET, Decision
 
 API_VERSION: Final = "admission.k8s.io/v1"
 OPERATIONS: Final = ("CREATE", "UPDATE", "DELETE", "CONNECT")
-REASONS: Final = {400: "BadRequest", 403: "Forbidden", 500: "InternalError"}
+REASONS: Final = {
+    400: "BadRequest",
+    403: "Forbidden",
+    NOT_YET: "TooManyRequests",
+    500: "InternalError",
+}
+# A 429 says "not yet, retry": the API server turns details.retryAfterSeconds into a Retry-After
+# header, on which client-go retries by itself.
+RETRY_AFTER_SECONDS: Final = 1
 MAX_WARNING: Final = 250
 
 
@@ -34,6 +42,7 @@ class Status(TypedDict, total=False):
     message: str
     reason: str
     status: str
+    details: dict[str, int]
 
 
 class Response(TypedDict, total=False):
@@ -177,18 +186,21 @@ def denied(
     warnings: Iterable[str] = (),
     annotations: Mapping[str, str] | None = None,
 ) -> Response:
-    """A refusing response: 403 for a policy denial."""
+    """A refusing response: 403 for a policy denial, 429 for "not yet, retry"."""
     status: Status = {
         "code": code,
         "message": message,
         "reason": REASONS.get(code, "Forbidden"),
         "status": "Failure",
     }
+    if code == NOT_YET:
+        status["details"] = {"retryAfterSeconds": RETRY_AFTER_SECONDS}
     return _with_extras({"allowed": False, "status": status}, warnings, annotations)
 
 
 def errored(code: int, message: str, *, annotations: Mapping[str, str] | None = None) -> Response:
-    """A refusing response for what could not be evaluated (400 broken object, 500 lookup)."""
+    """A refusing response for what could not be evaluated (400 broken object, 500 lookup,
+    429 not yet)."""
     return denied(message, code=code, annotations=annotations)
 
 

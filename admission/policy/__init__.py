@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from admission.config import Config
-from admission.decision import Decision, Outcome, Violation
+from admission.decision import NOT_YET, Decision, Outcome, Violation
 from admission.merge import MergeError
 from admission.objects import labels_of, ref_key, spec_of
 from admission.policy import (
@@ -286,6 +286,7 @@ def decide(ctx: Context) -> Decision:
     code = 403 if found.violations else max(code for code, _ in errors)
     rule = problems[0].rule
     enforce = config.mode == "enforce"
+    refusal = "retry" if code == NOT_YET else "deny"  # 429: not yet, the writer retries
     if config.mode == "warn":
         warnings = [*(p.message() for p in problems), *found.diff, *warnings]
     return Decision(
@@ -296,7 +297,7 @@ def decide(ctx: Context) -> Decision:
         tuple(warnings),
         tuple(found.diff),
         mode=config.mode,
-        annotations=_annotations("deny" if enforce else config.mode, rule, config.mode),
+        annotations=_annotations(refusal if enforce else config.mode, rule, config.mode),
     )
 
 

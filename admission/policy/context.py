@@ -65,7 +65,8 @@ class Context:
         self.findings.violations.append(Violation(rule, reason, detail, path))
 
     def error(self, code: int, rule: str, reason: str, detail: str = "") -> None:
-        """Record what could not be evaluated: 400 for a broken object, 500 for a lookup."""
+        """Record what could not be evaluated: 400 for a broken object, 500 for a lookup, 429
+        for what the object names but does not exist yet (the writer retries)."""
         self.findings.errors.append((code, Violation(rule, reason, detail)))
 
     def warn(self, message: str) -> None:

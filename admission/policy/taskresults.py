@@ -16,7 +16,9 @@ status back as the result of its HTTP and plugin nodes (taskset.go). Argo's own
 So a non-exempt requester must be one of the Workflow's service accounts, writes no completed
 result, never a task set's spec, only for nodes of a running Workflow (a task result is named
 after its node; a task set reports HTTP and plugin nodes), and never moves a result to another
-Workflow.
+Workflow. A node the Workflow does not have yet gets "retry later" (429), not a refusal: the
+controller writes a new node into the Workflow only after it has created the node's pod, and the
+executor's first write (InitializeOutput, as the wait container starts) can come first.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from admission.decision import NOT_YET
 from admission.diff import equivalent
 from admission.objects import is_finished, labels_of, metadata_of, nodes_of, spec_of, status_of
 from admission.policy.context import Context
@@ -139,13 +142,24 @@ def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: str) -> None:
         kinds = AGENT_NODES
     for node_id in sorted(wanted):
         node = nodes.get(node_id)
-        if not isinstance(node, dict) or (kinds is not None and node.get("type") not in kinds):
-            what = "a node" if kinds is None else "an HTTP or plugin node"
+        if not isinstance(node, dict):
+            # The controller creates a step's pod, then records its node when it writes the
+            # Workflow at the end of the pass: the executor may write first. Refuse with "retry
+            # later", which Argo's executor (and client-go, for Retry-After) retries until the
+            # node is there; a node that never comes is never written.
+            ctx.error(
+                NOT_YET,
+                rule,
+                f"Workflow {ctx.namespace}/{name} has no node {node_id} (yet)",
+                "the controller copies results into the node of that ID, and records a step's "
+                "node just after it creates the step's pod; retry",
+            )
+        elif kinds is not None and node.get("type") not in kinds:
             ctx.deny(
                 rule,
-                f"{node_id} is not {what} of Workflow {ctx.namespace}/{name}",
+                f"{node_id} is not an HTTP or plugin node of Workflow {ctx.namespace}/{name}",
                 "the controller copies results into the node of that ID",
-                "metadata.name" if kinds is None else f"status.nodes.{node_id}",
+                f"status.nodes.{node_id}",
             )
 
 

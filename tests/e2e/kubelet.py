@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import time
 from typing import Any
 
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from workflows import GROUP, VERSION, WORKFLOW_LABEL, custom, get_workflow, wait_for_pods
 
 # Argo's labels on a WorkflowTaskResult (workflow/common/common.go).
 OUTPUTS_COMPLETED = "workflows.argoproj.io/report-outputs-completed"
 NODE_NAME = "workflows.argoproj.io/node-name"
+# How long report_outputs retries "not yet" (the executor retries for ever).
+RETRY_TIMEOUT = 30.0
 
 
 def node_id(workflow: str, node_name: str) -> str:
@@ -57,9 +61,13 @@ def wait_for_step_pod(api: k8s.ApiClient, namespace: str, workflow: str,
 
 
 def report_outputs(executor: k8s.ApiClient, workflow: dict[str, Any], node: str,
-                   outputs: dict[str, Any]) -> str:
+                   outputs: dict[str, Any], *, retry: bool = True) -> str:
     """As the executor does while the step runs: create the node's WorkflowTaskResult with its
-    outputs, not yet complete (workflow/executor/taskresult.go). Its name."""
+    outputs, not yet complete (workflow/executor/taskresult.go). Its name.
+
+    Like the executor, retry what the API server calls transient (a 429: the controller records
+    a step's node only after creating its pod, so the first write can come before the node),
+    after the Retry-After it sends; `retry=False` makes one attempt."""
     meta = workflow["metadata"]
     name = node_id(meta["name"], node)
     body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "WorkflowTaskResult",
@@ -69,9 +77,16 @@ def report_outputs(executor: k8s.ApiClient, workflow: dict[str, Any], node: str,
                                               "kind": "Workflow", "name": meta["name"],
                                               "uid": meta["uid"]}]},
             "outputs": outputs}
-    custom(executor).create_namespaced_custom_object(GROUP, VERSION, meta["namespace"],
-                                                     "workflowtaskresults", body)
-    return name
+    deadline = time.monotonic() + RETRY_TIMEOUT
+    while True:
+        try:
+            custom(executor).create_namespaced_custom_object(GROUP, VERSION, meta["namespace"],
+                                                             "workflowtaskresults", body)
+            return name
+        except ApiException as exc:
+            if not retry or exc.status != 429 or time.monotonic() > deadline:
+                raise
+            time.sleep(float((exc.headers or {}).get("Retry-After", 1)))
 
 
 def complete_outputs(executor: k8s.ApiClient, namespace: str, name: str) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from argocli import ArgoCLI
 from argocontroller import WorkflowController
@@ -60,6 +61,7 @@ from webhook import DENIED, SECURE, STRICT, Door
 from workflows import (
     create,
     create_cluster_template,
+    error_message,
     exists,
     find_node,
     get_cron_workflow,
@@ -504,6 +506,29 @@ def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_o
     forged = {"outputs": {"parameters": [{"name": "out", "value": "forged"}]}}
     message = refused(lambda: patch_task_result(alice, NS, result, forged))
     refusal_of("[task-result]", message)
+    complete_outputs(executor, NS, result)
+    finish_pod(admin, produce)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-the-executor"]]
+
+
+def test_a_task_result_written_before_its_node_exists_is_asked_to_retry_then_taken(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
+    """The controller creates a step's pod, then writes its node into the Workflow: the
+    executor's first write can come before the node. The door answers 429 with Retry-After,
+    which Argo's executor retries, and admits the write once the controller has the node."""
+    name = start_relay(alice, admin, NS)
+    workflow = get_workflow(admin, NS, name)
+    node = step_node_name(name, 1, "produce")
+    outputs = {"parameters": [{"name": "out", "value": "from-the-executor"}]}
+    with pytest.raises(ApiException) as early:
+        report_outputs(executor, workflow, node, outputs, retry=False)
+    assert (early.value.status, early.value.headers.get("Retry-After")) == (429, "1")
+    refusal_of("[task-result]", error_message(early.value))
+    assert "(yet)" in error_message(early.value)
+    kube_argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    result = report_outputs(executor, workflow, node, outputs)
     complete_outputs(executor, NS, result)
     finish_pod(admin, produce)
     assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-the-executor"]]

@@ -81,6 +81,20 @@ def test_a_denial_carries_code_reason_message_and_the_uid() -> None:
     assert response["auditAnnotations"] == {"rule": "strict"}
 
 
+def test_not_yet_is_a_429_that_asks_to_retry_after_a_second_and_nothing_else_does() -> None:
+    """The API server sends details.retryAfterSeconds on as a Retry-After header."""
+    later = Decision(False, Outcome.ERROR, 429, (Violation("task-result", "no node x (yet)"),))
+    status = respond(later)["status"]
+    assert (status["code"], status["reason"], status["details"]) == (
+        429,
+        "TooManyRequests",
+        {"retryAfterSeconds": 1},
+    )
+    for code in (400, 403, 500):
+        refused = Decision(False, Outcome.ERROR, code, (Violation("r", "no"),))
+        assert "details" not in respond(refused)["status"]
+
+
 def test_a_patch_is_base64_json_and_warnings_are_single_lines() -> None:
     decision = Decision(
         True,
