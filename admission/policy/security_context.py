@@ -115,7 +115,7 @@ def check_restricted(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
 
 def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, str, str]]:
     pods: list[tuple[str, Mapping[str, Any]]] = [(where, spec)]
-    patch = _parsed_patch(spec.get("podSpecPatch"))
+    patch = parsed_pod_spec_patch(spec.get("podSpecPatch"))
     if patch is not None:
         pods.append((f"{where}.podSpecPatch", patch))
     templates = spec.get("templates")
@@ -123,7 +123,7 @@ def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, st
         if isinstance(template, dict):
             base = f"{where}.templates[name={template.get('name')}]"
             pods.append((base, template))
-            patch = _parsed_patch(template.get("podSpecPatch"))
+            patch = parsed_pod_spec_patch(template.get("podSpecPatch"))
             if patch is not None:
                 pods.append((f"{base}.podSpecPatch", patch))
     for path, pod in pods:
@@ -158,7 +158,9 @@ def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, st
                     )
 
 
-def _parsed_patch(value: Any) -> Mapping[str, Any] | None:
+def parsed_pod_spec_patch(value: Any) -> Mapping[str, Any] | None:
+    """A podSpecPatch (YAML or JSON) as a mapping; `{"unparsable": True}` for one Argo cannot
+    read (it fails the pod); None when absent or not a mapping."""
     if not isinstance(value, str) or not value.strip():
         return None
     try:

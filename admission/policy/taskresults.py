@@ -7,9 +7,9 @@ status back as the result of its HTTP and plugin nodes (taskset.go). Argo's own
 `argo-aggregate-to-edit` role lets every namespace editor write both. Their real writers are:
 
 - a task result: the executor in the step's pod, as the executor service account of the
-  template or the Workflow, else the pod's (template, Workflow, else `default`)
-  (workflowpod.go setupServiceAccount); it stops writing once it labels the result
-  `report-outputs-completed: "true"`;
+  template or the Workflow, else the pod's (a podSpecPatch's, else template, Workflow, else
+  `default`) (workflowpod.go setupServiceAccount, then processPodSpecPatch); it stops
+  writing once it labels the result `report-outputs-completed: "true"`;
 - a task set: the controller (spec; exempt), the agent pod (status) as the Workflow's service
   account (agent.go), the set named after the Workflow.
 
@@ -30,6 +30,7 @@ from admission.decision import NOT_YET
 from admission.diff import equivalent
 from admission.objects import is_finished, labels_of, metadata_of, nodes_of, spec_of, status_of
 from admission.policy.context import Context
+from admission.policy.security_context import parsed_pod_spec_patch
 
 TASK_RESULT: Final = "WorkflowTaskResult"
 TASK_SET: Final = "WorkflowTaskSet"
@@ -204,8 +205,22 @@ def _executor_account(template: Mapping[str, Any], spec: Mapping[str, Any]) -> s
         name = executor.get("serviceAccountName") if isinstance(executor, dict) else None
         if isinstance(name, str) and name:
             return name
+    # No executor account: the executor runs as the pod, whose account a podSpecPatch may
+    # replace; Argo applies the Workflow's patch, then the template's (workflowpod.go).
+    for holder in (template, spec):
+        name = _patched_account(holder)
+        if name:
+            return name
     for holder in (template, spec):
         name = holder.get("serviceAccountName")
         if isinstance(name, str) and name:
             return name
     return DEFAULT_ACCOUNT
+
+
+def _patched_account(holder: Mapping[str, Any]) -> str:
+    """The serviceAccountName a podSpecPatch sets; "" when it sets none, or one only known at
+    run time (a {{parameter}})."""
+    patch = parsed_pod_spec_patch(holder.get("podSpecPatch")) or {}
+    name = patch.get("serviceAccountName")
+    return name if isinstance(name, str) and "{{" not in name else ""
