@@ -21,7 +21,16 @@ from argocontroller import WorkflowController
 from argoserver import ArgoServer
 from controlplane import ControlPlane
 from expect import NS
-from identities import ADMIN, ALICE, BOB, CONTROLLER, EXECUTOR, NAMESPACES
+from identities import (
+    ADMIN,
+    ALICE,
+    BOB,
+    CONTROLLER,
+    EXECUTOR,
+    NAMESPACES,
+    PATCHED_ACCOUNT,
+    TEMPLATE_ACCOUNT,
+)
 from webhook import SECURE, STRICT, Door
 from workflows import delete_all, delete_cluster_template, unique
 
@@ -166,6 +175,18 @@ def alice(control_plane: ControlPlane) -> k8s.ApiClient:
 def executor(control_plane: ControlPlane) -> k8s.ApiClient:
     """A client acting as the executor in team-a's pods (the namespace's default account)."""
     return control_plane.client(EXECUTOR)
+
+
+@pytest.fixture
+def template_account(control_plane: ControlPlane) -> k8s.ApiClient:
+    """A client acting as team-a's account `builder`, which a step template names as its own."""
+    return control_plane.client(TEMPLATE_ACCOUNT)
+
+
+@pytest.fixture
+def patched_account(control_plane: ControlPlane) -> k8s.ApiClient:
+    """A client acting as team-a's account `patched`, which a podSpecPatch gives a step's pod."""
+    return control_plane.client(PATCHED_ACCOUNT)
 
 
 @pytest.fixture

@@ -17,6 +17,10 @@ ARGO_SERVER = "system:serviceaccount:argo:argo-server"
 # What the executor in a team-a pod acts as (the Workflow's default ServiceAccount): it writes
 # the step's WorkflowTaskResult. There is no kubelet here; tests play the executor's part.
 EXECUTOR = "system:serviceaccount:team-a:default"
+# A step template's own account, and the one its podSpecPatch names instead: Argo sets the
+# pod's account, then applies the patch, so that step's executor writes as the second.
+TEMPLATE_ACCOUNT = "system:serviceaccount:team-a:builder"
+PATCHED_ACCOUNT = "system:serviceaccount:team-a:patched"
 WEBHOOK = "argo-admission"
 
 ARGO_NAMESPACE = "argo"
@@ -56,6 +60,8 @@ def make_users() -> dict[str, User]:
         service_account_user(CONTROLLER),
         service_account_user(ARGO_SERVER),
         service_account_user(EXECUTOR),
+        service_account_user(TEMPLATE_ACCOUNT),
+        service_account_user(PATCHED_ACCOUNT),
         User(WEBHOOK),
     ]
     return {user.name: user for user in users}
@@ -215,9 +221,13 @@ def bootstrap_objects() -> list[dict]:
         for ns in namespaces:
             objects += [team_role(ns), bind(team_role(ns), user_subject(user), namespace=ns)]
         objects.append(bind(reader, user_subject(user)))
-    executor = account_subject(EXECUTOR)
-    role = executor_role(executor["namespace"])
-    objects += [role, bind(role, executor, namespace=executor["namespace"])]
+    # Every account a team-a pod runs as here may write as Argo's executor: a refusal of one
+    # of them is the door's, not RBAC's.
+    namespace = account_subject(EXECUTOR)["namespace"]
+    role = executor_role(namespace)
+    objects.append(role)
+    objects += [bind(role, account_subject(account), namespace=namespace)
+                for account in (EXECUTOR, TEMPLATE_ACCOUNT, PATCHED_ACCOUNT)]
     webhook = webhook_cluster_role()
     objects += [webhook, bind(webhook, user_subject(WEBHOOK))]
     return objects

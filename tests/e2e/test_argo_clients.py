@@ -45,7 +45,7 @@ from forgeries import (
     tamper_stored_template,
     with_stored_templates,
 )
-from identities import ADMIN, ALICE
+from identities import ADMIN, ALICE, PATCHED_ACCOUNT, TEMPLATE_ACCOUNT, account_subject
 from kubelet import (
     complete_outputs,
     finish_pod,
@@ -59,6 +59,7 @@ from library import create_library, start_relay, submit_to_approval
 from processes import stays, wait_for
 from webhook import DENIED, SECURE, STRICT, Door
 from workflows import (
+    container,
     create,
     create_cluster_template,
     error_message,
@@ -73,6 +74,7 @@ from workflows import (
     make_inline_workflow,
     make_ref_workflow,
     make_steps_template,
+    make_template,
     pod_images,
     status,
     stored_spec,
@@ -199,6 +201,25 @@ def terminated_hello(argo: ArgoCLI, admin: k8s.ApiClient, alice: k8s.ApiClient) 
     wait_for_pods(admin, NS, name, bool, what="to include step a's pod")
     argo("terminate", name)
     wait_for_phase(admin, NS, name, ["Failed"])
+    return name
+
+
+def patched_relay(admin: k8s.ApiClient, account: str) -> str:
+    """A library template: produce, a pod of a template naming its own account (`builder`) and
+    a podSpecPatch naming `account`, writes its output `out`; consume echoes it. Its name."""
+    name = unique("patched")
+    produce = {"name": "produce", "serviceAccountName": account_subject(TEMPLATE_ACCOUNT)["name"],
+               "podSpecPatch": json.dumps({"serviceAccountName": account}),
+               "container": {"image": TEMPLATE_IMAGE, "command": ["sh", "-c"],
+                             "args": ["echo produced > /tmp/out"]},
+               "outputs": {"parameters": [{"name": "out", "valueFrom": {"path": "/tmp/out"}}]}}
+    consume = {"name": "consume", "inputs": {"parameters": [{"name": "out"}]},
+               "container": container(TEMPLATE_IMAGE, "{{inputs.parameters.out}}")}
+    out = {"parameters": [{"name": "out", "value": "{{steps.produce.outputs.parameters.out}}"}]}
+    main = {"name": "main", "steps": [[{"name": "produce", "template": "produce"}],
+                                      [{"name": "consume", "template": "consume",
+                                        "arguments": out}]]}
+    create(admin, make_template(name, NS, templates=[main, produce, consume]))
     return name
 
 
@@ -532,6 +553,33 @@ def test_a_task_result_written_before_its_node_exists_is_asked_to_retry_then_tak
     complete_outputs(executor, NS, result)
     finish_pod(admin, produce)
     assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-the-executor"]]
+
+
+def test_a_task_result_as_the_account_of_a_pod_spec_patch_is_taken_and_the_replaced_refused(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        template_account: k8s.ApiClient, patched_account: k8s.ApiClient) -> None:
+    """Argo's controller gives produce's pod its template's account, then applies the
+    template's podSpecPatch: the pod runs as `patched`, and so does its executor. The write as
+    `builder`, the account the patch replaced, is refused; the one as `patched` is taken and
+    consume gets its output. (`default`, the account of the Workflow's other templates, is
+    not refused: the door knows a Workflow's accounts, not which node runs as which.)"""
+    patched = account_subject(PATCHED_ACCOUNT)["name"]
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, patched_relay(admin, patched)))
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    assert produce["spec"]["serviceAccountName"] == patched
+    workflow = wait_for_node(admin, NS, name, "produce", ["Pending", "Running"])
+    node = step_node_name(name, 0, "produce")
+    outputs = {"parameters": [{"name": "out", "value": "from-the-patched-account"}]}
+    message = refused(lambda: report_outputs(template_account, workflow, node, outputs,
+                                             retry=False))
+    refusal_of("[task-result]", message)
+    assert f"not by {TEMPLATE_ACCOUNT}" in message
+    result = report_outputs(patched_account, workflow, node, outputs)
+    complete_outputs(patched_account, NS, result)
+    finish_pod(admin, produce)
+    consume = wait_for_step_pod(admin, NS, name, "consume")
+    assert main_args([consume]) == [["from-the-patched-account"]]
 
 
 def test_a_cron_workflow_listing_another_workflow_as_active_is_refused(
