@@ -17,7 +17,7 @@ from typing import Any, Final, TextIO
 import yaml
 
 from admission import inventory
-from admission.config import Config, load_workflow_defaults
+from admission.config import Config
 from admission.diff import equivalent
 from admission.manifests import Document, ManifestError, Reader, describe_yaml_error
 from admission.merge import (
@@ -27,6 +27,7 @@ from admission.merge import (
     sanitize_user_spec,
 )
 from admission.policy import KINDS
+from admission.policyfile import load_workflow_defaults
 from admission.state import load_policy
 from admission.templates import FileTemplateSource
 from admission.verdict import WRITERS, judge

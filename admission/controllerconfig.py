@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from admission.config import Config, parse_config
+from admission.config import Config
+from admission.policyfile import parse_config
 
 
 def overlay(base: Config, data: Mapping[str, Any] | None, *, source: str) -> Config:

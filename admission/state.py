@@ -15,9 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from admission.config import Config, ConfigError, load_config, parse_config
+from admission.config import Config, ConfigError
 from admission.controllerconfig import overlay
 from admission.policy.source import TemplateKey, TemplateLookupError, TemplateSource
+from admission.policyfile import load_config, parse_config
 
 log = logging.getLogger("argo_admission.state")
 

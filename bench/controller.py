@@ -20,7 +20,7 @@ import yaml
 from common import review_bodies, run_load, servers, workdir
 from server import POLICY, TEMPLATE, ours_spec, running_etl, workload
 
-from admission.config import parse_config
+from admission.policyfile import parse_config
 from admission.review import make_review
 from admission.templates import FileTemplateSource
 from admission.webhook import handle

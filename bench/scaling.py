@@ -15,8 +15,8 @@ import statistics
 import time
 from typing import Any
 
-from admission.config import parse_config
 from admission.merge import join_workflow_spec
+from admission.policyfile import parse_config
 from admission.review import make_review
 from admission.templates import FileTemplateSource
 from admission.webhook import handle

@@ -19,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 import chart_render  # tests/chart_render.py; tests/conftest.py puts tests/ on sys.path
 from admission import __version__, inventory
-from admission.config import REF_DEFAULTABLE, parse_config
+from admission.config import REF_DEFAULTABLE
+from admission.policyfile import parse_config
 from chart_render import CHART_DIR, KUBE_VERSION, RenderError, deep_merge, render
 
 pytestmark = pytest.mark.chart

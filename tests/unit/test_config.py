@@ -14,14 +14,8 @@ from typing import Any
 
 import pytest
 
-from admission.config import (
-    NO_DEFAULTS,
-    ConfigError,
-    DefaultsError,
-    load_config,
-    load_workflow_defaults,
-    parse_config,
-)
+from admission.config import ConfigError, DefaultsError
+from admission.policyfile import NO_DEFAULTS, load_config, load_workflow_defaults, parse_config
 from support import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,10 +16,10 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from admission.config import parse_config
 from admission.diff import diff_lines, equivalent, normalise
 from admission.merge import MergeError, apply_workflow_defaults, join_workflow_spec
 from admission.policy.source import TemplateKey
+from admission.policyfile import parse_config
 from admission.templates import FileTemplateSource
 from admission.webhook import handle
 from support import make_review

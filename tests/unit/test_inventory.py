@@ -15,10 +15,10 @@ import yaml
 from admission import inventory, policy
 from admission.cluster import ClusterError, list_objects
 from admission.commands import AuditOptions, audit
-from admission.config import load_config
 from admission.inventory import Finding, policy_reports, problems
 from admission.inventory import audit as audit_objects
 from admission.manifests import Reader, read_documents
+from admission.policyfile import load_config
 from admission.review import make_review, parse_review
 from admission.templates import FileTemplateSource
 from support import FIXTURES, run_cli

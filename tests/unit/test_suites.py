@@ -19,7 +19,8 @@ import jsonpatch
 import pytest
 import yaml
 
-from admission.config import Config, load_config, parse_config
+from admission.config import Config
+from admission.policyfile import load_config, parse_config
 from admission.templates import FileTemplateSource
 from admission.webhook import handle
 from support import FIXTURES, load_yaml, make_review
