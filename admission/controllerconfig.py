@@ -3,7 +3,7 @@
 An admin who points the server at the ConfigMap Argo's controller reads gets one source of truth:
 `workflowRestrictions` and `workflowDefaults` come from it as it is now (read as the controller
 reads it: YAML 1.1 strings under `data`, or the legacy `data.config`), every other key of the
-policy from the policy file. Pure; the watch that feeds it lives in admission/kube.py.
+policy from the policy file. Pure; the watch that feeds it lives in admission/argoconfigmap.py.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ template is edited - one bounded, paginated LIST, remembered for a few seconds.
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 import os
 import threading
@@ -93,8 +92,8 @@ class KubeTemplateSource:
         self.host = configuration.host
         self.lookup_timeout = lookup_timeout
         self._observe = observe or (lambda result: None)
-        self._watch_api = client.CustomObjectsApi(client.ApiClient(_single_try(configuration)))
-        self._lookup_api = client.CustomObjectsApi(client.ApiClient(_single_try(configuration)))
+        self._watch_api = client.CustomObjectsApi(client.ApiClient(single_try(configuration)))
+        self._lookup_api = client.CustomObjectsApi(client.ApiClient(single_try(configuration)))
         self._lock = threading.Lock()
         self._templates: dict[TemplateKey, bytes] = {}
         self._absent: dict[TemplateKey, float] = {}
@@ -334,72 +333,8 @@ def _with_kind(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind, **obj}
 
 
-def _single_try(configuration: client.Configuration) -> client.Configuration:
+def single_try(configuration: client.Configuration) -> client.Configuration:
     """A copy that never retries: lookups must end within their timeout, watches back off."""
     single = copy.deepcopy(configuration)
     single.retries = False
     return single
-
-
-class ControllerConfigMap:
-    """Argo's workflow-controller ConfigMap where it lives, kept current by a watch.
-
-    `data` is the ConfigMap's data as last seen (None before the first list, or while the
-    ConfigMap does not exist); `version` changes with every event, so readers can tell a new
-    ConfigMap from the one they have already applied.
-    """
-
-    def __init__(self, configuration: client.Configuration, namespace: str, name: str) -> None:
-        self.namespace, self.name = namespace, name
-        self.data: dict[str, Any] | None = None
-        self.version = 0
-        self._stop = threading.Event()
-        core = client.CoreV1Api(client.ApiClient(_single_try(configuration)))
-        self._reflector = Reflector(
-            client.CustomObjectsApi(client.ApiClient(_single_try(configuration))),
-            "configmaps",
-            replace=self._replace,
-            apply=self._apply,
-            stop=self._stop,
-            lister=functools.partial(
-                core.list_namespaced_config_map, namespace, field_selector=f"metadata.name={name}"
-            ),
-        )
-
-    @property
-    def source(self) -> str:
-        """How the ConfigMap is named in messages."""
-        return f"ConfigMap {self.namespace}/{self.name}"
-
-    def _replace(self, items: list[dict[str, Any]]) -> None:
-        if items:
-            self._set(items[0])
-        elif self.data is None:
-            log.warning(
-                "%s does not exist (yet): the policy file's values stay in force", self.source
-            )
-
-    def _apply(self, event: str, obj: dict[str, Any]) -> None:
-        if event == "DELETED":  # keep what was in force rather than fall open
-            log.warning("%s was deleted; its last values stay in force", self.source)
-            return
-        self._set(obj)
-
-    def _set(self, obj: dict[str, Any] | None) -> None:
-        data = obj.get("data") if isinstance(obj, dict) else None
-        self.data = dict(data) if isinstance(data, dict) else ({} if obj is not None else None)
-        self.version += 1
-
-    def start(self) -> None:
-        """Start the list/watch thread (in each worker, after the fork)."""
-        threading.Thread(
-            target=self._reflector.run, name=f"watch-configmap-{self.name}", daemon=True
-        ).start()
-
-    def synced(self) -> bool:
-        """Whether the first list has completed."""
-        return self._reflector.synced.is_set()
-
-    def close(self) -> None:
-        """Stop the watch."""
-        self._stop.set()

@@ -9,7 +9,6 @@ Metrics are shared between workers through files in a private run directory.
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import logging
 import logging.config
@@ -22,21 +21,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import orjson
-from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from kubernetes import client
 from kubernetes.config.config_exception import ConfigException
 
 from admission import certs
+from admission.argoconfigmap import ControllerConfigMap
 from admission.config import Config
 from admission.kube import (
-    ControllerConfigMap,
     KubeTemplateSource,
     cluster_config_exists,
     kube_configuration,
 )
 from admission.leases import LeaseElector, own_namespace
+from admission.logs import LEVELS, QuietAccessLogger, logging_dict
 from admission.registration import Registrar, RegistrationError, read_configurations
 from admission.state import PolicyFile, State, StaticSource, load_policy
 from admission.templates import FileTemplateSource
@@ -52,62 +50,6 @@ GRACEFUL_SECONDS: Final = 20  # under a Pod's default 30 s termination grace per
 KEPT_POLICY: Final = "policy.yaml"
 DEFAULT_LEASE: Final = "argo-admission-audit"
 GC_GEN0_THRESHOLD: Final = 20_000  # CPython's default is 700 allocations
-LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-STANDARD_RECORD: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per log line: time, level, logger, pid, message (+ exception)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        """The record as a JSON line."""
-        line: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "pid": record.process,
-            "message": record.getMessage(),
-        }
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        line.update({k: v for k, v in vars(record).items() if k not in STANDARD_RECORD})
-        return orjson.dumps(line, default=str).decode()
-
-
-def logging_dict(level: str) -> dict[str, Any]:
-    """dictConfig for gunicorn and our loggers: JSON lines on stderr."""
-    handler = {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
-        "handlers": {"console": handler, "error_console": handler},
-        "root": {"level": level.upper(), "handlers": ["console"]},
-        "loggers": {
-            "gunicorn.error": {"level": level.upper(), "handlers": [], "propagate": True},
-            # one line per request only when debugging: the audit log says what matters
-            "gunicorn.access": {
-                "level": "DEBUG" if level.lower() == "debug" else "WARNING",
-                "handlers": [],
-                "propagate": True,
-            },
-        },
-    }
-
-
-class QuietAccessLogger(glogging.Logger):  # type: ignore[misc]
-    """gunicorn's logger, without formatting an access line nobody will see.
-
-    With a logging config gunicorn builds every request's access line before the logger drops
-    it; below debug level that is a few percent of a worker's time for nothing.
-    """
-
-    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
-        """Log the access line only when the access logger would keep it."""
-        if self.access_log.isEnabledFor(logging.INFO):
-            super().access(resp, req, environ, request_time)
 
 
 def bind_address(host: str, port: int) -> str:

@@ -197,7 +197,7 @@ class PolicyFile:
 
 
 class LiveConfigMap(Protocol):
-    """Argo's controller ConfigMap as a watch keeps it (admission/kube.py ControllerConfigMap)."""
+    """Argo's controller ConfigMap as a watch keeps it (admission/argoconfigmap.py)."""
 
     data: dict[str, Any] | None
     version: int
