@@ -16,6 +16,7 @@ from workflows import error_message
 
 NS = "team-a"
 EVIL = "evil:latest"
+TEMPLATE_IMAGE = "alpine:3.20"  # what a library template runs
 # Argo's own messages, v3.7.18: workflow/controller/operator.go (setExecWorkflow,
 # setStoredWfSpec); argo-admission repeats them in its denials.
 REF_REQUIRED = ("workflows must use workflowTemplateRef to be executed when the controller is "

@@ -18,8 +18,9 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
+from expect import EVIL
 from kubelet import node_id, step_node_name
-from workflows import GROUP, VERSION, custom, make_ref_workflow, unique
+from workflows import GROUP, VERSION, custom, make_ref_workflow, unique, with_extra_step
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -152,3 +153,13 @@ def claim_state(admin: k8s.ApiClient, namespace: str, name: str) -> str:
         raise
     return "deleting" if json.loads(response.data)["metadata"].get("deletionTimestamp") \
         else "kept"
+
+
+def swap_stored(*, suspend: bool | None = None) -> Edit:
+    """An edit adding an evil parallel step to the stored spec (and setting spec.suspend)."""
+    def change(workflow: dict[str, Any]) -> None:
+        workflow["status"]["storedWorkflowTemplateSpec"] = with_extra_step(
+            workflow["status"]["storedWorkflowTemplateSpec"], image=EVIL)
+        if suspend is not None:
+            workflow["spec"]["suspend"] = suspend
+    return change

@@ -12,11 +12,13 @@ from typing import Any
 import yaml
 from kubernetes import client as k8s
 
-from expect import NS
+from expect import NS, TEMPLATE_IMAGE
 from workflows import (
     API_VERSION,
     create,
     make_ref_workflow,
+    make_steps_template,
+    make_template,
     status,
     stored_spec,
     unique,
@@ -39,6 +41,15 @@ def create_library(admin: k8s.ApiClient, namespace: str, *entries: str) -> dict[
                        "metadata": {"name": names[entry], "namespace": namespace},
                        "spec": spec})
     return names
+
+
+def library(admin: k8s.ApiClient, *, steps: bool) -> str:
+    """A one-entry library in team-a, created by admin (its owner): a steps template (one step)
+    or a container template, of TEMPLATE_IMAGE; its name."""
+    name = unique("library")
+    make = make_steps_template if steps else make_template
+    create(admin, make(name, NS, image=TEMPLATE_IMAGE))
+    return name
 
 
 def renamed_refs(value: Any, names: dict[str, str]) -> Any:

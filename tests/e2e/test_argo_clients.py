@@ -30,7 +30,7 @@ from argocli import ArgoCLI
 from argocontroller import WorkflowController
 from chart_render import deep_merge
 from controlplane import ControlPlane
-from expect import EVIL, NS, POD_BASELINE, refused
+from expect import EVIL, NS, POD_BASELINE, TEMPLATE_IMAGE, refused
 from forgeries import (
     claim_state,
     claim_volume,
@@ -89,7 +89,6 @@ from workflows import (
 pytestmark = [pytest.mark.e2e, pytest.mark.argo,
               pytest.mark.usefixtures("controller_is_never_refused")]
 
-TEMPLATE_IMAGE = "alpine:3.20"
 # The library has an author, as a Strict installation names one: the admin.
 AUTHORS = {"policy": {"templateLibrary": {"authors": {"users": [ADMIN]}}}}
 PATHS = ["kube", "argo-server-grpc", "argo-server-http"]

@@ -42,10 +42,12 @@ from expect import (
     SPEC_CHANGED,
     STATUS_IS_ARGOS,
     STORED_IS_ARGOS,
+    TEMPLATE_IMAGE,
     refused,
 )
+from forgeries import swap_stored
 from identities import ADMIN, ARGO_NAMESPACE
-from library import start_running
+from library import library, start_running
 from webhook import DENIED, EVERY_REQUEST, STRICT, Door, chart_values
 from workflows import (
     container,
@@ -59,7 +61,6 @@ from workflows import (
     make_cron_workflow,
     make_inline_workflow,
     make_ref_workflow,
-    make_steps_template,
     make_template,
     pod_images,
     set_arguments,
@@ -70,35 +71,16 @@ from workflows import (
     wait_for_phase,
     wait_for_pods,
     wait_for_workflow,
-    with_extra_step,
     with_stored,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.argo,
               pytest.mark.usefixtures("controller_is_never_refused")]
 
-TEMPLATE_IMAGE = "alpine:3.20"
 CLI = Path(sys.executable).parent / "argo-admission"
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-def library(admin: k8s.ApiClient, *, steps: bool = True) -> str:
-    """A WorkflowTemplate in team-a, created by admin (the library owner); its name."""
-    name = unique("library")
-    make = make_steps_template if steps else make_template
-    create(admin, make(name, NS, image=TEMPLATE_IMAGE))
-    return name
-
-
-def swap_stored(*, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
-    """An edit adding an evil parallel step to the stored spec (and setting spec.suspend)."""
-    def change(workflow: dict[str, Any]) -> None:
-        workflow["status"]["storedWorkflowTemplateSpec"] = with_extra_step(
-            workflow["status"]["storedWorkflowTemplateSpec"], image=EVIL)
-        if suspend is not None:
-            workflow["spec"]["suspend"] = suspend
-    return change
 
 
 def assert_untouched(admin: k8s.ApiClient, name: str, before: dict[str, Any]) -> None:
@@ -131,7 +113,7 @@ def test_strict_create_with_a_user_written_stored_spec_is_refused(
 def test_strict_update_swapping_the_stored_spec_of_a_running_workflow_is_refused(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
     """Control run (b): without the door, the added step runs."""
-    name = start_running(alice, admin, library(admin))
+    name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
     message = refused(lambda: update_workflow(alice, NS, name, swap_stored()))
     assert message.startswith(f"{DENIED}{STORED_IS_ARGOS}: only `argo retry` may change it")
@@ -153,7 +135,7 @@ def test_secure_update_changing_the_spec_is_refused_instead_of_failing_the_workf
         secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
         edit: Callable[[dict[str, Any]], None], diff: str) -> None:
     """Without the door, Argo stores the change and then errors the running Workflow."""
-    name = start_running(alice, admin, library(admin))
+    name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
     message = refused(lambda: update_workflow(alice, NS, name, edit))
     assert message.startswith(f"{DENIED}[secure] {SPEC_CHANGED}")
@@ -163,7 +145,7 @@ def test_secure_update_changing_the_spec_is_refused_instead_of_failing_the_workf
 
 def test_secure_update_swapping_the_stored_spec_is_refused_instead_of_failing_the_workflow(
         secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
-    name = start_running(alice, admin, library(admin))
+    name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
     message = refused(lambda: update_workflow(alice, NS, name, swap_stored()))
     assert message.startswith(f"{DENIED}{STORED_IS_ARGOS}: only `argo retry` may change it")
@@ -173,7 +155,7 @@ def test_secure_update_swapping_the_stored_spec_is_refused_instead_of_failing_th
 def test_secure_update_with_suspend_false_and_changed_arguments_is_refused(
         secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
     """Control run (c): without the door, `suspend: false` skips Argo's compare."""
-    name = start_running(alice, admin, library(admin))
+    name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
     message = refused(lambda: update_workflow(alice, NS, name,
                                               set_arguments("smuggled", suspend=False)))
@@ -187,7 +169,7 @@ def test_secure_update_with_suspend_false_and_changed_arguments_is_refused(
 def test_secure_resume_with_changed_arguments_is_refused_and_runs_nothing(
         secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
     """Control run (c): without the door, the resumed pods run the smuggled arguments."""
-    name = start_running(alice, admin, library(admin), suspend=True)
+    name = start_running(alice, admin, library(admin, steps=True), suspend=True)
     message = refused(lambda: update_workflow(alice, NS, name,
                                               set_arguments("smuggled", suspend=False)))
     assert message.startswith(f"{DENIED}[secure] {SPEC_CHANGED}")
@@ -198,7 +180,7 @@ def test_secure_resume_with_changed_arguments_is_refused_and_runs_nothing(
 def test_secure_update_with_suspend_false_swapping_the_stored_spec_is_refused(
         secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
     """Control run (b) under Secure: without the door, the swapped spec is joined and run."""
-    name = start_running(alice, admin, library(admin))
+    name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
     message = refused(lambda: update_workflow(alice, NS, name, swap_stored(suspend=False)))
     assert message.startswith(f"{DENIED}{STORED_IS_ARGOS}: only `argo retry` may change it")
@@ -277,7 +259,7 @@ def test_argo_cli_day_two_operations_pass_the_door_and_the_controller_acts_on_th
         secure: WorkflowController, door: Door, admin: k8s.ApiClient, alice: k8s.ApiClient,
         argo: ArgoCLI) -> None:
     """suspend, resume, stop, retry (with a new parameter), terminate as alice, under Secure."""
-    name = start_running(alice, admin, library(admin))
+    name = start_running(alice, admin, library(admin, steps=True))
     argo("suspend", name)
     wait_for_stored(admin, name, lambda s: s.get("suspend") is True, "with suspend: true")
     argo("resume", name)
@@ -309,7 +291,7 @@ def test_argo_cli_day_two_operations_pass_the_door_and_the_controller_acts_on_th
 
 def test_a_cron_workflow_with_a_ref_is_admitted_and_one_without_is_refused(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
-    template = library(admin)
+    template = library(admin, steps=True)
     with_ref = make_cron_workflow(unique("cron"), NS, {"workflowTemplateRef": {"name": template}})
     assert create(alice, with_ref)["spec"]["workflowSpec"] == {
         "workflowTemplateRef": {"name": template}}

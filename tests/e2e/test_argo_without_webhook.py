@@ -9,7 +9,6 @@ CronWorkflows and WorkflowTaskResults in her own namespace.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from kubernetes import client as k8s
 
 from argocli import ArgoCLI
 from argocontroller import WorkflowController
-from expect import EVIL, NS, REF_REQUIRED, SPEC_CHANGED
+from expect import EVIL, NS, REF_REQUIRED, SPEC_CHANGED, TEMPLATE_IMAGE
 from forgeries import (
     claim_state,
     claim_volume,
@@ -29,6 +28,7 @@ from forgeries import (
     point_artifacts_at,
     secret_volumes,
     stored_template_key,
+    swap_stored,
     tamper_stored_template,
     with_stored_templates,
 )
@@ -41,7 +41,7 @@ from kubelet import (
     step_pod,
     wait_for_step_pod,
 )
-from library import create_library, start_relay, start_running, submit_to_approval
+from library import create_library, library, start_relay, start_running, submit_to_approval
 from processes import wait_for
 from workflows import (
     create,
@@ -51,8 +51,6 @@ from workflows import (
     main_args,
     make_inline_workflow,
     make_ref_workflow,
-    make_steps_template,
-    make_template,
     pod_images,
     set_arguments,
     status,
@@ -62,13 +60,11 @@ from workflows import (
     wait_for_phase,
     wait_for_pods,
     wait_for_workflow,
-    with_extra_step,
     with_stored,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.argo]
 
-TEMPLATE_IMAGE = "alpine:3.20"
 
 
 
@@ -79,29 +75,10 @@ def overrides_refused(field: str) -> str:
             "templateReferencing restriction")
 
 
-def library(admin: k8s.ApiClient, *, steps: bool = False) -> str:
-    """Create a WorkflowTemplate in team-a as admin (the library owner); return its name."""
-    name = unique("library")
-    make = make_steps_template if steps else make_template
-    create(admin, make(name, NS, image=TEMPLATE_IMAGE))
-    return name
-
-
-def swap_stored(*, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
-    """An edit adding an evil parallel step to the stored spec (and setting spec.suspend)."""
-    def change(workflow: dict[str, Any]) -> None:
-        workflow["status"]["storedWorkflowTemplateSpec"] = with_extra_step(
-            workflow["status"]["storedWorkflowTemplateSpec"], image=EVIL)
-        if suspend is not None:
-            workflow["spec"]["suspend"] = suspend
-    return change
-
-
-# -- what Strict enforces -----------------------------------------------------------------------
 
 def test_strict_ref_workflow_runs_the_template_from_a_stored_spec(
         argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
-    template = library(admin)
+    template = library(admin, steps=False)
     name = unique("wf")
     create(alice, make_ref_workflow(name, NS, template))
     workflow = wait_for_phase(admin, NS, name, ["Running"])
@@ -135,7 +112,7 @@ def test_strict_refuses_fields_beside_a_ref_after_the_api_server_stored_them(
     """Control run (d). v3.7.18 checks its allowlist before joining: the API server stores the
     Workflow with the field, then the controller errors it with no stored spec and no pod."""
     name = unique("override")
-    create(alice, make_ref_workflow(name, NS, library(admin), **{field: value}))
+    create(alice, make_ref_workflow(name, NS, library(admin, steps=False), **{field: value}))
     workflow = wait_for_phase(admin, NS, name, ["Error"])
     assert status(workflow)["message"] == overrides_refused(go_name)
     assert field in workflow["spec"]
@@ -151,7 +128,7 @@ def test_strict_create_with_a_user_written_stored_spec_runs_it(
         phase: str | None) -> None:
     """Control run (a): the controller trusts a stored spec it did not write."""
     name = unique("forged")
-    body = make_ref_workflow(name, NS, library(admin))
+    body = make_ref_workflow(name, NS, library(admin, steps=False))
     create(alice, with_stored(body, {"entrypoint": "main", "templates": [
         {"name": "main", "container": {"image": EVIL, "command": ["sh"], "args": ["-c", "id"]}}]},
         phase=phase))
