@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
+import yaml
 
 NAMESPACED: Final = "WorkflowTemplate"
 CLUSTER: Final = "ClusterWorkflowTemplate"
@@ -114,3 +115,17 @@ def qualified_name(obj: Mapping[str, Any]) -> str:
     """`namespace/name` of an object."""
     meta = metadata_of(obj)
     return f"{meta.get('namespace', '')}/{meta.get('name', '')}"
+
+
+def pod_spec_patch(holder: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The `podSpecPatch` of a WorkflowSpec or template (YAML or JSON) as a mapping;
+    `{"unparsable": True}` for one Argo cannot read (it fails the pod); None when absent or not
+    a mapping."""
+    value = holder.get("podSpecPatch")
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return {"unparsable": True}
+    return parsed if isinstance(parsed, dict) else None

@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-import yaml
-
+from admission.objects import pod_spec_patch
 from admission.policy.context import Context
 
 Check = Callable[[Mapping[str, Any]], str]
@@ -115,7 +114,7 @@ def check_restricted(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
 
 def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, str, str]]:
     pods: list[tuple[str, Mapping[str, Any]]] = [(where, spec)]
-    patch = parsed_pod_spec_patch(spec.get("podSpecPatch"))
+    patch = pod_spec_patch(spec)
     if patch is not None:
         pods.append((f"{where}.podSpecPatch", patch))
     templates = spec.get("templates")
@@ -123,7 +122,7 @@ def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, st
         if isinstance(template, dict):
             base = f"{where}.templates[name={template.get('name')}]"
             pods.append((base, template))
-            patch = parsed_pod_spec_patch(template.get("podSpecPatch"))
+            patch = pod_spec_patch(template)
             if patch is not None:
                 pods.append((f"{base}.podSpecPatch", patch))
     for path, pod in pods:
@@ -156,18 +155,6 @@ def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, st
                         "not allowed by the restricted profile",
                         f"{path}.containers[{j}].securityContext",
                     )
-
-
-def parsed_pod_spec_patch(value: Any) -> Mapping[str, Any] | None:
-    """A podSpecPatch (YAML or JSON) as a mapping; `{"unparsable": True}` for one Argo cannot
-    read (it fails the pod); None when absent or not a mapping."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        return {"unparsable": True}
-    return parsed if isinstance(parsed, dict) else None
 
 
 def check_privileged(sc: Mapping[str, Any]) -> str:

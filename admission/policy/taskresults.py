@@ -28,9 +28,16 @@ from typing import Any, Final
 
 from admission.decision import NOT_YET
 from admission.diff import equivalent
-from admission.objects import is_finished, labels_of, metadata_of, nodes_of, spec_of, status_of
+from admission.objects import (
+    is_finished,
+    labels_of,
+    metadata_of,
+    nodes_of,
+    pod_spec_patch,
+    spec_of,
+    status_of,
+)
 from admission.policy.context import Context
-from admission.policy.security_context import parsed_pod_spec_patch
 
 TASK_RESULT: Final = "WorkflowTaskResult"
 TASK_SET: Final = "WorkflowTaskSet"
@@ -221,6 +228,6 @@ def _executor_account(template: Mapping[str, Any], spec: Mapping[str, Any]) -> s
 def _patched_account(holder: Mapping[str, Any]) -> str:
     """The serviceAccountName a podSpecPatch sets; "" when it sets none, or one only known at
     run time (a {{parameter}})."""
-    patch = parsed_pod_spec_patch(holder.get("podSpecPatch")) or {}
+    patch = pod_spec_patch(holder) or {}
     name = patch.get("serviceAccountName")
     return name if isinstance(name, str) and "{{" not in name else ""
