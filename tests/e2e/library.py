@@ -6,6 +6,8 @@ The admin (the library's owner) creates its entries as WorkflowTemplates; alice 
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,19 +17,23 @@ from kubernetes import client as k8s
 from expect import NS, TEMPLATE_IMAGE
 from workflows import (
     API_VERSION,
+    GROUP,
+    VERSION,
     create,
+    custom,
     make_ref_workflow,
     make_steps_template,
     make_template,
+    node_phase,
     status,
     stored_spec,
     unique,
-    wait_for_node,
     wait_for_pods,
     wait_for_workflow,
 )
 
 LIBRARY_FILE = Path(__file__).parents[1] / "fixtures" / "e2e" / "library.yaml"
+UNSEEN_ATTEMPTS = 4  # a second apart, then 2 s, 4 s: the informer has long caught up
 
 
 def create_library(admin: k8s.ApiClient, namespace: str, *entries: str) -> dict[str, str]:
@@ -64,15 +70,39 @@ def renamed_refs(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
+def submit_ref(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str, template: str,
+               until: Callable[[dict[str, Any]], Any], *, what: str, **spec: Any) -> str:
+    """Create a ref Workflow of `template` as `api`'s user and wait (reading as `watcher`) until
+    `until(workflow)` holds; its name.
+
+    Argo's controller resolves the ref from its template informer only (operator.go
+    fetchWorkflowSpec, both versions): a Workflow it takes before that informer has a template
+    created a moment earlier is errored `workflowtemplates.argoproj.io "…" not found`, as a
+    user's would be who submitted in the instant the admin created it. The tests create their
+    library just before they submit, so such a Workflow is deleted and submitted afresh a
+    little later."""
+    unseen = f'workflowtemplates.argoproj.io "{template}" not found'
+    for attempt in range(UNSEEN_ATTEMPTS):
+        time.sleep(attempt and 2 ** (attempt - 1))
+        name = unique("wf")
+        create(api, make_ref_workflow(name, namespace, template, **spec))
+        workflow = wait_for_workflow(
+            watcher, namespace, name,
+            lambda wf: until(wf) or status(wf).get("message") == unseen, what=what)
+        if until(workflow):
+            return name
+        custom(watcher).delete_namespaced_custom_object(GROUP, VERSION, namespace, "workflows",
+                                                        name)
+    raise AssertionError(f"Argo's controller never saw template {namespace}/{template}")
+
+
 def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str,
                   **spec: Any) -> str:
     """Alice submits a ref Workflow of `template` in team-a; wait (reading as admin) until it
     runs with a stored spec (and, unless submitted suspended, a first pod). Its name."""
-    name = unique("wf")
-    create(alice, make_ref_workflow(name, NS, template, **spec))
-    wait_for_workflow(admin, NS, name,
+    name = submit_ref(alice, admin, NS, template,
                       lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
-                      what="to be Running with a stored spec")
+                      what="to be Running with a stored spec", **spec)
     if not spec.get("suspend"):
         wait_for_pods(admin, NS, name, bool, what="to include the first step's pod")
     return name
@@ -83,10 +113,9 @@ def submit_to_approval(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: st
     """Create a Workflow of a library template whose first step is `approve` (a suspend node),
     as `api`'s user; wait (reading as `watcher`) until the controller runs it and waits there.
     Its name."""
-    name = unique("wf")
-    create(api, make_ref_workflow(name, namespace, template))
-    wait_for_node(watcher, namespace, name, "approve", ["Running"])
-    return name
+    return submit_ref(api, watcher, namespace, template,
+                      lambda wf: node_phase(wf, "approve") == "Running",
+                      what="to have step approve Running")
 
 
 def start_relay(alice: k8s.ApiClient, admin: k8s.ApiClient, namespace: str) -> str:
