@@ -37,7 +37,7 @@ def free_port() -> int:
 
 def make_certs(directory: Path) -> Path:
     """A CA and serving certificate for 127.0.0.1/localhost; returns the CA path."""
-    from admission import certs
+    from admission.server import certs
 
     certs.write_bundle(directory, certs.make_bundle(certs.default_hosts()))
     return directory / "ca.crt"
@@ -155,7 +155,7 @@ def serve_command(
     cmd = [
         PYTHON,
         "-m",
-        "admission.cli",
+        "admission.cli.main",
         "serve",
         *_flags(cert_dir, workers, threads),
         "--log-level",
@@ -308,7 +308,7 @@ def running_workflow(
 ) -> dict[str, Any]:
     """A ref Workflow as it stands once Argo's controller started it: Running, with the
     stored spec joined from the Workflow, its template and workflowDefaults."""
-    from admission.merge import join_workflow_spec
+    from admission.core.merge import join_workflow_spec
 
     stored = join_workflow_spec(user_spec, template_spec, defaults_spec)
     return {

@@ -20,10 +20,10 @@ import yaml
 from common import review_bodies, run_load, servers, workdir
 from server import POLICY, TEMPLATE, ours_spec, running_etl, workload
 
-from admission.policyfile import parse_config
-from admission.review import make_review
-from admission.templates import FileTemplateSource
-from admission.webhook import handle
+from admission.core.policyfile import parse_config
+from admission.core.review import make_review
+from admission.core.webhook import handle
+from admission.files.templates import FileTemplateSource
 
 CONTROLLER = "system:serviceaccount:argo:argo"
 

@@ -16,7 +16,7 @@ import json
 from common import review_bodies, rss_mib, run_load, servers, workdir
 from server import ours_spec, running_etl, workload
 
-from admission.review import make_review
+from admission.core.review import make_review
 
 
 def mixed_workload() -> list[tuple[str, bytes]]:

@@ -15,11 +15,11 @@ import statistics
 import time
 from typing import Any
 
-from admission.merge import join_workflow_spec
-from admission.policyfile import parse_config
-from admission.review import make_review
-from admission.templates import FileTemplateSource
-from admission.webhook import handle
+from admission.core.merge import join_workflow_spec
+from admission.core.policyfile import parse_config
+from admission.core.review import make_review
+from admission.core.webhook import handle
+from admission.files.templates import FileTemplateSource
 
 POLICY = parse_config(
     """

@@ -28,7 +28,7 @@ from common import (
     workdir,
 )
 
-from admission.review import make_review
+from admission.core.review import make_review
 
 POLICY = {
     "workflowRestrictions": {"templateReferencing": "Secure"},

@@ -13,7 +13,12 @@ from typing import Any
 import orjson
 from flask import Flask, Response, request
 
-from admission.serving import ServeOptions, WebhookApplication, gunicorn_options, use_metrics_dir
+from admission.server.serving import (
+    ServeOptions,
+    WebhookApplication,
+    gunicorn_options,
+    use_metrics_dir,
+)
 
 
 def create_app() -> Flask:

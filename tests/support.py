@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from admission.review import make_review
+from admission.core.review import make_review
 
 __all__ = [
     "BAD_WORKFLOW",
@@ -42,7 +42,7 @@ spec: {entrypoint: main, templates: [{name: main, container: {image: evil}}]}
 
 def run_cli(args: list[str], capsys: Any, stdin: str = "") -> tuple[int, str, str]:
     """`argo-admission ARGS` in process, as the console script runs it: (code, stdout, stderr)."""
-    from admission.cli import main
+    from admission.cli.main import main
 
     old = sys.stdin
     sys.stdin = io.StringIO(stdin)

@@ -28,7 +28,7 @@ from kubernetes import client as k8s
 from kubernetes import utils as k8s_utils
 from kubernetes.client.rest import ApiException
 
-from admission.certs import make_ca, make_serving
+from admission.server.certs import make_ca, make_serving
 from argocontroller import WorkflowController, argo_version
 from identities import ADMIN, ALICE, CONTROLLER, User, bootstrap_objects, make_users
 from processes import Process, ProcessError, find_binary, free_port, wait_for

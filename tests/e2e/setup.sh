@@ -157,7 +157,7 @@ build_argo_cli() {
 }
 
 # The merge oracle: tests/oracle/main.go, Argo's own JoinWorkflowSpec behind a pipe, for the
-# differential tests of admission/merge.py.
+# differential tests of admission/core/merge/.
 build_oracle() {
   local src="$HERE/../oracle/main.go" sum
   sum="$ORACLE_ARGO_VERSION-$(sha256sum "$src" | cut -c1-12)"

@@ -29,7 +29,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from admission.diff import diff_lines
+from admission.core.diff import diff_lines
 from argocli import ArgoCLI
 from argocontroller import CONFIGMAP, WorkflowController
 from chart_render import deep_merge

@@ -22,7 +22,7 @@ import requests
 from kubernetes import client as k8s
 from kubernetes import utils as k8s_utils
 
-from admission.leases import LeaseElector
+from admission.cluster.leases import LeaseElector
 from argocontroller import WorkflowController
 from chart_render import render
 from controlplane import ControlPlane

@@ -24,8 +24,8 @@ import requests
 import yaml
 from kubernetes import client as k8s
 
-from admission import certs
-from admission.review import make_review
+from admission.core.review import make_review
+from admission.server import certs
 from argocontroller import CONFIGMAP as CONTROLLER_CONFIGMAP
 from argocontroller import WorkflowController, render_config
 from controlplane import ControlPlane

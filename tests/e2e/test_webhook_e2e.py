@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from admission.merge import DEFAULT_OVERRIDE_ALLOWLIST, join_workflow_spec, sanitize_user_spec
+from admission.core.merge import DEFAULT_OVERRIDE_ALLOWLIST, join_workflow_spec, sanitize_user_spec
 from argocontroller import WorkflowController
 from chart_render import deep_merge
 from controlplane import ControlPlane
@@ -124,7 +124,7 @@ def started_by_controller(controller: k8s.ApiClient, name: str,
                           template: dict[str, Any]) -> dict[str, Any]:
     """Do what Argo's controller does first: store the joined spec and mark the Workflow Running.
 
-    The join is our own (admission/merge.py); the Argo test module proves it equals Argo's.
+    The join is our own (admission/core/merge.py); the Argo test module proves it equals Argo's.
     """
     def start(workflow: dict[str, Any]) -> None:
         user = sanitize_user_spec(workflow["spec"], DEFAULT_OVERRIDE_ALLOWLIST)

@@ -1,6 +1,6 @@
 """The real server for integration tests: `argo-admission serve` under gunicorn, TLS on loopback.
 
-Certificates come from admission.certs in a temporary directory, templates from files
+Certificates come from admission.server.certs in a temporary directory, templates from files
 (--templates), so no cluster is needed. `server` is shared by the tests that only send
 requests; `start_server` makes a private one for tests that change files or kill processes.
 """
@@ -27,8 +27,8 @@ import yaml
 from cryptography import x509
 from prometheus_client.parser import text_string_to_metric_families
 
-from admission import certs
-from admission.review import make_review
+from admission.core.review import make_review
+from admission.server import certs
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "integration"
 TEMPLATES = FIXTURES / "templates"

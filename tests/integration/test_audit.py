@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from admission import audit
+from admission.server import audit
 from tests.integration.conftest import Server, load, review_of, wait_for
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from admission import certs
+from admission.server import certs
 from tests.integration.conftest import (
     POLICIES,
     Server,

@@ -13,8 +13,9 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from admission import __version__, metrics
-from admission.tls import certificate_expiry
+from admission import __version__
+from admission.server import metrics
+from admission.server.tls import certificate_expiry
 from tests.integration.conftest import POLICIES, Server, StartServer, load, review_of, wait_for
 from tests.integration.test_lifecycle import replace_file, rotate
 

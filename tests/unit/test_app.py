@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from admission.app import create_app
-from admission.audit import Audit
-from admission.config import Config
-from admission.metrics import Metrics
-from admission.policy.source import TemplateKey, TemplateSource
-from admission.review import make_review
-from admission.state import PolicyFile, State
+from admission.core.config import Config
+from admission.core.policy.source import TemplateKey, TemplateSource
+from admission.core.review import make_review
+from admission.server.app import create_app
+from admission.server.audit import Audit
+from admission.server.metrics import Metrics
+from admission.server.state import PolicyFile, State
 
 REF_WORKFLOW = {
     "apiVersion": "argoproj.io/v1alpha1",

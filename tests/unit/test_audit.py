@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from admission import audit
-from admission.decision import Decision, Outcome, Violation
-from admission.review import make_review, parse_review
+from admission.core.decision import Decision, Outcome, Violation
+from admission.core.review import make_review, parse_review
+from admission.server import audit
 
 WORKFLOW = {
     "apiVersion": "argoproj.io/v1alpha1",

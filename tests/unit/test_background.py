@@ -11,10 +11,10 @@ import argparse
 import pytest
 from prometheus_client import generate_latest
 
-from admission import inventory
-from admission.argtypes import duration
-from admission.background import finding_counts, unchanged
-from admission.metrics import Metrics
+from admission.cli.argtypes import duration
+from admission.core import inventory
+from admission.server.background import finding_counts, unchanged
+from admission.server.metrics import Metrics
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-from admission import certs
+from admission.server import certs
 
 
 def test_generated_files_carry_the_service_names_and_loopback(tmp_path: Path) -> None:

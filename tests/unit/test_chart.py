@@ -18,9 +18,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import padding
 
 import chart_render  # tests/chart_render.py; tests/conftest.py puts tests/ on sys.path
-from admission import __version__, inventory
-from admission.config import REF_DEFAULTABLE
-from admission.policyfile import parse_config
+from admission import __version__
+from admission.core import inventory
+from admission.core.config import REF_DEFAULTABLE
+from admission.core.policyfile import parse_config
 from chart_render import CHART_DIR, KUBE_VERSION, RenderError, deep_merge, render
 
 pytestmark = pytest.mark.chart
@@ -623,7 +624,7 @@ def test_server_args_serve_the_mounted_policy_and_certificates() -> None:
 
 
 def test_args_parse_with_the_cli() -> None:
-    from admission.cli import build_parser
+    from admission.cli.main import build_parser
 
     args = build_parser().parse_args(server_container(objects())["args"])
     assert (args.command, args.port, args.host) == ("serve", 8443, "0.0.0.0")
@@ -1181,7 +1182,7 @@ def test_schema_knows_every_key_of_values_yaml() -> None:
 
 
 def test_schema_enums_match_the_policy_loader() -> None:
-    from admission import config
+    from admission.core import config
 
     policy = schema()["properties"]["policy"]["properties"]
     assert tuple(policy["workflowRestrictions"]["properties"]["templateReferencing"]["enum"]) == (

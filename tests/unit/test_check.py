@@ -12,7 +12,7 @@ from xml.etree import ElementTree
 import pytest
 import yaml
 
-from admission.review import make_review
+from admission.core.review import make_review
 from support import BAD_WORKFLOW, FIXTURES, GOOD_WORKFLOW, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -239,7 +239,7 @@ def test_text_verdicts_name_the_object_and_count(
 def test_help_states_the_exit_codes() -> None:
     for command in ("check", "review"):
         result = subprocess.run(
-            [sys.executable, "-m", "admission.cli", command, "--help"],
+            [sys.executable, "-m", "admission.cli.main", command, "--help"],
             capture_output=True,
             text=True,
             cwd=ROOT,

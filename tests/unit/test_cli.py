@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from admission import __version__, version
-from admission.arguments import build_parser
+from admission import __version__
+from admission.cli.arguments import build_parser
+from admission.files import version
 from support import BAD_WORKFLOW, FIXTURES, GOOD_WORKFLOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "admission.cli", *args],
+        [sys.executable, "-m", "admission.cli.main", *args],
         capture_output=True,
         text=True,
         input=stdin,
@@ -371,7 +372,7 @@ def test_version_prints_the_package_version_and_the_checkout_commit() -> None:
     ).stdout.strip()
     env = {k: v for k, v in os.environ.items() if k != version.COMMIT_ENV}
     result = subprocess.run(
-        [sys.executable, "-m", "admission.cli", "--version"],
+        [sys.executable, "-m", "admission.cli.main", "--version"],
         capture_output=True,
         text=True,
         cwd=ROOT,

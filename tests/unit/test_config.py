@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from admission.config import ConfigError, DefaultsError
-from admission.policyfile import NO_DEFAULTS, load_config, load_workflow_defaults, parse_config
+from admission.core.config import ConfigError, DefaultsError
+from admission.core.policyfile import NO_DEFAULTS, load_config, load_workflow_defaults, parse_config
 from support import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -185,7 +185,7 @@ def test_merge_refuses_defaults_without_workflow_defaults_in_one_line(tmp_path: 
     workflow = ROOT / "tests/fixtures/merge/defaults-plain-workflow/workflow.yaml"
     argv = ["merge", "--workflow", str(workflow), "--defaults", str(configmap)]
     result = subprocess.run(
-        [sys.executable, "-m", "admission.cli", *argv],
+        [sys.executable, "-m", "admission.cli.main", *argv],
         capture_output=True,
         text=True,
         timeout=60,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from admission.diff import diff_lines, equivalent, normalise
+from admission.core.diff import diff_lines, equivalent, normalise
 
 
 @pytest.mark.parametrize(

@@ -16,12 +16,12 @@ import jsonpatch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from admission.diff import diff_lines, equivalent, normalise
-from admission.merge import MergeError, apply_workflow_defaults, join_workflow_spec
-from admission.policy.source import TemplateKey
-from admission.policyfile import parse_config
-from admission.templates import FileTemplateSource
-from admission.webhook import handle
+from admission.core.diff import diff_lines, equivalent, normalise
+from admission.core.merge import MergeError, apply_workflow_defaults, join_workflow_spec
+from admission.core.policy.source import TemplateKey
+from admission.core.policyfile import parse_config
+from admission.core.webhook import handle
+from admission.files.templates import FileTemplateSource
 from support import make_review
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from admission.govalues import (
+from admission.core.govalues import (
     ANY_STRING_PTR,
     INT_OR_STRING,
     QUANTITY,
@@ -23,7 +23,7 @@ from admission.govalues import (
     normal_value,
     read_value,
 )
-from admission.merge import FIELDS
+from admission.core.merge import FIELDS
 from support import FIXTURES, MergeOracle, load_yaml
 
 TABLES = {"anystring": ANY_STRING_PTR, "intorstring": INT_OR_STRING}

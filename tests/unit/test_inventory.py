@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
-from admission import inventory, policy
-from admission.cluster import ClusterError, list_objects
-from admission.commands import AuditOptions, audit
-from admission.inventory import Finding, policy_reports, problems
-from admission.inventory import audit as audit_objects
-from admission.manifests import Reader, read_documents
-from admission.policyfile import load_config
-from admission.review import make_review, parse_review
-from admission.templates import FileTemplateSource
+from admission.cli.commands import AuditOptions, audit
+from admission.cluster.listing import ClusterError, list_objects
+from admission.core import inventory, policy
+from admission.core.inventory import Finding, policy_reports, problems
+from admission.core.inventory import audit as audit_objects
+from admission.core.policyfile import load_config
+from admission.core.review import make_review, parse_review
+from admission.files.manifests import Reader, read_documents
+from admission.files.templates import FileTemplateSource
 from support import FIXTURES, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

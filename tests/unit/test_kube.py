@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from kubernetes import client
 
-from admission.kube import KubeTemplateSource
-from admission.policy.source import CLUSTER, NAMESPACED, TemplateKey, TemplateLookupError
+from admission.cluster.kube import KubeTemplateSource
+from admission.core.policy.source import CLUSTER, NAMESPACED, TemplateKey, TemplateLookupError
 
 PREFIX = "/apis/argoproj.io/v1alpha1"
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
-from admission.diff import diff_lines, diff_normalised, equivalent, strip_empty
-from admission.merge import (
+from admission.core.diff import diff_lines, diff_normalised, equivalent, strip_empty
+from admission.core.merge import (
     DEFAULT_OVERRIDE_ALLOWLIST,
     MergeError,
     apply_workflow_defaults,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_merge import assert_same
 
-from admission.merge import (
+from admission.core.merge import (
     DEFAULT_OVERRIDE_ALLOWLIST,
     MergeError,
     join_workflow_spec,

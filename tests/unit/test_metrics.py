@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from admission import __version__, metrics
-from admission.config import Config
-from admission.metrics import Metrics
+from admission import __version__
+from admission.core.config import Config
+from admission.server import metrics
+from admission.server.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

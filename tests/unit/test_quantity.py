@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from admission.quantity import (
+from admission.core.quantity import (
     QuantityError,
     canonical_quantity,
     go_float_text,

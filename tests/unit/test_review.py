@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from admission.decision import Decision, Outcome, Violation
-from admission.review import ReviewError, complete, parse_review, respond
+from admission.core.decision import Decision, Outcome, Violation
+from admission.core.review import ReviewError, complete, parse_review, respond
 
 
 def body(**request: object) -> bytes:

@@ -30,7 +30,7 @@ def run_review(request: Path) -> subprocess.CompletedProcess[str]:
     cmd = [
         sys.executable,
         "-m",
-        "admission.cli",
+        "admission.cli.main",
         "review",
         "--config",
         str(ROOT / "policies/secure.yaml"),

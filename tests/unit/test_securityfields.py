@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from admission import securityfields
-from admission.securityfields import BOOL, INT, STRING, Enum, Kind, ListOf, Struct
+from admission.core import securityfields
+from admission.core.securityfields import BOOL, INT, STRING, Enum, Kind, ListOf, Struct
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "charts/argo-admission/values.schema.json").read_text())

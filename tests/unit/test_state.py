@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from admission.config import Config
-from admission.state import PolicyFile, State, StaticSource
-from admission.templates import FileTemplateSource
+from admission.core.config import Config
+from admission.files.templates import FileTemplateSource
+from admission.server.state import PolicyFile, State, StaticSource
 
 STRICT = "workflowRestrictions: {templateReferencing: Strict}\n"
 SECURE = "workflowRestrictions: {templateReferencing: Secure}\n"

@@ -19,10 +19,10 @@ import jsonpatch
 import pytest
 import yaml
 
-from admission.config import Config
-from admission.policyfile import load_config, parse_config
-from admission.templates import FileTemplateSource
-from admission.webhook import handle
+from admission.core.config import Config
+from admission.core.policyfile import load_config, parse_config
+from admission.core.webhook import handle
+from admission.files.templates import FileTemplateSource
 from support import FIXTURES, load_yaml, make_review
 
 ROOT = Path(__file__).resolve().parents[2]

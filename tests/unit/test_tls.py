@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from admission import certs
-from admission.tls import CertReloader, certificate_expiry
+from admission.server import certs
+from admission.server.tls import CertReloader, certificate_expiry
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 {{/*
 The webhook configurations, as objects: rendered as chart resources when the server cannot
 register them itself (URL mode, or webhook.registration=helm), else handed to the server in a
-ConfigMap, which registers them once Ready (admission/registration.py).
+ConfigMap, which registers them once Ready (admission/cluster/registration.py).
 */}}
 {{- define "argo-admission.validatingConfiguration" -}}
 {{- $annotations := include "argo-admission.webhook.annotations" . -}}

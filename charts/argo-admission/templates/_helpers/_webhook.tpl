@@ -148,7 +148,7 @@ include "argo-admission.webhook.failurePolicy" (dict "ctx" . "set" .Values.webho
 {{- end -}}
 
 {{/*
-What /mutate can change, decided from the policy values (admission/mutate.py):
+What /mutate can change, decided from the policy values (admission/core/mutate.py):
 - refWorkflows: a Workflow (or a CronWorkflow's workflowSpec) with a ref gets only the
   `mutation.refDefaults` fields of workflowDefaults, and workflowDefaults' labels and
   annotations; with the defaults read from Argo's ConfigMap at run time, any refDefaults may apply;

@@ -1,0 +1,257 @@
+"""The offline commands: read the inputs, call the core, write the answer, return the exit code.
+
+`check`, `review`, `merge` and `audit` as the CLI runs them, each given typed options (the CLI
+parses the command line into them; nothing here reads flags). Exit codes: 0 admitted (or
+equivalent, or nothing found), 1 denied (or different, or findings), 2 an input or usage error,
+raised as UsageError/ManifestError/ConfigError for the CLI to report in one line.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TextIO
+
+import yaml
+
+from admission.core import inventory
+from admission.core.config import Config
+from admission.core.diff import equivalent
+from admission.core.merge import (
+    MergeError,
+    apply_workflow_defaults,
+    join_workflow_spec,
+    sanitize_user_spec,
+)
+from admission.core.policy import KINDS
+from admission.core.policyfile import load_workflow_defaults
+from admission.core.verdict import WRITERS, judge
+from admission.core.webhook import handle
+from admission.files.manifests import Document, ManifestError, Reader, describe_yaml_error
+from admission.files.templates import FileTemplateSource
+from admission.server.state import load_policy
+
+EXIT_OK: Final = 0
+EXIT_DENIED: Final = 1
+EXIT_ERROR: Final = 2
+
+
+class UsageError(Exception):
+    """Bad input on the command line: reported on stderr in one line, exit code 2."""
+
+
+def template_source(
+    reader: Reader, paths: Iterable[str], extra: Iterable[Any] = ()
+) -> FileTemplateSource:
+    """Templates (and Workflows) from files, directories or `-`, plus `extra` objects."""
+    source = FileTemplateSource()
+    for doc in reader.documents(paths):
+        if isinstance(doc.body, dict):
+            source.add(doc.body)
+    for obj in extra:
+        if isinstance(obj, dict):
+            source.add(obj)
+    return source
+
+
+def require_objects(docs: Iterable[Document]) -> None:
+    """Every document must be an object (a mapping): a stray scalar or list is an input error."""
+    for doc in docs:
+        if not isinstance(doc.body, dict):
+            raise ManifestError(
+                f"{doc.source}: a document is a {type(doc.body).__name__}, not a Kubernetes object"
+            )
+
+
+# --- check ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    """`argo-admission check`: manifests admitted as CREATEs, for CI pipelines."""
+
+    manifests: tuple[str, ...]
+    config: str | None = None
+    templates: tuple[str, ...] = ()
+    workflows: tuple[str, ...] = ()
+    namespace: str = "default"
+    output: str = "text"
+    show_patch: bool = False
+
+
+def check(options: CheckOptions, *, reader: Reader, out: TextIO) -> int:
+    """A verdict per policed object in the manifests; 1 when any is refused."""
+    config = load_policy(options.config)
+    docs = reader.documents(options.manifests)
+    require_objects(docs)
+    policed = [d for d in docs if str(d.body.get("kind", "")).lower() in KINDS]
+    if not policed:
+        raise UsageError(
+            f"no Workflow, CronWorkflow, WorkflowTemplate or ClusterWorkflowTemplate in "
+            f"{', '.join(options.manifests)}"
+        )
+    source = template_source(
+        reader, [*options.templates, *options.workflows], (d.body for d in docs)
+    )
+    verdicts = [
+        judge(d.body, config=config, templates=source, namespace=options.namespace, file=d.source)
+        for d in policed
+    ]
+    out.write(WRITERS[options.output](verdicts, show_patch=options.show_patch))
+    return EXIT_DENIED if any(not v.allowed for v in verdicts) else EXIT_OK
+
+
+# --- review ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewOptions:
+    """`argo-admission review`: the response the server sends for one AdmissionReview."""
+
+    review: str
+    config: str | None = None
+    templates: tuple[str, ...] = ()
+    workflows: tuple[str, ...] = ()
+    mutate: bool = False
+
+
+def review(options: ReviewOptions, *, reader: Reader, out: TextIO, err: TextIO) -> int:
+    """Print the AdmissionReview response the server would send (same code path)."""
+    config = load_policy(options.config)
+    source = template_source(reader, [*options.templates, *options.workflows])
+    raw = reader.text(options.review)
+    body: Any = raw
+    if not raw.lstrip().startswith("{"):  # YAML; JSON goes to the server's own decoder
+        try:
+            body = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise ManifestError(
+                f"{options.review}: neither JSON nor YAML: {describe_yaml_error(exc)}"
+            ) from exc
+        if not isinstance(body, dict):
+            raise UsageError(f"{options.review}: not an AdmissionReview object")
+    endpoint = "mutate" if options.mutate else "validate"
+    result = handle(body, endpoint=endpoint, config=config, templates=source)
+    out.write(json.dumps(result.body, indent=2, sort_keys=True) + "\n")
+    if result.status != 200:
+        err.write(f"error: {options.review}: {result.body.get('message')}\n")
+        return EXIT_ERROR
+    return EXIT_OK if result.body["response"]["allowed"] else EXIT_DENIED
+
+
+# --- merge ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    """`argo-admission merge`: the spec Argo stores for a Workflow."""
+
+    workflow: str
+    template: str | None = None
+    defaults: str | None = None
+    config: str | None = None
+    expect: str | None = None
+
+
+def merge(options: MergeOptions, *, reader: Reader, out: TextIO, err: TextIO) -> int:
+    """Print the spec Argo stores in status.storedWorkflowTemplateSpec (or the defaulted spec)."""
+    workflow = reader.one(options.workflow)
+    if not isinstance(workflow, dict) or not isinstance(workflow.get("spec"), dict):
+        raise UsageError(f"{options.workflow}: not a Workflow (no spec)")
+    config = load_policy(options.config) if options.config else Config()
+    defaults = (
+        load_workflow_defaults(options.defaults)
+        if options.defaults
+        else dict(config.workflow_defaults)
+    )
+    spec = workflow["spec"]
+    try:
+        if options.template:
+            template = reader.one(options.template)
+            if not isinstance(template, dict):
+                raise UsageError(f"{options.template}: not a template")
+            user = sanitize_user_spec(spec, config.override_allowlist) if config.strict else spec
+            merged = join_workflow_spec(user, template.get("spec") or {}, defaults.get("spec"))
+        elif spec.get("workflowTemplateRef"):
+            raise UsageError("the Workflow references a template: pass it with --template")
+        else:
+            merged = apply_workflow_defaults(workflow, defaults).get("spec", {})
+    except MergeError as exc:
+        err.write(f"error: Argo cannot join these specs: {exc}\n")
+        return EXIT_DENIED
+    out.write(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    if options.expect:
+        same = equivalent(merged, _stored_spec(reader.one(options.expect)))
+        err.write("equivalent\n" if same else "DIFFERENT\n")
+        return EXIT_OK if same else EXIT_DENIED
+    return EXIT_OK
+
+
+def _stored_spec(expected: Any) -> Any:
+    """A spec, {spec: ...}, or a Workflow the controller ran (its stored spec)."""
+    if isinstance(expected, dict) and "status" in expected:
+        return (expected.get("status") or {}).get("storedWorkflowTemplateSpec")
+    if isinstance(expected, dict) and isinstance(expected.get("spec"), dict):
+        return expected["spec"]
+    return expected
+
+
+# --- audit ----------------------------------------------------------------------------------
+
+AUDIT_FORMATS: Final = ("table", "json", "policyreport")
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    """`argo-admission audit`: objects judged as they stand, from files or a cluster."""
+
+    files: tuple[str, ...] = ()
+    """Exported manifests; none: list the cluster's objects."""
+    kubeconfig: str | None = None
+    namespace: str | None = None
+    """Only this namespace's objects (ClusterWorkflowTemplates still serve as templates)."""
+    config: str | None = None
+    templates: tuple[str, ...] = ()
+    output: str = "table"
+
+
+def audit(
+    options: AuditOptions,
+    *,
+    reader: Reader,
+    out: TextIO,
+    list_cluster: Callable[[AuditOptions], list[dict[str, Any]]],
+    now: Callable[[], float] = time.time,
+) -> int:
+    """Judge the objects; 1 when anything is to be acted on (a fail, warn or error)."""
+    config = load_policy(options.config)
+    if options.files:
+        docs = reader.documents(options.files)
+        require_objects(docs)
+        objects = [d.body for d in docs]
+    else:
+        objects = list_cluster(options)
+    audited = [
+        o for o in objects if inventory.is_audited(o) and _in_namespace(o, options.namespace)
+    ]
+    source = template_source(reader, options.templates, objects)
+    findings = inventory.audit(audited, config=config, templates=source)
+    if options.output == "json":
+        out.write(json.dumps([f.as_dict() for f in inventory.problems(findings)], indent=2) + "\n")
+    elif options.output == "policyreport":
+        reports = inventory.policy_reports(findings, timestamp=int(now()))
+        out.write(yaml.safe_dump_all(reports, sort_keys=False, width=1000))
+    else:
+        out.write(inventory.table(findings))
+    return EXIT_DENIED if inventory.problems(findings) else EXIT_OK
+
+
+def _in_namespace(obj: Mapping[str, Any], namespace: str | None) -> bool:
+    if namespace is None:
+        return True
+    if obj.get("kind") == "ClusterWorkflowTemplate":
+        return False
+    own = (obj.get("metadata") or {}).get("namespace")
+    return (own or "default") == namespace

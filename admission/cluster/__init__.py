@@ -1,0 +1,1 @@
+"""The cluster adapters: every call to the Kubernetes API server (watches, leases, listings)."""

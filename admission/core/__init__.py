@@ -1,0 +1,1 @@
+"""The pure core: AdmissionReview in and out, Argo's joins, the policy and its verdicts; no I/O."""

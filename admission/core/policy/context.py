@@ -1,0 +1,96 @@
+"""What one evaluation works on, and what its rules have found so far."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from admission.core.config import Config
+from admission.core.decision import Violation
+from admission.core.policy.source import (
+    CLUSTER,
+    NAMESPACED,
+    TemplateKey,
+    TemplateLookupError,
+    TemplateSource,
+)
+from admission.core.review import Request
+
+WORKFLOW = "Workflow"
+CRON_WORKFLOW = "CronWorkflow"
+WORKFLOW_TEMPLATE = NAMESPACED
+CLUSTER_WORKFLOW_TEMPLATE = CLUSTER
+
+INSTANCE_ID_LABEL = "workflows.argoproj.io/controller-instanceid"
+
+
+@dataclass
+class Findings:
+    """Violations (deny), errors (cannot evaluate), warnings and diff lines, in order found."""
+
+    violations: list[Violation] = field(default_factory=list)
+    errors: list[tuple[int, Violation]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    diff: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """A request being evaluated: the objects, the policy, the template source, the findings."""
+
+    request: Request
+    config: Config
+    templates: TemplateSource
+    kind: str
+    obj: dict[str, Any]
+    old: dict[str, Any] | None
+    findings: Findings = field(default_factory=Findings)
+    _lookups: dict[TemplateKey, Mapping[str, Any] | None] = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str:
+        """The object's namespace (the request's, as the API server states it)."""
+        meta = self.obj.get("metadata")
+        own = meta.get("namespace") if isinstance(meta, dict) else None
+        return self.request.namespace or (own if isinstance(own, str) else "")
+
+    @property
+    def is_update(self) -> bool:
+        """An UPDATE with a previous object to compare with."""
+        return self.request.operation == "UPDATE" and isinstance(self.old, dict)
+
+    def deny(self, rule: str, reason: str, detail: str = "", path: str = "") -> None:
+        """Record a broken rule (403 in enforce mode)."""
+        self.findings.violations.append(Violation(rule, reason, detail, path))
+
+    def error(self, code: int, rule: str, reason: str, detail: str = "") -> None:
+        """Record what could not be evaluated: 400 for a broken object, 500 for a lookup, 429
+        for what the object names but does not exist yet (the writer retries)."""
+        self.findings.errors.append((code, Violation(rule, reason, detail)))
+
+    def warn(self, message: str) -> None:
+        """Record a warning for the client (admission warnings) and the audit log."""
+        self.findings.warnings.append(message)
+
+    def lookup(self, key: TemplateKey) -> tuple[bool, Mapping[str, Any] | None]:
+        """(ok, template): ok is False when the lookup failed; the failure is recorded."""
+        if key in self._lookups:
+            return True, self._lookups[key]
+        try:
+            found = self.templates.get(key)
+        except TemplateLookupError as exc:
+            self.error(500, "template-lookup", f"cannot look up {key}", str(exc))
+            return False, None
+        self._lookups[key] = found
+        return True, found
+
+    def lookup_workflow(self, namespace: str, name: str) -> tuple[bool, Mapping[str, Any] | None]:
+        """(ok, Workflow as stored): ok is False when the lookup failed; the failure is recorded."""
+        try:
+            return True, self.templates.workflow(namespace, name)
+        except TemplateLookupError as exc:
+            self.error(
+                500, "workflow-lookup", f"cannot look up Workflow {namespace}/{name}", str(exc)
+            )
+            return False, None

@@ -1,0 +1,1 @@
+"""The files the offline commands read: manifests, template sources, the build's version."""
