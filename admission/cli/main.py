@@ -91,21 +91,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
     """The Argo objects of the cluster the kubeconfig (or the in-cluster config) names."""
-    # imported here: the kubernetes client takes a good part of a second to import
-    from kubernetes import client
-    from kubernetes.config.config_exception import ConfigException
-
-    from admission.cluster.kube import kube_configuration
+    from admission.cluster import ConnectError, connect, objects_api
     from admission.cluster.listing import list_objects
 
     try:
-        configuration = kube_configuration(options.kubeconfig)
-    except (ConfigException, OSError) as exc:
+        api_client = connect(options.kubeconfig)
+    except (ConnectError, OSError) as exc:
         where = options.kubeconfig or "no in-cluster config and no kubeconfig"
         raise UsageError(f"--kubeconfig {where}: {exc}") from exc
-    return list_objects(
-        client.CustomObjectsApi(client.ApiClient(configuration)), namespace=options.namespace
-    )
+    return list_objects(objects_api(api_client), namespace=options.namespace)
 
 
 # --- certs ----------------------------------------------------------------------------------
