@@ -1143,6 +1143,12 @@ def test_schema_rejects_bad_values(values: dict[str, Any], path: str) -> None:
     assert path in message
 
 
+def test_kubernetes_blocks_take_every_field_kubernetes_has() -> None:
+    values = {"server": {"resources": {"limits": {"hugepages-2Mi": "1Gi"}}}}
+    container = one(objects(values), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["hugepages-2Mi"] == "1Gi"
+
+
 def test_validate_template_catches_what_the_schema_alone_cannot() -> None:
     message = render_fails({"server": {"replicas": 0}}, "--skip-schema-validation")
     assert "server.replicas must be at least 1" in message
