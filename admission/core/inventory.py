@@ -96,6 +96,8 @@ class Finding:
     result: str
     """pass, fail, warn, error or skip (the PolicyReport result values)."""
     message: str
+    path: str = ""
+    """The field the rule names, when it names one."""
 
     @property
     def is_problem(self) -> bool:
@@ -111,6 +113,7 @@ class Finding:
             "rule": self.rule,
             "result": self.result,
             "message": self.message,
+            "path": self.path,
         }
 
 
@@ -176,7 +179,7 @@ def _from_decision(resource: Resource, decision: Decision) -> list[Finding]:
     """Broken rules as fail (error when the object could not be evaluated), then warnings."""
     failed = decision.outcome == Outcome.FAIL
     findings = [
-        Finding(resource, v.rule, _result(v, failed), _message(v, decision))
+        Finding(resource, v.rule, _result(v, failed), _message(v, decision), v.path)
         for v in decision.violations
     ]
     shown = {v.message() for v in decision.violations}  # warn mode repeats them as warnings
@@ -270,7 +273,7 @@ def _report(
 
 
 def _result_entry(finding: Finding, timestamp: int) -> dict[str, Any]:
-    return {
+    entry = {
         "policy": POLICY,
         "rule": finding.rule,
         "result": finding.result,
@@ -281,6 +284,9 @@ def _result_entry(finding: Finding, timestamp: int) -> dict[str, Any]:
         "category": "Argo Workflows",
         "timestamp": {"seconds": timestamp, "nanos": 0},
     }
+    if finding.path:
+        entry["properties"] = {"path": finding.path}
+    return entry
 
 
 def _shortened(message: str) -> str:
