@@ -43,8 +43,8 @@ test: binaries-first lint ## everything: lint, unit, chart, integration, e2e (re
 test-unit: ## unit tests and policy suites only (no binaries needed)
 	$(PYTEST) tests/unit -q -m "not chart"
 
-test-integration: ## the real server: gunicorn + TLS on loopback
-	$(PYTEST) tests/integration -q
+test-integration: ## the real server: gunicorn + TLS on loopback (the soak: make test)
+	$(PYTEST) tests/integration -q -m "not slow"
 
 test-e2e: binaries ## real kube-apiserver + etcd + Argo's controller, CLI and argo-server behind the webhook, every Argo version
 	status=0; ARGO_VERSION=$(ARGO_FIRST) $(E2E) $(PYTEST) tests/e2e -q || status=$$?; \

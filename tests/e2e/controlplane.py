@@ -30,8 +30,8 @@ from kubernetes.client.rest import ApiException
 
 from admission.server.certs import make_ca, make_serving
 from argocontroller import WorkflowController, argo_version
+from harness.processes import Process, ProcessError, find_binary, free_port, wait_for
 from identities import ADMIN, ALICE, CONTROLLER, User, bootstrap_objects, make_users
-from processes import Process, ProcessError, find_binary, free_port, wait_for
 
 __all__ = ["ControlPlane", "WorkflowController", "find_binary", "wait_for"]
 

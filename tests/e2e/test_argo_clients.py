@@ -45,6 +45,7 @@ from forgeries import (
     tamper_stored_template,
     with_stored_templates,
 )
+from harness.processes import stays, wait_for
 from identities import ADMIN, ALICE, PATCHED_ACCOUNT, TEMPLATE_ACCOUNT, account_subject
 from kubelet import (
     complete_outputs,
@@ -56,7 +57,6 @@ from kubelet import (
     wait_for_step_pod,
 )
 from library import create_library, start_relay, submit_to_approval
-from processes import stays, wait_for
 from webhook import DENIED, SECURE, STRICT, Door
 from workflows import (
     container,

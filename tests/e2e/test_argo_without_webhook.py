@@ -32,6 +32,7 @@ from forgeries import (
     tamper_stored_template,
     with_stored_templates,
 )
+from harness.processes import wait_for
 from kubelet import (
     complete_outputs,
     finish_pod,
@@ -42,7 +43,6 @@ from kubelet import (
     wait_for_step_pod,
 )
 from library import create_library, library, start_relay, start_running, submit_to_approval
-from processes import wait_for
 from workflows import (
     create,
     find_node,

@@ -27,10 +27,11 @@ from argocontroller import WorkflowController
 from chart_render import render
 from controlplane import ControlPlane
 from expect import NS, SPEC_CHANGED
+from harness.processes import wait_for
 from identities import WEBHOOK, user_subject
 from library import start_running
-from processes import wait_for
-from test_kube_source import BIN, Webhook, serve
+from webhook import CLI as BIN
+from webhook import Webhook, serve
 from workflows import (
     create,
     custom,

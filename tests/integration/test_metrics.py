@@ -16,8 +16,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from admission import __version__
 from admission.server import metrics
 from admission.server.tls import certificate_expiry
-from tests.integration.conftest import POLICIES, Server, StartServer, load, review_of, wait_for
-from tests.integration.test_lifecycle import replace_file, rotate
+from tests.integration.conftest import (
+    POLICIES,
+    Server,
+    StartServer,
+    load,
+    replace_file,
+    review_of,
+    rotate,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -199,4 +199,8 @@ def test_every_suite_case_is_well_formed() -> None:
         for case in suite["cases"]:
             assert set(case) <= CASE_KEYS, (path.name, case["name"], set(case) - CASE_KEYS)
             assert set(case["expect"]) <= EXPECT_KEYS, (path.name, case["name"])
+            # a case that names neither can pass whatever the verdict is
+            assert {"allowed", "http"} & set(case["expect"]), (
+                f"{path.name}: {case['name']}: expect names neither `allowed` nor `http`"
+            )
             assert case.get("why"), f"{path.name}: {case['name']}: every case says why"
