@@ -56,6 +56,9 @@ class Decision:
     violations: tuple[Violation, ...] = ()
     warnings: tuple[str, ...] = ()
     diff: tuple[str, ...] = ()
+    warned: tuple[Violation, ...] = ()
+    """The rules' own warnings as values (rule, reason, detail): `warnings` holds their
+    messages, and in warn mode the violations' and the diff's too."""
     patch: tuple[Mapping[str, Any], ...] = ()
     mode: str = "enforce"
     exempt: str = ""

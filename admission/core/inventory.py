@@ -26,7 +26,6 @@ periodically and apply the reports.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -57,7 +56,6 @@ LOOKUP_RULES: Final = frozenset({"template-lookup", "workflow-lookup", "request"
 RESULTS: Final = ("pass", "fail", "warn", "error", "skip")
 REPORT_API: Final = "wgpolicyk8s.io/v1alpha2"
 MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
-RULE_PREFIX: Final = re.compile(r"^\[([a-z0-9-]+)\] ")
 # A report is one object, and the API server stores none above 1.5 MiB: a namespace of thousands
 # of Workflows keeps its problems first and as many passes as fit; the summary counts them all.
 MAX_RESULTS: Final = 500
@@ -182,8 +180,7 @@ def _from_decision(resource: Resource, decision: Decision) -> list[Finding]:
         Finding(resource, v.rule, _result(v, failed), _message(v, decision), v.path)
         for v in decision.violations
     ]
-    shown = {v.message() for v in decision.violations}  # warn mode repeats them as warnings
-    findings += [_warning(resource, w) for w in decision.warnings if w not in shown]
+    findings += [Finding(resource, w.rule, "warn", w.message(), w.path) for w in decision.warned]
     return findings
 
 
@@ -194,11 +191,6 @@ def _result(violation: Violation, failed: bool) -> str:
 def _message(violation: Violation, decision: Decision) -> str:
     diff = "; ".join(decision.diff) if violation.rule == "secure" else ""
     return f"{violation.message()} {diff}".strip()
-
-
-def _warning(resource: Resource, text: str) -> Finding:
-    match = RULE_PREFIX.match(text)
-    return Finding(resource, match.group(1) if match else "warning", "warn", text)
 
 
 def _stored_spec(
@@ -220,10 +212,7 @@ def _stored_spec(
     found = ctx.findings
     findings = [Finding(resource, v.rule, "fail", v.message()) for v in found.violations]
     findings += [Finding(resource, v.rule, "error", v.message()) for _, v in found.errors]
-    for text in found.warnings:
-        match = RULE_PREFIX.match(text)
-        rule = match.group(1) if match else "secure"
-        findings.append(Finding(resource, rule, "fail", text))
+    findings += [Finding(resource, w.rule, "fail", w.message(), w.path) for w in found.warnings]
     return findings
 
 

@@ -7,6 +7,7 @@ records what it finds on the Context; `decide` turns the findings into a Decisio
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -20,6 +21,7 @@ from admission.core.policy import (
     legacy,
     library,
     overrides,
+    rules,
     secure,
     security_context,
     spelling,
@@ -93,7 +95,7 @@ def evaluate(
     """Decide one AdmissionRequest for the validating webhook."""
     kind, problem = route(request)
     if problem:
-        return _errored(config, 400, Violation("request", "malformed request", problem))
+        return _errored(config, 400, Violation(rules.REQUEST, "malformed request", problem))
     deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS
     if kind is None or not (request.operation in ("CREATE", "UPDATE") or deleting):
         return _skip(config, "not a policed kind or operation")
@@ -118,12 +120,12 @@ def evaluate(
         return _errored(
             config,
             400,
-            Violation("well-formed", f"{kind} spec must be an object", "set spec", "spec"),
+            Violation(rules.WELL_FORMED, f"{kind} spec must be an object", "set spec", "spec"),
         )
     try:
         RULES[kind](ctx)
     except MergeError as exc:
-        ctx.error(400, "merge", "the specs cannot be joined as Argo joins them", str(exc))
+        ctx.error(400, rules.MERGE, "the specs cannot be joined as Argo joins them", str(exc))
     return decide(ctx)
 
 
@@ -139,10 +141,10 @@ def _context(
         obj = old
     if not isinstance(obj, dict):
         which = "oldObject" if request.operation == "DELETE" else "object"
-        return _errored(config, 400, Violation("request", f"request.{which} must be an object"))
+        return _errored(config, 400, Violation(rules.REQUEST, f"request.{which} must be an object"))
     if request.operation == "UPDATE" and not isinstance(old, dict):
         return _errored(
-            config, 400, Violation("request", "request.oldObject must be an object on UPDATE")
+            config, 400, Violation(rules.REQUEST, "request.oldObject must be an object on UPDATE")
         )
     return Context(request, config, templates, kind, obj, old if isinstance(old, dict) else None)
 
@@ -185,7 +187,7 @@ def _cron_workflow(ctx: Context) -> None:
     workflow_spec = spec.get("workflowSpec")
     if not isinstance(workflow_spec, dict):
         ctx.error(
-            400, "well-formed", "spec.workflowSpec must be an object", "set spec.workflowSpec"
+            400, rules.WELL_FORMED, "spec.workflowSpec must be an object", "set spec.workflowSpec"
         )
         return
     spelling.check_workflow_spec(ctx, workflow_spec, "spec.workflowSpec")
@@ -242,8 +244,9 @@ def _warn_running(ctx: Context) -> None:
         running = list(ctx.templates.workflows_using(TemplateKey(ctx.kind, namespace, name)))
     except TemplateLookupError as exc:
         ctx.warn(
-            f"[secure] running Workflows that reference this template could not be "
-            f"listed ({exc}); editing it fails them (templateReferencing: Secure)"
+            rules.SECURE,
+            f"running Workflows that reference this template could not be listed ({exc}); "
+            "editing it fails them (templateReferencing: Secure)",
         )
         return
     if running:
@@ -251,8 +254,10 @@ def _warn_running(ctx: Context) -> None:
             f" and {len(running) - 10} more" if len(running) > 10 else ""
         )
         ctx.warn(
-            f"[secure] editing this template fails the running Workflows that reference "
-            f"it (templateReferencing: Secure): {shown}"
+            rules.SECURE,
+            "editing this template fails the running Workflows that reference it "
+            "(templateReferencing: Secure)",
+            shown,
         )
 
 
@@ -270,13 +275,14 @@ RULES: Final[dict[str, Callable[[Context], None]]] = {
 def decide(ctx: Context) -> Decision:
     """Apply the mode and the lookup failure policy to what the rules found."""
     config, found = ctx.config, ctx.findings
-    warnings = list(found.warnings)
+    warned = list(found.warnings)
     errors = []
     for code, violation in found.errors:
         if code == 500 and config.lookup_failure_policy == "Ignore":
-            warnings.append(f"{violation.message()} (lookupFailurePolicy: Ignore)")
+            warned.append(_ignored(violation))
         else:
             errors.append((code, violation))
+    warnings = [w.message() for w in warned]
     problems = [*found.violations, *(v for _, v in errors)]
     if not problems:
         outcome = Outcome.WARN if warnings else Outcome.PASS
@@ -284,6 +290,7 @@ def decide(ctx: Context) -> Decision:
             True,
             outcome,
             warnings=tuple(warnings),
+            warned=tuple(warned),
             mode=config.mode,
             annotations=_annotations("allow", "", config.mode),
         )
@@ -301,9 +308,18 @@ def decide(ctx: Context) -> Decision:
         tuple(problems),
         tuple(warnings),
         tuple(found.diff),
+        warned=tuple(warned),
         mode=config.mode,
         annotations=_annotations(refusal if enforce else config.mode, rule, config.mode),
     )
+
+
+def _ignored(violation: Violation) -> Violation:
+    """A failed lookup the policy lets through (lookupFailurePolicy: Ignore), as a warning."""
+    note = " (lookupFailurePolicy: Ignore)"
+    if violation.detail:
+        return dataclasses.replace(violation, detail=violation.detail + note)
+    return dataclasses.replace(violation, reason=violation.reason + note)
 
 
 def _annotations(decision: str, rule: str, mode: str) -> dict[str, str]:

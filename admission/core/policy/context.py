@@ -8,6 +8,8 @@ from typing import Any
 
 from admission.core.config import Config
 from admission.core.decision import Violation
+from admission.core.policy import rules
+from admission.core.policy.rules import Rule
 from admission.core.policy.source import (
     CLUSTER,
     NAMESPACED,
@@ -31,7 +33,7 @@ class Findings:
 
     violations: list[Violation] = field(default_factory=list)
     errors: list[tuple[int, Violation]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Violation] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)
 
 
@@ -60,18 +62,19 @@ class Context:
         """An UPDATE with a previous object to compare with."""
         return self.request.operation == "UPDATE" and isinstance(self.old, dict)
 
-    def deny(self, rule: str, reason: str, detail: str = "", path: str = "") -> None:
+    def deny(self, rule: Rule, reason: str, detail: str = "", path: str = "") -> None:
         """Record a broken rule (403 in enforce mode)."""
         self.findings.violations.append(Violation(rule, reason, detail, path))
 
-    def error(self, code: int, rule: str, reason: str, detail: str = "") -> None:
+    def error(self, code: int, rule: Rule, reason: str, detail: str = "") -> None:
         """Record what could not be evaluated: 400 for a broken object, 500 for a lookup, 429
         for what the object names but does not exist yet (the writer retries)."""
         self.findings.errors.append((code, Violation(rule, reason, detail)))
 
-    def warn(self, message: str) -> None:
-        """Record a warning for the client (admission warnings) and the audit log."""
-        self.findings.warnings.append(message)
+    def warn(self, rule: Rule, reason: str, detail: str = "") -> None:
+        """Record a warning for the client (admission warnings) and the audit log: `[rule]
+        reason: detail`, kept as values so the audit reads the rule without parsing."""
+        self.findings.warnings.append(Violation(rule, reason, detail))
 
     def lookup(self, key: TemplateKey) -> tuple[bool, Mapping[str, Any] | None]:
         """(ok, template): ok is False when the lookup failed; the failure is recorded."""
@@ -80,7 +83,7 @@ class Context:
         try:
             found = self.templates.get(key)
         except TemplateLookupError as exc:
-            self.error(500, "template-lookup", f"cannot look up {key}", str(exc))
+            self.error(500, rules.TEMPLATE_LOOKUP, f"cannot look up {key}", str(exc))
             return False, None
         self._lookups[key] = found
         return True, found
@@ -91,6 +94,6 @@ class Context:
             return True, self.templates.workflow(namespace, name)
         except TemplateLookupError as exc:
             self.error(
-                500, "workflow-lookup", f"cannot look up Workflow {namespace}/{name}", str(exc)
+                500, rules.WORKFLOW_LOOKUP, f"cannot look up Workflow {namespace}/{name}", str(exc)
             )
             return False, None

@@ -11,6 +11,7 @@ from typing import Any
 
 from admission.core.config import Config
 from admission.core.objects import labels_of
+from admission.core.policy import rules
 from admission.core.policy.context import INSTANCE_ID_LABEL, Context
 from admission.core.review import Request
 
@@ -29,7 +30,7 @@ def check_instance_id(ctx: Context, labels: Mapping[str, Any], where: str) -> No
         return
     covered = ", ".join(repr(v) for v in sorted(ctx.config.controller_instance_ids))
     ctx.deny(
-        "instance-id",
+        rules.INSTANCE_ID,
         f"{where} label {INSTANCE_ID_LABEL}={value!r} routes the Workflow to a controller "
         "instance this policy does not cover",
         f"covered instance ids: {covered}; remove the label or use a covered id",

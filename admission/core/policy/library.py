@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from admission.core.config import TemplateLibrary
 from admission.core.objects import labels_of, ref_key, spec_of
+from admission.core.policy import rules
 from admission.core.policy.context import Context
 from admission.core.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
@@ -34,9 +35,9 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
             "fix the name"
         )
         if ctx.config.strict:
-            ctx.deny("template-ref", reason, detail, f"{where}.workflowTemplateRef")
+            ctx.deny(rules.TEMPLATE_REF, reason, detail, f"{where}.workflowTemplateRef")
         else:
-            ctx.warn(f"[template-ref] {reason}: Argo will fail the Workflow")
+            ctx.warn(rules.TEMPLATE_REF, reason, "Argo will fail the Workflow")
         return
     if not in_library(ctx, key, template, f"{where}.workflowTemplateRef"):
         return
@@ -49,7 +50,7 @@ def in_library(ctx: Context, key: TemplateKey, template: Mapping[str, Any], path
     """Deny a template outside the configured library; True when it is inside."""
     problem = outside_library(ctx.config.template_library, key, template)
     if problem:
-        ctx.deny("template-library", f"{key} is not in the template library", problem, path)
+        ctx.deny(rules.TEMPLATE_LIBRARY, f"{key} is not in the template library", problem, path)
         return False
     return True
 
@@ -85,14 +86,14 @@ def check_entrypoint(
     names = template_names(tmpl_spec) | template_names(defaults_spec)
     if not entry:
         ctx.deny(
-            "entrypoint",
+            rules.ENTRYPOINT,
             f"no entrypoint: neither {where} nor {key} sets one",
             f"set {where}.entrypoint to one of: {', '.join(sorted(names)) or '(none)'}",
             f"{where}.entrypoint",
         )
     elif entry not in names:
         ctx.deny(
-            "entrypoint",
+            rules.ENTRYPOINT,
             f"entrypoint {entry!r} is not a template of {key}",
             f"choose one of: {', '.join(sorted(names)) or '(none)'}",
             f"{where}.entrypoint",
@@ -124,7 +125,7 @@ def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, An
             path = f"{chain[-1]} templateRef"
             if len(chain) >= MAX_DEPTH:
                 ctx.deny(
-                    "template-ref",
+                    rules.TEMPLATE_REF,
                     f"templateRefs nest deeper than {MAX_DEPTH} templates",
                     f"the chain {' -> '.join(map(str, (*chain, nested)))} is not followed "
                     "further; Argo would run whatever is at its end",
@@ -136,7 +137,7 @@ def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, An
                 continue
             if found is None:
                 ctx.deny(
-                    "template-ref",
+                    rules.TEMPLATE_REF,
                     f"{chain[-1]} uses templateRef {nested}, which does not exist",
                     "Argo would resolve it at run time from whatever is created later",
                     path,

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from admission.core.diff import diff_lines, equivalent
 from admission.core.objects import spec_of
-from admission.core.policy import library
+from admission.core.policy import library, rules
 from admission.core.policy.context import Context
 from admission.core.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
@@ -36,7 +36,7 @@ def check_create(ctx: Context, stored: Any) -> None:
     """Deny every stored template that is not the library's template under the same key."""
     if not isinstance(stored, dict):
         ctx.deny(
-            "status",
+            rules.STATUS,
             "status.storedTemplates must map template keys to templates",
             f"got {type(stored).__name__}",
             "status.storedTemplates",
@@ -53,7 +53,7 @@ def _check_entry(ctx: Context, key: str, written: Any) -> None:
     holder_name, _, template = rest.partition("/")
     if scope not in SCOPES or not holder_name or not template:
         ctx.deny(
-            "status",
+            rules.STATUS,
             reason,
             f"{key!r} is not a key Argo stores (namespaced|cluster/NAME/TEMPLATE)",
             path,
@@ -65,18 +65,18 @@ def _check_entry(ctx: Context, key: str, written: Any) -> None:
     if not ok:
         return
     if holder is None:
-        ctx.deny("status", reason, f"{holder_key} does not exist", path)
+        ctx.deny(rules.STATUS, reason, f"{holder_key} does not exist", path)
         return
     if not library.in_library(ctx, holder_key, holder, path):
         return
     candidates = list(_expected(holder, template))
     if not candidates:
-        ctx.deny("status", reason, f"{holder_key} has no template {template!r}", path)
+        ctx.deny(rules.STATUS, reason, f"{holder_key} has no template {template!r}", path)
         return
     if any(equivalent(want, written, "Template") for want in candidates):
         return
     ctx.deny(
-        "status",
+        rules.STATUS,
         reason,
         f"it differs from {holder_key}; Argo would run the stored copy instead:",
         path,

@@ -37,7 +37,9 @@ from admission.core.objects import (
     spec_of,
     status_of,
 )
+from admission.core.policy import rules
 from admission.core.policy.context import Context
+from admission.core.policy.rules import Rule
 
 TASK_RESULT: Final = "WorkflowTaskResult"
 TASK_SET: Final = "WorkflowTaskSet"
@@ -109,7 +111,7 @@ def _workflow_name(ctx: Context) -> str:
 
 
 def _check_writer(ctx: Context, workflow: str, what: str) -> None:
-    rule = "task-result" if ctx.kind == TASK_RESULT else "task-set"
+    rule: Rule = rules.TASK_RESULT if ctx.kind == TASK_RESULT else rules.TASK_SET
     prefix = f"{SERVICE_ACCOUNT}{ctx.namespace}:"
     user = ctx.request.username
     ok, found = ctx.lookup_workflow(ctx.namespace, workflow)
@@ -132,7 +134,7 @@ def _check_writer(ctx: Context, workflow: str, what: str) -> None:
     )
 
 
-def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: str) -> None:
+def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: Rule) -> None:
     """The nodes written are running nodes of the Workflow that this kind reports on."""
     name = metadata_of(workflow).get("name")
     if is_finished(workflow):
