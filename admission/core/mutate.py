@@ -27,10 +27,9 @@ import jsonpatch
 from admission.core.config import Config
 from admission.core.decision import Decision, Outcome, Violation
 from admission.core.merge import MergeError, clone, go_roundtrip, strategic_merge, strip_nulls
-from admission.core.objects import ref_key, spec_of
+from admission.core.objects import containers, ref_key, spec_of
 from admission.core.policy import exemptions, route, rules
 from admission.core.policy.context import CRON_WORKFLOW, WORKFLOW, Context
-from admission.core.policy.security_context import containers
 from admission.core.policy.source import EmptySource, TemplateSource
 from admission.core.review import Request
 

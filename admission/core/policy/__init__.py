@@ -18,6 +18,7 @@ from admission.core.objects import labels_of, ref_key, spec_of
 from admission.core.policy import (
     authors,
     exemptions,
+    instance_id,
     legacy,
     library,
     overrides,
@@ -170,7 +171,7 @@ def _workflow(ctx: Context) -> None:
     spec = spec_of(ctx.obj)
     spelling.check_object(ctx, ctx.obj, status=True)
     spelling.check_workflow_spec(ctx, spec, "spec")
-    exemptions.check_object_instance_id(ctx)
+    instance_id.check_object_instance_id(ctx)
     old_spec = spec_of(ctx.old) if ctx.is_update else None
     legacy.tolerate(ctx, lambda: _workflow_spec_rules(ctx, spec, old_spec, "spec"))
     if ctx.is_update:
@@ -191,9 +192,11 @@ def _cron_workflow(ctx: Context) -> None:
         )
         return
     spelling.check_workflow_spec(ctx, workflow_spec, "spec.workflowSpec")
-    exemptions.check_object_instance_id(ctx)
+    instance_id.check_object_instance_id(ctx)
     meta = spec.get("workflowMetadata")
-    exemptions.check_instance_id(ctx, labels_of({"metadata": meta}), "spec.workflowMetadata.labels")
+    instance_id.check_instance_id(
+        ctx, labels_of({"metadata": meta}), "spec.workflowMetadata.labels"
+    )
     old_spec = spec_of(ctx.old).get("workflowSpec") if ctx.is_update else None
     legacy.tolerate(
         ctx,

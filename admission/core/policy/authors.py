@@ -16,7 +16,7 @@ from typing import Any
 from admission.core.objects import labels_of, metadata_of, spec_of
 from admission.core.policy import rules
 from admission.core.policy.context import CLUSTER_WORKFLOW_TEMPLATE, Context
-from admission.core.policy.library import outside_library
+from admission.core.policy.membership import outside_library
 from admission.core.policy.source import TemplateKey
 
 

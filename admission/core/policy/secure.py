@@ -14,10 +14,9 @@ from typing import Any, Final
 
 from admission.core.diff import diff_normalised, equivalent, normalise
 from admission.core.merge import MergeError, join_workflow_spec, sanitize_user_spec
-from admission.core.objects import ref_key, spec_of, status_of
+from admission.core.objects import STORED_SPEC, ref_key, spec_of, status_of
 from admission.core.policy import rules
 from admission.core.policy.context import Context
-from admission.core.policy.status import STORED_SPEC
 
 # Argo's wording (operator.go setStoredWfSpec).
 SECURE_MESSAGE: Final = (

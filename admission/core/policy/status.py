@@ -26,12 +26,10 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from admission.core.diff import diff_lines, equivalent, normalise, strip_empty
-from admission.core.objects import nodes_of, status_of
+from admission.core.objects import STORED_SPEC, STORED_TEMPLATES, nodes_of, status_of
 from admission.core.policy import nodes, resubmit, stored_templates
 from admission.core.policy.context import Context
 
-STORED_SPEC: Final = "storedWorkflowTemplateSpec"
-STORED_TEMPLATES: Final = "storedTemplates"
 RETRYABLE_PHASES: Final = ("Failed", "Error", "Succeeded")  # Succeeded: --restart-successful
 FROM_RESUBMIT: Final = frozenset({"nodes", "conditions"})
 # Read back and acted on, never written by a user's operation (docs/status-trust.md).

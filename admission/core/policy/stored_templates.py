@@ -23,9 +23,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from admission.core.diff import diff_lines, equivalent
-from admission.core.objects import spec_of
-from admission.core.policy import library, rules
+from admission.core.objects import spec_list, spec_of, walk
+from admission.core.policy import rules
 from admission.core.policy.context import Context
+from admission.core.policy.membership import in_library
 from admission.core.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
 SCOPES: Final = {"namespaced": NAMESPACED, "cluster": CLUSTER}
@@ -67,7 +68,7 @@ def _check_entry(ctx: Context, key: str, written: Any) -> None:
     if holder is None:
         ctx.deny(rules.STATUS, reason, f"{holder_key} does not exist", path)
         return
-    if not library.in_library(ctx, holder_key, holder, path):
+    if not in_library(ctx, holder_key, holder, path):
         return
     candidates = list(_expected(holder, template))
     if not candidates:
@@ -87,10 +88,10 @@ def _check_entry(ctx: Context, key: str, written: Any) -> None:
 def _expected(holder: Mapping[str, Any], template: str) -> Iterator[dict[str, Any]]:
     """What Argo's resolution stores under `template` of `holder`."""
     spec = spec_of(holder)
-    templates = [t for t in library.spec_list(spec.get("templates")) if isinstance(t, dict)]
+    templates = [t for t in spec_list(spec.get("templates")) if isinstance(t, dict)]
     if template.startswith(INLINE):
         step = template[len(INLINE) :]
-        for _, call in library.walk(spec):
+        for _, call in walk(spec):
             if (
                 call is not None
                 and call.get("name") == step

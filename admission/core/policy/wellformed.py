@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from admission.core.objects import spec_of
+from admission.core.objects import spec_of, template_names
 from admission.core.policy import rules
 from admission.core.policy.context import Context
-from admission.core.policy.library import template_names
 
 
 def check(ctx: Context) -> None:
