@@ -28,7 +28,7 @@ from admission.core.config import Config
 from admission.core.decision import Decision, Outcome, Violation
 from admission.core.merge import MergeError, clone, go_roundtrip, strategic_merge, strip_nulls
 from admission.core.objects import containers, ref_key, spec_of
-from admission.core.policy import exemptions, route, rules
+from admission.core.policy import head, rules
 from admission.core.policy.context import CRON_WORKFLOW, WORKFLOW, Context
 from admission.core.policy.source import EmptySource, TemplateSource
 from admission.core.review import Request
@@ -38,18 +38,18 @@ def patches(
     request: Request, *, config: Config, templates: TemplateSource | None = None
 ) -> Decision:
     """Decide one AdmissionRequest for the mutating webhook: always admit, maybe with a patch."""
-    kind, problem = route(request)
-    obj = request.object
+    first = head(request, config)
+    kind, obj = first.kind, request.object
     annotations = {"decision": "allow", "mode": config.mode}
-    if problem or kind is None or request.operation not in ("CREATE", "UPDATE"):
+    if first.problem or kind is None or request.operation not in ("CREATE", "UPDATE"):
         return Decision(True, Outcome.SKIP, annotations=annotations)
     if not isinstance(obj, dict) or not isinstance(obj.get("spec"), dict):
         return Decision(True, Outcome.SKIP, annotations=annotations)
     if kind == WORKFLOW and request.operation != "CREATE":
         return Decision(True, Outcome.SKIP, annotations=annotations)
-    ctx = Context(request, config, templates or EmptySource(), kind, obj, None)
-    if exemptions.exempt_reason(request, config, ctx.namespace):
+    if first.exempt:
         return Decision(True, Outcome.SKIP, annotations={**annotations, "decision": "exempt"})
+    ctx = Context(request, config, templates or EmptySource(), kind, obj, None)
     mutated = clone(obj)
     try:
         mutate_object(ctx, mutated)

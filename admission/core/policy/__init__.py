@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from admission.core.config import Config
@@ -38,6 +39,7 @@ from admission.core.policy.context import (
     WORKFLOW,
     WORKFLOW_TEMPLATE,
     Context,
+    namespace_of,
 )
 from admission.core.policy.source import (
     EmptySource,
@@ -47,7 +49,7 @@ from admission.core.policy.source import (
 )
 from admission.core.review import Request
 
-__all__ = ["evaluate", "route"]
+__all__ = ["Head", "evaluate", "head", "route"]
 
 GROUP: Final = "argoproj.io"
 KINDS: Final = {
@@ -90,13 +92,33 @@ def route(request: Request) -> tuple[str | None, str]:
     return found, ""
 
 
+@dataclass(frozen=True)
+class Head:
+    """What both webhooks decide first, in PSA's order: the kind policed (None: not ours), why
+    the request is malformed, why the requester is exempt."""
+
+    kind: str | None
+    problem: str = ""
+    exempt: str = ""
+
+
+def head(request: Request, config: Config) -> Head:
+    """Route the request to the kind it names, and say whether its requester is exempt."""
+    kind, problem = route(request)
+    if problem or kind is None:
+        return Head(kind, problem)
+    obj = request.old_object if request.operation == "DELETE" else request.object
+    return Head(kind, "", exemptions.exempt_reason(request, config, namespace_of(request, obj)))
+
+
 def evaluate(
     request: Request, *, config: Config, templates: TemplateSource | None = None
 ) -> Decision:
     """Decide one AdmissionRequest for the validating webhook."""
-    kind, problem = route(request)
-    if problem:
-        return _errored(config, 400, Violation(rules.REQUEST, "malformed request", problem))
+    first = head(request, config)
+    kind = first.kind
+    if first.problem:
+        return _errored(config, 400, Violation(rules.REQUEST, "malformed request", first.problem))
     deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS
     if kind is None or not (request.operation in ("CREATE", "UPDATE") or deleting):
         return _skip(config, "not a policed kind or operation")
@@ -105,9 +127,8 @@ def evaluate(
     ctx = _context(request, config, templates or EmptySource(), kind)
     if isinstance(ctx, Decision):
         return ctx
-    reason = exemptions.exempt_reason(request, config, ctx.namespace)
-    if reason:
-        return _exempt(ctx, reason)
+    if first.exempt:
+        return _exempt(ctx, first.exempt)
     if kind in RESULT_KINDS:
         taskresults.check(ctx)
         return decide(ctx)

@@ -27,6 +27,13 @@ CLUSTER_WORKFLOW_TEMPLATE = CLUSTER
 INSTANCE_ID_LABEL = "workflows.argoproj.io/controller-instanceid"
 
 
+def namespace_of(request: Request, obj: Any) -> str:
+    """The namespace the API server states for the request, else the one the object names."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    own = meta.get("namespace") if isinstance(meta, dict) else None
+    return request.namespace or (own if isinstance(own, str) else "")
+
+
 @dataclass
 class Findings:
     """Violations (deny), errors (cannot evaluate), warnings and diff lines, in order found."""
@@ -53,9 +60,7 @@ class Context:
     @property
     def namespace(self) -> str:
         """The object's namespace (the request's, as the API server states it)."""
-        meta = self.obj.get("metadata")
-        own = meta.get("namespace") if isinstance(meta, dict) else None
-        return self.request.namespace or (own if isinstance(own, str) else "")
+        return namespace_of(self.request, self.obj)
 
     @property
     def is_update(self) -> bool:
