@@ -246,6 +246,10 @@ def workflow(rng: random.Random, index: int) -> dict[str, Any]:
             f"{name}.onExit", "Pod", rng.choice(FINISHED), "", templateName="other"
         )
         exit_node["finishedAt"] = T1
+    if rng.random() < 0.2:  # a Workflow-level hook (spec.hooks), run beside the entrypoint
+        hook_phase = rng.choice(FINISHED) if finished else "Running"
+        hook = tree.add(f"{name}.hooks.running", "Pod", hook_phase, "", templateName="other")
+        hook["nodeFlag"] = {"hooked": True}
     params = [{"name": "msg", "value": rng.choice(VALUES)}]
     spec: dict[str, Any] = {
         "workflowTemplateRef": {"name": "hello"},
