@@ -314,6 +314,13 @@ def operations(rng: random.Random, wf: dict[str, Any]) -> Iterator[dict[str, Any
     if phase in ("Failed", "Error"):
         yield {"op": "retry"}
         yield {"op": "retry", "parameters": [f"msg={rng.choice(VALUES)}"]}
+        yield {
+            "op": "resubmit",
+            "memoized": rng.random() < 0.7,
+            "parameters": [f"msg={rng.choice(VALUES)}"] if rng.random() < 0.3 else None,
+        }
+    elif phase == "Succeeded":
+        yield {"op": "resubmit"}
     if phase in FINISHED and names:
         yield {
             "op": "retry",
@@ -397,7 +404,7 @@ def perturbations(
             f"node {nid} startedAt",
             _with(new, ["status", "nodes", nid, "startedAt"], "2026-12-02T00:00:00Z"),
         )
-        children = [*node.get("children", []), f"{old['metadata']['name']}-1"]
+        children = [*node.get("children", []), f"{new['metadata']['name']}-1"]
         yield f"node {nid} children", _with(new, ["status", "nodes", nid, "children"], children)
     forged_node = {
         "id": "x",
@@ -406,7 +413,7 @@ def perturbations(
         "phase": "Succeeded",
         "outputs": {"parameters": [{"name": "out", "value": "1"}]},
     }
-    wf = old["metadata"]["name"]
+    wf = new["metadata"].get("name") or new["metadata"].get("generateName", "wf-")
     yield (
         "a new node",
         _with(
