@@ -94,9 +94,14 @@ class MergeOracle:
     tests/oracle/main.go, built by `tests/e2e/setup.sh oracle` against the Argo Go module.
     """
 
-    def __init__(self, binary: Path) -> None:
+    def __init__(self, binary: Path, *, quiet: bool = False) -> None:
         self._proc = subprocess.Popen(
-            [str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+            [str(binary)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if quiet else None,
+            text=True,
+            bufsize=1,
         )
 
     def ask(self, **request: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from admission.core import goreading
 from admission.core.diff import diff_lines, equivalent, normalise, strip_empty
 from admission.core.objects import STORED_SPEC, STORED_TEMPLATES, nodes_of, status_of
 from admission.core.policy import nodes, resubmit, stored_templates
@@ -66,20 +67,25 @@ def check_create(ctx: Context) -> None:
         stored_templates.check_create(ctx, status.get(STORED_TEMPLATES))
 
 
+CRON_STATUS: Final = "CronWorkflowStatus"
+
+
 def check_cron(ctx: Context) -> None:
     """A CronWorkflow's status is the cron controller's (it has no status subresource).
 
     With `concurrencyPolicy: Replace` the cron controller terminates, by name, every Workflow
     listed in `status.active` (workflow/cron/operator.go terminateOutstandingWorkflows), and
     `Forbid` skips a run while the list is non-empty; no user operation of Argo writes it.
+    Argo's Go clients write its fields without `omitempty` as zero values: `argo cron create`
+    sends `{active: null, failed: 0, phase: "", ...}`, and `argo cron update FILE` sends the
+    file's object, whose status is all zero (cron/update.go copies only the resourceVersion);
+    the cron controller then writes its status again. Both are read as "no status".
     """
     before = status_of(ctx.old) if ctx.is_update else {}
     after = status_of(ctx.obj)
-    if equivalent(before, after, None):
+    if goreading.same(CRON_STATUS, before, after) or not goreading.read_set(CRON_STATUS, after):
         return
-    fields = sorted(
-        f for f in set(before) | set(after) if not equivalent(before.get(f), after.get(f), None)
-    )
+    fields = goreading.changed_fields(CRON_STATUS, before, after)
     ctx.deny(
         "status",
         "a CronWorkflow's status is written by Argo's cron controller, not by users",
