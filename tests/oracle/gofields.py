@@ -119,10 +119,10 @@ def generate(bin_dir: Path) -> str:
 
 def main(argv: list[str]) -> int:
     """Rewrite the module, or with --check say whether it is current."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support import BIN_DIR
+    sys.path.insert(0, str(ROOT / "tests"))  # a script: the harness is not on its path
+    from harness.processes import bin_dirs
 
-    text = generate(BIN_DIR)
+    text = generate(bin_dirs()[0])
     if "--check" in argv:
         current = TARGET.read_text(encoding="utf-8")
         if current != text:

@@ -8,8 +8,9 @@ import pytest
 
 from admission.core import goreading
 from admission.core.gofields import DIFFERENCES, TYPES, VERSIONS
+from harness.processes import built
 from oracle import gofields as generator
-from support import find_binary, require_binaries
+from support import require_binaries
 
 # make test runs the suite per Argo version (ARGO_VERSION, the -m argo tests again for the others)
 UNDER_TEST = (os.environ["ARGO_VERSION"],) if os.environ.get("ARGO_VERSION") else VERSIONS
@@ -22,7 +23,7 @@ def test_the_checked_in_table_is_what_argos_go_types_say(version: str) -> None:
 
     A field whose `omitempty` or held type differs between versions is listed in DIFFERENCES.
     """
-    binary = find_binary(f"ops-oracle-{version}")
+    binary = built(f"ops-oracle-{version}")
     if binary is None:
         message = f"ops-oracle-{version} not built: run tests/e2e/setup.sh ops-oracle"
         if require_binaries():

@@ -31,7 +31,8 @@ from admission.core import gofields
 from admission.core.policyfile import load_config
 from admission.core.webhook import handle
 from admission.files.templates import FileTemplateSource
-from support import FIXTURES, MergeOracle, find_binary, make_review, require_binaries
+from harness.processes import built
+from support import FIXTURES, MergeOracle, make_review, require_binaries
 
 # make test runs the suite per Argo version (ARGO_VERSION, the -m argo tests again for the others)
 VERSIONS = (os.environ["ARGO_VERSION"],) if os.environ.get("ARGO_VERSION") else gofields.VERSIONS
@@ -47,7 +48,7 @@ pytestmark = pytest.mark.argo
 @pytest.fixture(scope="module", params=VERSIONS)
 def oracle(request: pytest.FixtureRequest) -> Iterator[MergeOracle]:
     """Argo's client operations at one version; skipped where not built (failed in CI)."""
-    binary = find_binary(f"ops-oracle-{request.param}")
+    binary = built(f"ops-oracle-{request.param}")
     if binary is None:
         message = f"ops-oracle-{request.param} not built: run tests/e2e/setup.sh ops-oracle"
         if require_binaries():
