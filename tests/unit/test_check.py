@@ -282,3 +282,36 @@ def test_review_takes_repeatable_flags_in_any_order(
     code, out, err = run_cli(["review", "--config", "policies/secure.yaml", *args], capsys)
     assert code == 0, err  # the ref is found in --templates
     assert json.loads(out)["response"]["allowed"] is True
+
+
+PRIVILEGED_TEMPLATE = """apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: dind, namespace: team-a}
+spec:
+  templates:
+  - name: main
+    container:
+      {image: docker, command: [dockerd], securityContext: {privileged: true, runAsUser: 0}}
+"""
+
+
+def test_check_and_audit_say_the_same_of_a_template_the_baseline_cannot_fill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default baseline leaves out what would contradict privileged and root, and says so."""
+    path = tmp_path / "dind.yaml"
+    path.write_text(PRIVILEGED_TEMPLATE)
+    code, out, _ = run_cli(["check", "-o", "json", str(path)], capsys)
+    verdict = json.loads(out)[0]
+    assert code == 0 and verdict["allowed"]
+    paths = {op["path"] for op in verdict["patch"]}
+    assert "/spec/templates/0/container/securityContext/capabilities" in paths
+    assert not any("allowPrivilegeEscalation" in p or "runAsNonRoot" in p for p in paths)
+    assert not any("allowPrivilegeEscalation" in str(op["value"]) for op in verdict["patch"])
+    assert not any("runAsNonRoot" in str(op["value"]) for op in verdict["patch"])
+    warned = [w for w in verdict["warnings"] if w.startswith("[security-context] baseline")]
+    assert len(warned) == 2, verdict["warnings"]
+    code, out, _ = run_cli(["audit", "-o", "json", "-f", str(path)], capsys)
+    found = [f["message"] for f in json.loads(out) if f["rule"] == "security-context"]
+    assert code == 1
+    assert [m.replace("\n", " ") for m in found] == [w.replace("\n", " ") for w in warned]
