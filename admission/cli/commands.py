@@ -9,6 +9,7 @@ raised as UsageError/ManifestError/ConfigError for the CLI to report in one line
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, Final, TextIO
 import yaml
 
 from admission.core import inventory
-from admission.core.config import Config
+from admission.core.config import Config, enforces_nothing
 from admission.core.diff import equivalent
 from admission.core.merge import (
     MergeError,
@@ -81,9 +82,10 @@ class CheckOptions:
     show_patch: bool = False
 
 
-def check(options: CheckOptions, *, reader: Reader, out: TextIO) -> int:
+def check(options: CheckOptions, *, reader: Reader, out: TextIO, err: TextIO | None = None) -> int:
     """A verdict per policed object in the manifests; 1 when any is refused."""
     config = load_policy(options.config)
+    warn_if_idle(config, err)
     docs = reader.documents(options.manifests)
     require_objects(docs)
     policed = [d for d in docs if str(d.body.get("kind", "")).lower() in KINDS]
@@ -101,6 +103,13 @@ def check(options: CheckOptions, *, reader: Reader, out: TextIO) -> int:
     ]
     out.write(WRITERS[options.output](verdicts, show_patch=options.show_patch))
     return EXIT_DENIED if any(not v.allowed for v in verdicts) else EXIT_OK
+
+
+def warn_if_idle(config: Config, err: TextIO | None) -> None:
+    """Say on stderr, loudly, that the policy enforces nothing (a verdict alone would not)."""
+    idle = enforces_nothing(config)
+    if idle:
+        (err or sys.stderr).write(f"WARNING: {idle}\n")
 
 
 # --- review ---------------------------------------------------------------------------------
@@ -224,9 +233,11 @@ def audit(
     out: TextIO,
     list_cluster: Callable[[AuditOptions], list[dict[str, Any]]],
     now: Callable[[], float] = time.time,
+    err: TextIO | None = None,
 ) -> int:
     """Judge the objects; 1 when anything is to be acted on (a fail, warn or error)."""
     config = load_policy(options.config)
+    warn_if_idle(config, err)
     if options.files:
         docs = reader.documents(options.files)
         require_objects(docs)

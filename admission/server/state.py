@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from admission.core.config import Config, ConfigError
+from admission.core.config import Config, ConfigError, enforces_nothing
 from admission.core.controllerconfig import overlay
 from admission.core.policy.source import TemplateKey, TemplateLookupError, TemplateSource
 from admission.core.policyfile import load_config, parse_config
@@ -261,6 +261,9 @@ class State:
             self.controller.source,
             combined.template_referencing,
         )
+        idle = enforces_nothing(combined)
+        if idle:
+            log.warning("%s", idle)
         return combined
 
     def source(self, *, dry_run: bool) -> TemplateSource:
