@@ -1,4 +1,5 @@
-"""`argo-admission`: serve | review | check | merge | audit | certs generate | completion.
+"""`argo-admission`: serve | review | check | merge | audit | certs generate | webhooks remove |
+completion.
 
 The command line is an edge: it parses arguments (admission/cli/arguments.py) into typed options
 and calls the commands (admission/cli/commands.py, admission/server/serving.py); nothing
@@ -91,21 +92,28 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
     """The Argo objects of the cluster the kubeconfig (or the in-cluster config) names."""
+    from kubernetes import client
+
+    from admission.cluster.listing import list_objects
+
+    return list_objects(
+        client.CustomObjectsApi(api_client(options.kubeconfig)), namespace=options.namespace
+    )
+
+
+def api_client(kubeconfig: str | None) -> Any:
+    """A client for the cluster `kubeconfig` (or the in-cluster config) names; UsageError."""
     # imported here: the kubernetes client takes a good part of a second to import
     from kubernetes import client
     from kubernetes.config.config_exception import ConfigException
 
     from admission.cluster.kube import kube_configuration
-    from admission.cluster.listing import list_objects
 
     try:
-        configuration = kube_configuration(options.kubeconfig)
+        return client.ApiClient(kube_configuration(kubeconfig))
     except (ConfigException, OSError) as exc:
-        where = options.kubeconfig or "no in-cluster config and no kubeconfig"
+        where = kubeconfig or "no in-cluster config and no kubeconfig"
         raise UsageError(f"--kubeconfig {where}: {exc}") from exc
-    return list_objects(
-        client.CustomObjectsApi(client.ApiClient(configuration)), namespace=options.namespace
-    )
 
 
 # --- certs ----------------------------------------------------------------------------------
@@ -123,6 +131,19 @@ def cmd_certs(args: argparse.Namespace) -> int:
             f"--out {args.out}: cannot write the certificates: {where}{exc.strerror or exc}"
         ) from exc
     print(f"wrote {', '.join(certs.FILES)} and ca.key to {args.out} for {', '.join(hosts)}")
+    return EXIT_OK
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """Delete the webhook configurations (break-glass); a line for each."""
+    from admission.cluster.registration import remove
+
+    for line in remove(api_client(args.kubeconfig), args.name or ["argo-admission"]):
+        print(line)
+    print("the servers register them again when one is Ready (restart them once they can start)")
     return EXIT_OK
 
 
@@ -188,6 +209,7 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "merge": cmd_merge,
     "audit": cmd_audit,
     "certs": cmd_certs,
+    "webhooks": cmd_webhooks,
     "completion": cmd_completion,
 }
 

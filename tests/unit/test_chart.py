@@ -172,8 +172,19 @@ def test_default_install_renders_the_server_and_both_webhooks() -> None:
         "PodDisruptionBudget",
         "Pod",
         "CustomResourceDefinition",
+        "Lease",
     }
     assert [c["kind"] for c in configurations(objects())] == list(chart_render.WEBHOOK_KINDS)
+
+
+def test_the_audit_lease_is_a_chart_resource_so_uninstall_deletes_it() -> None:
+    """The servers hold the Lease the deployment names; a Lease they created would stay."""
+    lease = one(objects(), "Lease")
+    args = server_container(objects())["args"]
+    named = args[args.index("--audit-lease") + 1]
+    assert named == f"{lease['metadata']['namespace']}/{lease['metadata']['name']}"
+    assert lease["spec"] == {}
+    assert "Lease" not in kinds(objects({"backgroundAudit": {"enabled": False}}))
 
 
 def test_every_namespaced_object_is_in_the_release_namespace() -> None:
