@@ -227,7 +227,7 @@ def add_serve(sub: Subparsers) -> None:
     path_option(
         serve,
         "--audit-file",
-        help="also append audit JSON lines to this file, rotated (default: stderr only)",
+        help="also append audit JSON lines to this file, rotated (default: stdout only)",
     )
     serve.add_argument(
         "--log-level",

@@ -48,13 +48,39 @@ def template_source(
 ) -> FileTemplateSource:
     """Templates (and Workflows) from files, directories or `-`, plus `extra` objects."""
     source = FileTemplateSource()
-    for doc in reader.documents(paths):
+    paths = list(paths)
+    docs = reader.documents(paths) if paths else []
+    for doc in docs:
         if isinstance(doc.body, dict):
             source.add(doc.body)
+    if docs and not any(_kind(doc.body) in SOURCE_KINDS for doc in docs):
+        raise UsageError(
+            f"--templates/--workflows {', '.join(paths)}: no WorkflowTemplate, "
+            f"ClusterWorkflowTemplate or Workflow in it (found {_kinds(docs)})"
+        )
     for obj in extra:
         if isinstance(obj, dict):
             source.add(obj)
     return source
+
+
+TEMPLATE_KINDS: Final = ("WorkflowTemplate", "ClusterWorkflowTemplate")
+SOURCE_KINDS: Final = frozenset({"workflowtemplate", "clusterworkflowtemplate", "workflow"})
+
+
+def _kind(obj: Any) -> str:
+    return str(obj.get("kind", "")).lower() if isinstance(obj, dict) else ""
+
+
+def _kinds(docs: Iterable[Document]) -> str:
+    return ", ".join(sorted({str(d.body.get("kind")) for d in docs if isinstance(d.body, dict)}))
+
+
+def _expect_kind(obj: Any, path: str, kinds: tuple[str, ...]) -> None:
+    """A document naming another kind than `kinds` is refused (one without `kind` is a fragment)."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind is not None and kind not in kinds:
+        raise UsageError(f"{path}: a {kind}, not a {' or '.join(kinds)}")
 
 
 def require_objects(docs: Iterable[Document]) -> None:
@@ -169,6 +195,7 @@ def merge(options: MergeOptions, *, reader: Reader, out: TextIO, err: TextIO) ->
     workflow = reader.one(options.workflow)
     if not isinstance(workflow, dict) or not isinstance(workflow.get("spec"), dict):
         raise UsageError(f"{options.workflow}: not a Workflow (no spec)")
+    _expect_kind(workflow, options.workflow, ("Workflow",))
     config = load_policy(options.config) if options.config else Config()
     defaults = (
         load_workflow_defaults(options.defaults)
@@ -181,6 +208,7 @@ def merge(options: MergeOptions, *, reader: Reader, out: TextIO, err: TextIO) ->
             template = reader.one(options.template)
             if not isinstance(template, dict):
                 raise UsageError(f"{options.template}: not a template")
+            _expect_kind(template, options.template, TEMPLATE_KINDS)
             user = sanitize_user_spec(spec, config.override_allowlist) if config.strict else spec
             merged = join_workflow_spec(user, template.get("spec") or {}, defaults.get("spec"))
         elif spec.get("workflowTemplateRef"):
