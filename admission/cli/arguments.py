@@ -161,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_merge(sub)
     add_audit(sub)
     add_certs(sub)
+    add_webhooks(sub)
     add_completion(sub)
     return parser
 
@@ -234,7 +235,7 @@ def add_serve(sub: Subparsers) -> None:
     path_option(
         serve,
         "--audit-file",
-        help="also append audit JSON lines to this file, rotated (default: stderr only)",
+        help="also append audit JSON lines to this file, rotated (default: stdout only)",
     )
     serve.add_argument(
         "--log-level",
@@ -424,6 +425,35 @@ def add_certs(sub: Subparsers) -> None:
         help="extra DNS name or IP address for the certificate; repeat for more",
     )
     generate.set_defaults(command="certs")
+
+
+def add_webhooks(sub: Subparsers) -> None:
+    """`webhooks remove`: the break-glass when no server answers."""
+    hooks = sub.add_parser("webhooks", help="the webhook configurations", intermixed=False)
+    hooks_sub = hooks.add_subparsers(
+        dest="webhooks_command", required=True, metavar="COMMAND", parser_class=CommandParser
+    )
+    remove = hooks_sub.add_parser(
+        "remove",
+        help="delete the validating and mutating webhook configurations (break-glass)",
+        description="Delete the ValidatingWebhookConfiguration and MutatingWebhookConfiguration\n"
+        "the servers registered, so the API server stops calling them: the way back when no\n"
+        "server answers and every Argo write fails. The servers register them again once Ready.",
+    )
+    path_option(
+        remove,
+        "--kubeconfig",
+        help="the cluster (default: in-cluster, then ~/.kube/config)",
+    )
+    remove.add_argument(
+        "--name",
+        type=dns_label,
+        action="append",
+        default=[],
+        help="the configurations' name (the chart's fullname); repeat for more "
+        "(default: argo-admission)",
+    )
+    remove.set_defaults(command="webhooks")
 
 
 def add_completion(sub: Subparsers) -> None:

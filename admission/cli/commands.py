@@ -9,6 +9,7 @@ raised as UsageError/ManifestError/ConfigError for the CLI to report in one line
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any, Final, TextIO
 import yaml
 
 from admission.core import inventory
-from admission.core.config import Config
+from admission.core.config import Config, enforces_nothing
 from admission.core.diff import equivalent
 from admission.core.merge import (
     MergeError,
@@ -47,13 +48,39 @@ def template_source(
 ) -> FileTemplateSource:
     """Templates (and Workflows) from files, directories or `-`, plus `extra` objects."""
     source = FileTemplateSource()
-    for doc in reader.documents(paths):
+    paths = list(paths)
+    docs = reader.documents(paths) if paths else []
+    for doc in docs:
         if isinstance(doc.body, dict):
             source.add(doc.body)
+    if docs and not any(_kind(doc.body) in SOURCE_KINDS for doc in docs):
+        raise UsageError(
+            f"--templates/--workflows {', '.join(paths)}: no WorkflowTemplate, "
+            f"ClusterWorkflowTemplate or Workflow in it (found {_kinds(docs)})"
+        )
     for obj in extra:
         if isinstance(obj, dict):
             source.add(obj)
     return source
+
+
+TEMPLATE_KINDS: Final = ("WorkflowTemplate", "ClusterWorkflowTemplate")
+SOURCE_KINDS: Final = frozenset({"workflowtemplate", "clusterworkflowtemplate", "workflow"})
+
+
+def _kind(obj: Any) -> str:
+    return str(obj.get("kind", "")).lower() if isinstance(obj, dict) else ""
+
+
+def _kinds(docs: Iterable[Document]) -> str:
+    return ", ".join(sorted({str(d.body.get("kind")) for d in docs if isinstance(d.body, dict)}))
+
+
+def _expect_kind(obj: Any, path: str, kinds: tuple[str, ...]) -> None:
+    """A document naming another kind than `kinds` is refused (one without `kind` is a fragment)."""
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    if kind is not None and kind not in kinds:
+        raise UsageError(f"{path}: a {kind}, not a {' or '.join(kinds)}")
 
 
 def require_objects(docs: Iterable[Document]) -> None:
@@ -81,9 +108,10 @@ class CheckOptions:
     show_patch: bool = False
 
 
-def check(options: CheckOptions, *, reader: Reader, out: TextIO) -> int:
+def check(options: CheckOptions, *, reader: Reader, out: TextIO, err: TextIO | None = None) -> int:
     """A verdict per policed object in the manifests; 1 when any is refused."""
     config = load_policy(options.config)
+    warn_if_idle(config, err)
     docs = reader.documents(options.manifests)
     require_objects(docs)
     policed = [d for d in docs if str(d.body.get("kind", "")).lower() in KINDS]
@@ -101,6 +129,13 @@ def check(options: CheckOptions, *, reader: Reader, out: TextIO) -> int:
     ]
     out.write(WRITERS[options.output](verdicts, show_patch=options.show_patch))
     return EXIT_DENIED if any(not v.allowed for v in verdicts) else EXIT_OK
+
+
+def warn_if_idle(config: Config, err: TextIO | None) -> None:
+    """Say on stderr, loudly, that the policy enforces nothing (a verdict alone would not)."""
+    idle = enforces_nothing(config)
+    if idle:
+        (err or sys.stderr).write(f"WARNING: {idle}\n")
 
 
 # --- review ---------------------------------------------------------------------------------
@@ -160,6 +195,7 @@ def merge(options: MergeOptions, *, reader: Reader, out: TextIO, err: TextIO) ->
     workflow = reader.one(options.workflow)
     if not isinstance(workflow, dict) or not isinstance(workflow.get("spec"), dict):
         raise UsageError(f"{options.workflow}: not a Workflow (no spec)")
+    _expect_kind(workflow, options.workflow, ("Workflow",))
     config = load_policy(options.config) if options.config else Config()
     defaults = (
         load_workflow_defaults(options.defaults)
@@ -172,6 +208,7 @@ def merge(options: MergeOptions, *, reader: Reader, out: TextIO, err: TextIO) ->
             template = reader.one(options.template)
             if not isinstance(template, dict):
                 raise UsageError(f"{options.template}: not a template")
+            _expect_kind(template, options.template, TEMPLATE_KINDS)
             user = sanitize_user_spec(spec, config.override_allowlist) if config.strict else spec
             merged = join_workflow_spec(user, template.get("spec") or {}, defaults.get("spec"))
         elif spec.get("workflowTemplateRef"):
@@ -224,9 +261,11 @@ def audit(
     out: TextIO,
     list_cluster: Callable[[AuditOptions], list[dict[str, Any]]],
     now: Callable[[], float] = time.time,
+    err: TextIO | None = None,
 ) -> int:
     """Judge the objects; 1 when anything is to be acted on (a fail, warn or error)."""
     config = load_policy(options.config)
+    warn_if_idle(config, err)
     if options.files:
         docs = reader.documents(options.files)
         require_objects(docs)

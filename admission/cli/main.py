@@ -1,4 +1,5 @@
-"""`argo-admission`: serve | review | check | merge | audit | certs generate | completion.
+"""`argo-admission`: serve | review | check | merge | audit | certs generate | webhooks remove |
+completion.
 
 The command line is an edge: it parses arguments (admission/cli/arguments.py) into typed options
 and calls the commands (admission/cli/commands.py, admission/server/serving.py); nothing
@@ -76,15 +77,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
     """The Argo objects of the cluster the kubeconfig (or the in-cluster config) names."""
-    from admission.cluster import ConnectError, connect, objects_api
+    from admission.cluster import objects_api
     from admission.cluster.listing import list_objects
 
+    return list_objects(objects_api(api_client(options.kubeconfig)), namespace=options.namespace)
+
+
+def api_client(kubeconfig: str | None) -> Any:
+    """A client for the cluster `kubeconfig` (or the in-cluster config) names; UsageError."""
+    from admission.cluster import ConnectError, connect
+
     try:
-        api_client = connect(options.kubeconfig)
+        return connect(kubeconfig)
     except (ConnectError, OSError) as exc:
-        where = options.kubeconfig or "no in-cluster config and no kubeconfig"
+        where = kubeconfig or "no in-cluster config and no kubeconfig"
         raise UsageError(f"--kubeconfig {where}: {exc}") from exc
-    return list_objects(objects_api(api_client), namespace=options.namespace)
 
 
 # --- certs ----------------------------------------------------------------------------------
@@ -102,6 +109,19 @@ def cmd_certs(args: argparse.Namespace) -> int:
             f"--out {args.out}: cannot write the certificates: {where}{exc.strerror or exc}"
         ) from exc
     print(f"wrote {', '.join(certs.FILES)} and ca.key to {args.out} for {', '.join(hosts)}")
+    return EXIT_OK
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def cmd_webhooks(args: argparse.Namespace) -> int:
+    """Delete the webhook configurations (break-glass); a line for each."""
+    from admission.cluster.registration import remove
+
+    for line in remove(api_client(args.kubeconfig), args.name or ["argo-admission"]):
+        print(line)
+    print("the servers register them again when one is Ready (restart them once they can start)")
     return EXIT_OK
 
 
@@ -147,6 +167,7 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "merge": cmd_merge,
     "audit": cmd_audit,
     "certs": cmd_certs,
+    "webhooks": cmd_webhooks,
     "completion": cmd_completion,
 }
 

@@ -80,6 +80,10 @@ class ControllerConfigMap:
         """Whether the first list has completed."""
         return self._reflector.synced.is_set()
 
+    def sync_problem(self) -> str:
+        """Why the first list has not completed ("" when it has, or has not failed)."""
+        return "" if self.synced() else self._reflector.problem
+
     def close(self) -> None:
         """Stop the watch."""
         self._stop.set()

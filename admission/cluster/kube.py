@@ -124,6 +124,15 @@ class KubeTemplateSource:
         """Whether every initial list has completed."""
         return all(r.synced.is_set() for r in self._reflectors)
 
+    def sync_problem(self) -> str:
+        """Why the cache is not synced yet: each failed first list, e.g. `workflowtemplates
+        403 Forbidden`, or the lists still awaited ("" once synced)."""
+        pending = [r for r in self._reflectors if not r.synced.is_set()]
+        failed = [r.problem for r in pending if r.problem]
+        if failed:
+            return "; ".join(failed)
+        return f"first list of {', '.join(r.plural for r in pending)} pending" if pending else ""
+
     def wait_synced(self, timeout: float) -> bool:
         """Block until synced or `timeout` seconds pass; whether synced."""
         deadline = time.monotonic() + timeout

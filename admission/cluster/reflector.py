@@ -71,6 +71,8 @@ class Reflector:
         self.replace, self.apply = replace, apply
         self.stop, self.label_selector = stop, label_selector
         self.synced = threading.Event()
+        self.problem = ""
+        """Why the first list has not completed yet ("" once it has, or before it failed)."""
 
     def run(self) -> None:
         """Keep the callbacks fed until `stop` is set."""
@@ -80,6 +82,7 @@ class Reflector:
                 if version is None:
                     version = self._list()
                     self.synced.set()
+                    self.problem = ""
                 version = self._watch(version)
                 backoff.reset()
             except Gone:
@@ -87,6 +90,8 @@ class Reflector:
                 version = None
             except Exception as exc:  # the API server may come and go; the loop must not
                 delay = backoff.next()
+                if not self.synced.is_set():  # /readyz says why it waits
+                    self.problem = f"{self.plural} {_describe(exc)}"
                 log.warning(
                     "list/watch of %s failed (retrying in %.1fs): %s",
                     self.plural,

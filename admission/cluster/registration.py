@@ -7,7 +7,8 @@ process applies them once it is Ready (its caches synced), as Kyverno's admissio
 registers its own. They are owned by the chart's ClusterRole (a cluster-scoped owner for
 cluster-scoped objects), so `helm uninstall` removes them through the garbage collector.
 Applying is idempotent: a configuration that already says the same is left alone; a caBundle
-injected by cert-manager is kept when ours is empty.
+injected by cert-manager is kept when ours is empty. `remove` is the break-glass: it deletes
+them while no server answers (the servers register them again once Ready).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from admission.cluster.listing import ClusterError
 from admission.cluster.reflector import Backoff
 
 log = logging.getLogger("argo_admission.registration")
@@ -156,20 +158,33 @@ class Registrar:
 
     def _apply_one(self, body: dict[str, Any]) -> None:
         kind, name = body["kind"], body["metadata"]["name"]
-        read, create, replace = self._calls(kind)
+        read, create, _ = self._calls(kind)
         try:
             existing = read(name, _preload_content=False)
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            create(body)
+            try:
+                create(body)
+            except ApiException as conflict:
+                if conflict.status != 409:
+                    raise
+                # another worker or server created it a moment ago (every start with 2+
+                # workers): not a failure; compare with what it wrote
+                log.info("%s %s was just registered by another server", kind, name)
+                self._update(body, read(name, _preload_content=False))
+                return
             log.info("registered %s %s", kind, name)
             return
+        self._update(body, existing)
+
+    def _update(self, body: dict[str, Any], existing: Any) -> None:
+        kind, name = body["kind"], body["metadata"]["name"]
         change = merged(yaml.safe_load(existing.data), body)
         if change is None:
             log.info("%s %s already registered", kind, name)
             return
-        replace(name, change)
+        self._calls(kind)[2](name, change)
         log.info("updated %s %s", kind, name)
 
     def _calls(self, kind: str) -> tuple[Callable[..., Any], ...]:
@@ -184,3 +199,29 @@ class Registrar:
             self.api.create_mutating_webhook_configuration,
             self.api.replace_mutating_webhook_configuration,
         )
+
+
+def remove(api_client: client.ApiClient, names: list[str]) -> list[str]:
+    """Delete the validating and mutating configurations called `names`: a line for each,
+    deleted or not found. ClusterError (one line) when the API server refuses or is away."""
+    api = client.AdmissionregistrationV1Api(api_client)
+    deletes = {
+        "ValidatingWebhookConfiguration": api.delete_validating_webhook_configuration,
+        "MutatingWebhookConfiguration": api.delete_mutating_webhook_configuration,
+    }
+    lines = []
+    for name in names:
+        for kind, delete in deletes.items():
+            try:
+                delete(name)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise ClusterError(
+                        f"cannot delete {kind} {name}: {exc.status} {exc.reason}"
+                    ) from exc
+                lines.append(f"{kind} {name} not found")
+                continue
+            except OSError as exc:  # urllib3's connection errors
+                raise ClusterError(f"cannot delete {kind} {name}: {exc}") from exc
+            lines.append(f"deleted {kind} {name}")
+    return lines

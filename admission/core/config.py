@@ -42,6 +42,13 @@ class DefaultsError(ConfigError):
         return f"{self.source}: {'; '.join(self.errors)}"
 
 
+class NoPolicyError(ConfigError):
+    """A file or ConfigMap given as the policy holds none of its keys; said in one line."""
+
+    def __str__(self) -> str:
+        return f"{self.source}: {'; '.join(self.errors)}"
+
+
 @dataclass(frozen=True)
 class Identities:
     """Requesters by exact username (service accounts as their usernames) or group."""
@@ -181,3 +188,19 @@ class Config:
     def secure(self) -> bool:
         """Secure: the merged spec may not change during execution."""
         return self.template_referencing == "Secure"
+
+
+def enforces_nothing(config: Config) -> str:
+    """Why the policy refuses no Workflow and patches nothing ("" when it does something).
+
+    The status-trust rules hold under any policy; this is about what an admin means to enforce:
+    Strict/Secure, and a securityContext baseline or the restricted profile.
+    """
+    sc = config.security_context
+    if config.strict or sc.restricted or (sc.mode != "off" and (sc.pod or sc.container)):
+        return ""
+    return (
+        f"policy {config.source} enforces nothing: workflowRestrictions.templateReferencing is "
+        "unset (Strict or Secure keeps Workflows to the template library) and securityContext "
+        "sets no baseline and restricted is false; only the status-trust rules apply"
+    )

@@ -26,7 +26,7 @@ def overlay(base: Config, data: Mapping[str, Any] | None, *, source: str) -> Con
     A ConfigMap without the keys means what it means to Argo: no restriction, no defaults.
     """
     manifest = {"apiVersion": "v1", "kind": "ConfigMap", "data": dict(data or {})}
-    argo = parse_config(yaml.safe_dump(manifest), source=source)
+    argo = parse_config(yaml.safe_dump(manifest), source=source, keyless=True)
     return dataclasses.replace(
         base,
         template_referencing=argo.template_referencing,

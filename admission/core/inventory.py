@@ -34,10 +34,19 @@ from typing import Any, Final
 from admission.core import policy
 from admission.core.config import Config
 from admission.core.decision import Decision, Outcome, Violation
-from admission.core.objects import is_finished, metadata_of
-from admission.core.policy import secure
+from admission.core.diff import normalise
+from admission.core.merge import MergeError, join_workflow_spec, sanitize_user_spec
+from admission.core.objects import (
+    STORED_SPEC,
+    is_finished,
+    metadata_of,
+    ref_key,
+    spec_of,
+    status_of,
+)
+from admission.core.policy import rules, secure
 from admission.core.policy.context import CLUSTER_WORKFLOW_TEMPLATE, WORKFLOW, Context
-from admission.core.policy.source import TemplateSource
+from admission.core.policy.source import TemplateLookupError, TemplateSource
 from admission.core.review import Request, make_review, parse_review
 
 AUDITOR: Final = "system:argo-admission:audit"
@@ -212,8 +221,59 @@ def _stored_spec(
     found = ctx.findings
     findings = [Finding(resource, v.rule, "fail", v.message()) for v in found.violations]
     findings += [Finding(resource, v.rule, "error", v.message()) for _, v in found.errors]
-    findings += [Finding(resource, w.rule, "fail", w.message(), w.path) for w in found.warnings]
+    defaulted = (
+        _defaults_only(workflow, request.namespace, config, templates) if found.warnings else []
+    )
+    for warning in found.warnings:
+        if defaulted and warning.rule == rules.SECURE:
+            message = _defaults_message(defaulted, config)
+            findings.append(Finding(resource, warning.rule, "warn", message))
+        else:
+            findings.append(
+                Finding(resource, warning.rule, "fail", warning.message(), warning.path)
+            )
     return findings
+
+
+def _defaults_only(
+    workflow: Mapping[str, Any], namespace: str, config: Config, templates: TemplateSource
+) -> list[str]:
+    """The top-level fields where the join differs from the stored spec, when every one of them
+    is set by neither the Workflow nor its template: then only workflowDefaults put them there,
+    the policy's on one side, the controller's on the other, and no template changed ([] else).
+    """
+    spec, stored = spec_of(workflow), status_of(workflow).get(STORED_SPEC)
+    key = ref_key(spec, namespace)
+    try:
+        template = templates.get(key) if key is not None else None
+    except TemplateLookupError:
+        return []
+    if template is None or not isinstance(stored, dict):
+        return []
+    user = sanitize_user_spec(spec, config.override_allowlist)
+    try:
+        joined = join_workflow_spec(user, spec_of(template), spec_of(config.workflow_defaults))
+    except MergeError:
+        return []
+    left, right = normalise(stored), normalise(joined)
+    assert isinstance(left, dict) and isinstance(right, dict)
+    differing = sorted(
+        k
+        for k in set(left) | set(right)
+        if k not in secure.REFRESHED and left.get(k) != right.get(k)
+    )
+    own = set(user) | set(spec_of(template))
+    return differing if differing and not own & set(differing) else []
+
+
+def _defaults_message(fields: list[str], config: Config) -> str:
+    return (
+        f"[secure] spec.{', spec.'.join(fields)}: the policy's workflowDefaults ({config.source}) "
+        "differ from those Argo's controller joined into this Workflow when it started; neither "
+        "the Workflow nor its template sets them, so no template changed. Audit with the "
+        "controller's own ConfigMap (--config workflow-controller-configmap.yaml) to see what "
+        "Argo will do"
+    )
 
 
 # --- PolicyReports --------------------------------------------------------------------------

@@ -9,10 +9,10 @@ validator would deny it. So:
   and only where neither the Workflow nor its template sets them (the template outranks
   workflowDefaults in Argo's join); the rest of workflowDefaults the controller joins itself;
 - a (Cluster)WorkflowTemplate gets the baseline: ref Workflows inherit it from the library.
-Workflows are mutated on CREATE only: rewriting the spec of a running Workflow would trip
-Secure. The patch is the difference between the object and its mutated copy (jsonpatch), so
-applying it twice changes nothing. In warn and audit modes nothing is patched: each operation
-enforce would apply is reported as a warning ("would set ...").
+Workflows and templates are mutated on CREATE only (CREATE_ONLY says why); CronWorkflows on
+CREATE and UPDATE. The patch is the difference between the object and its mutated copy
+(jsonpatch), so applying it twice changes nothing. In warn and audit modes nothing is patched:
+each operation enforce would apply is reported as a warning ("would set ...").
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 import jsonpatch
 
@@ -28,10 +28,22 @@ from admission.core.config import Config
 from admission.core.decision import Decision, Outcome, Violation
 from admission.core.merge import MergeError, clone, go_roundtrip, strategic_merge, strip_nulls
 from admission.core.objects import containers, ref_key, spec_of
-from admission.core.policy import head, rules
-from admission.core.policy.context import CRON_WORKFLOW, WORKFLOW, Context
+from admission.core.policy import conflicts, head, rules
+from admission.core.policy.context import (
+    CLUSTER_WORKFLOW_TEMPLATE,
+    CRON_WORKFLOW,
+    WORKFLOW,
+    WORKFLOW_TEMPLATE,
+    Context,
+)
 from admission.core.policy.source import EmptySource, TemplateSource
 from admission.core.review import Request
+
+# Mutated at CREATE only. A Workflow: rewriting a running one's spec trips Secure. A template:
+# adding the baseline at the first UPDATE after the door is installed (even a re-apply of the
+# unchanged file) changes the spec every running Workflow joins, which Secure fails, and shows
+# the template as drifted from git; docs/rollout.md puts the baseline in the library's files.
+CREATE_ONLY: Final = frozenset({WORKFLOW, WORKFLOW_TEMPLATE, CLUSTER_WORKFLOW_TEMPLATE})
 
 
 def patches(
@@ -45,7 +57,7 @@ def patches(
         return Decision(True, Outcome.SKIP, annotations=annotations)
     if not isinstance(obj, dict) or not isinstance(obj.get("spec"), dict):
         return Decision(True, Outcome.SKIP, annotations=annotations)
-    if kind == WORKFLOW and request.operation != "CREATE":
+    if kind in CREATE_ONLY and request.operation != "CREATE":
         return Decision(True, Outcome.SKIP, annotations=annotations)
     if first.exempt:
         return Decision(True, Outcome.SKIP, annotations={**annotations, "decision": "exempt"})
@@ -169,18 +181,28 @@ def _ref_defaults(ctx: Context, spec: dict[str, Any]) -> None:
 
 
 def apply_baseline(config: Config, spec: dict[str, Any]) -> None:
-    """Fill the pod-level and container-level securityContext baseline where unset."""
+    """Fill the pod-level and container-level securityContext baseline where unset.
+
+    A field that would contradict what the template sets (policy/conflicts.py) is left out:
+    the baseline never turns a valid pod into one Kubernetes refuses; /validate warns of it.
+    """
     policy = config.security_context
     if policy.mode != "mutate":
         return
+    found = conflicts.find(policy, spec)
     if policy.pod:
-        spec["securityContext"] = fill_missing(spec.get("securityContext"), policy.pod)
+        pod = _without(policy.pod, conflicts.skipped(found, "pod"))
+        spec["securityContext"] = fill_missing(spec.get("securityContext"), pod)
     if policy.container:
-        for _, _, container in containers(spec):
+        for path, _, container in containers(spec):
             assert isinstance(container, dict)
-            container["securityContext"] = fill_missing(
-                container.get("securityContext"), policy.container
-            )
+            wanted = _without(policy.container, conflicts.skipped(found, path))
+            container["securityContext"] = fill_missing(container.get("securityContext"), wanted)
+
+
+def _without(baseline: Mapping[str, Any], fields: frozenset[str]) -> Mapping[str, Any]:
+    """The baseline less the fields a conflict keeps out (policy/conflicts.py)."""
+    return {k: v for k, v in baseline.items() if k not in fields} if fields else baseline
 
 
 def patch_ops(before: Any, after: Any, pointer: str = "") -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from admission.core.config import (
     Exemptions,
     Identities,
     LabelSelector,
+    NoPolicyError,
     SecurityContextPolicy,
     TemplateLibrary,
 )
@@ -59,15 +60,28 @@ def load_config(path: str | Path) -> Config:
     return parse_config(text, source=str(path))
 
 
-def parse_config(text: str, *, source: str = "<string>") -> Config:
-    """Validate policy YAML text; raises ConfigError listing every problem."""
+def parse_config(text: str, *, source: str = "<string>", keyless: bool = False) -> Config:
+    """Validate policy YAML text; raises ConfigError listing every problem.
+
+    A file or ConfigMap with none of a policy's keys (an empty file, a ConfigMap of something
+    else) is refused (NoPolicyError): read as "no policy" it would enforce nothing, silently.
+    `keyless` accepts it: Argo's own ConfigMap without the keys means no restriction to Argo.
+    """
     doc, errors = _read_yaml(text, source)
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
         raise ConfigError(source, ["(top): must be a mapping"])
     if doc.get("kind") == "ConfigMap":
+        chart = _chart_policy(doc, source)
+        if chart is not None:
+            return chart
+        data = doc.get("data")
         doc = _from_configmap(doc, errors)
+        if not doc and not errors and not keyless:
+            raise NoPolicyError(source, [_no_configmap_keys(data)])
+    elif not set(doc) - ENVELOPE_KEYS and not errors and not keyless:
+        raise NoPolicyError(source, [NO_POLICY])
     config = _build(doc, errors, source)
     if errors:
         raise ConfigError(source, errors)
@@ -109,6 +123,46 @@ NO_DEFAULTS: Final = (
     "no workflowDefaults (expected a policy file or a workflow-controller ConfigMap "
     "with workflowDefaults, or the fragment itself: metadata, spec)"
 )
+
+
+ENVELOPE_KEYS: Final = frozenset({"apiVersion", "kind", "metadata"})
+CHART_POLICY_KEY: Final = "policy.yaml"
+"""The data key of the chart's policy ConfigMap (templates/configmap-policy.yaml)."""
+ARGO_KEYS: Final = ("workflowRestrictions", "workflowDefaults", "config")
+NO_POLICY: Final = (
+    "no policy in it (expected at least one of "
+    + ", ".join(sorted(POLICY_KEYS))
+    + "; or a ConfigMap: Argo's workflow-controller ConfigMap or the chart's policy ConfigMap)"
+)
+
+
+def _chart_policy(doc: Mapping[str, Any], source: str) -> Config | None:
+    """The chart's own policy ConfigMap: our policy file under data["policy.yaml"]."""
+    data = doc.get("data")
+    if not isinstance(data, dict) or CHART_POLICY_KEY not in data:
+        return None
+    if any(key in data for key in ARGO_KEYS):
+        raise ConfigError(
+            source,
+            [
+                f"data: holds both {CHART_POLICY_KEY} (a policy) and Argo's keys; "
+                "give one or the other"
+            ],
+        )
+    text = data[CHART_POLICY_KEY]
+    if not isinstance(text, str):
+        raise ConfigError(source, [f"data.{CHART_POLICY_KEY}: must be a YAML string"])
+    return parse_config(text, source=f"{source} (data.{CHART_POLICY_KEY})")
+
+
+def _no_configmap_keys(data: Any) -> str:
+    found = sorted(str(k) for k in data) if isinstance(data, dict) else []
+    shown = ", ".join(f"data.{k}" for k in found) or "no data"
+    return (
+        f"a ConfigMap with no policy in it ({shown}); expected Argo's workflow-controller "
+        f"ConfigMap (data.workflowRestrictions, data.workflowDefaults or data.config) or the "
+        f"chart's policy ConfigMap (data.{CHART_POLICY_KEY})"
+    )
 
 
 def _from_configmap(doc: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
@@ -200,7 +254,7 @@ def _join(path: str, key: str) -> str:
 
 def _build(doc: Mapping[str, Any], errors: list[str], source: str) -> Config:
     read = _Reader(errors)
-    doc = read.mapping(doc, "", POLICY_KEYS | {"apiVersion", "kind", "metadata"})
+    doc = read.mapping(doc, "", POLICY_KEYS | ENVELOPE_KEYS)
     restrictions = read.mapping(
         doc.get("workflowRestrictions"), "workflowRestrictions", {"templateReferencing"}
     )

@@ -28,7 +28,7 @@ from admission.cluster.argoconfigmap import ControllerConfigMap
 from admission.cluster.kube import KubeTemplateSource, cluster_config_exists
 from admission.cluster.leases import LeaseElector, own_namespace
 from admission.cluster.registration import Registrar, RegistrationError, read_configurations
-from admission.core.config import Config
+from admission.core.config import Config, enforces_nothing
 from admission.files.templates import FileTemplateSource
 from admission.server import certs
 from admission.server.logs import LEVELS, QuietAccessLogger, logging_dict
@@ -144,6 +144,8 @@ def serve(options: ServeOptions) -> int:
         bind_address(options.host, options.port),
         where,
     )
+    if not options.argo_configmap and (idle := enforces_nothing(config)):
+        log.warning("%s", idle)
     if config.strict and config.template_library.authors is None:
         log.warning(
             "templateLibrary.authors is not set: the template library rests on RBAC alone, and "

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from admission.core.config import Config, ConfigError
+from admission.core.config import Config, ConfigError, enforces_nothing
 from admission.core.controllerconfig import overlay
 from admission.core.policy.source import TemplateKey, TemplateLookupError, TemplateSource
 from admission.core.policyfile import load_config, parse_config
@@ -42,6 +42,10 @@ class LiveSource(Protocol):
 
     def synced(self) -> bool:
         """Whether the source can answer from a complete view (initial lists done)."""
+        ...
+
+    def sync_problem(self) -> str:
+        """Why it is not synced yet, for /readyz ("" when it is or nothing is known)."""
         ...
 
     def for_dry_run(self) -> TemplateSource:
@@ -83,6 +87,10 @@ class StaticSource:
     def synced(self) -> bool:
         """Files are read before the server starts."""
         return True
+
+    def sync_problem(self) -> str:
+        """Never waits."""
+        return ""
 
     def for_dry_run(self) -> TemplateSource:
         """Files are never written: the same source."""
@@ -211,6 +219,10 @@ class LiveConfigMap(Protocol):
         """Whether the first list has completed."""
         ...
 
+    def sync_problem(self) -> str:
+        """Why the first list has not completed ("" when unknown or done)."""
+        ...
+
     def close(self) -> None:
         """Stop the watch."""
         ...
@@ -261,6 +273,9 @@ class State:
             self.controller.source,
             combined.template_referencing,
         )
+        idle = enforces_nothing(combined)
+        if idle:
+            log.warning("%s", idle)
         return combined
 
     def source(self, *, dry_run: bool) -> TemplateSource:
@@ -269,9 +284,15 @@ class State:
 
     def readiness(self) -> list[str]:
         """What is not ready yet ([] when ready to serve)."""
-        waiting = [] if self.templates.synced() else ["template cache not synced"]
+        waiting = (
+            []
+            if self.templates.synced()
+            else [_why("template cache not synced", self.templates.sync_problem())]
+        )
         if self.controller is not None and not self.controller.synced():
-            waiting.append(f"{self.controller.source} not read yet")
+            waiting.append(
+                _why(f"{self.controller.source} not read yet", self.controller.sync_problem())
+            )
         return waiting
 
     def start(self) -> None:
@@ -300,3 +321,8 @@ class State:
         self.templates.close()
         if self.controller is not None:
             self.controller.close()
+
+
+def _why(what: str, problem: str) -> str:
+    """`what: problem`, or `what` when the problem is not known."""
+    return f"{what}: {problem}" if problem else what

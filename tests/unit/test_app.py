@@ -30,8 +30,10 @@ STRICT = Config(template_referencing="Strict")
 class FakeSource:
     """A LiveSource whose lookups can fail, and which records which view answered."""
 
-    def __init__(self, *, error: Exception | None = None, synced: bool = True) -> None:
-        self.error, self._synced = error, synced
+    def __init__(
+        self, *, error: Exception | None = None, synced: bool = True, problem: str = ""
+    ) -> None:
+        self.error, self._synced, self.problem = error, synced, problem
         self.asked: list[str] = []
 
     def get(self, key: TemplateKey, *, view: str = "live") -> Mapping[str, Any] | None:
@@ -45,6 +47,9 @@ class FakeSource:
 
     def synced(self) -> bool:
         return self._synced
+
+    def sync_problem(self) -> str:
+        return self.problem
 
     def for_dry_run(self) -> TemplateSource:
         source = self
@@ -129,6 +134,15 @@ def test_readyz_is_503_until_the_templates_are_synced() -> None:
     resp = client_for(FakeSource(synced=False)).get("/readyz")
     assert resp.status_code == 503
     assert resp.get_json()["waiting"] == ["template cache not synced"]
+
+
+def test_readyz_names_why_the_templates_are_not_synced() -> None:
+    """A 403 on the template watch is an RBAC problem to fix, not a wait."""
+    source = FakeSource(synced=False, problem="workflowtemplates 403 Forbidden")
+    resp = client_for(source).get("/readyz")
+    assert resp.status_code == 503
+    waiting = resp.get_json()["waiting"]
+    assert waiting == ["template cache not synced: workflowtemplates 403 Forbidden"]
 
 
 def test_charset_parameter_is_accepted_with_json() -> None:

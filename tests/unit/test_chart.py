@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any, Final
@@ -172,8 +174,19 @@ def test_default_install_renders_the_server_and_both_webhooks() -> None:
         "PodDisruptionBudget",
         "Pod",
         "CustomResourceDefinition",
+        "Lease",
     }
     assert [c["kind"] for c in configurations(objects())] == list(chart_render.WEBHOOK_KINDS)
+
+
+def test_the_audit_lease_is_a_chart_resource_so_uninstall_deletes_it() -> None:
+    """The servers hold the Lease the deployment names; a Lease they created would stay."""
+    lease = one(objects(), "Lease")
+    args = server_container(objects())["args"]
+    named = args[args.index("--audit-lease") + 1]
+    assert named == f"{lease['metadata']['namespace']}/{lease['metadata']['name']}"
+    assert lease["spec"] == {}
+    assert "Lease" not in kinds(objects({"backgroundAudit": {"enabled": False}}))
 
 
 def test_every_namespaced_object_is_in_the_release_namespace() -> None:
@@ -1247,3 +1260,59 @@ def pruned(value: Any, schema: dict[str, Any], path: str = "") -> list[str]:
     if schema.get("type") == "array" and isinstance(value, list):
         return [p for i, item in enumerate(value) for p in pruned(item, schema["items"], path)]
     return []
+
+
+# --- NOTES ---------------------------------------------------------------------------------------
+
+NOTES_PROBE = (
+    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+    'data:\n  notes: {{ tpl (.Files.Get "notes-probe.txt") . | toJson }}\n'
+)
+
+
+def notes(values: dict[str, Any] | None = None) -> str:
+    """NOTES.txt as helm renders it after an install (helm template leaves NOTES out: a copy of
+    the chart renders it into a ConfigMap with the same values and helpers)."""
+    with tempfile.TemporaryDirectory(prefix="argo-admission-notes-") as tmp:
+        chart = Path(tmp) / "argo-admission"
+        shutil.copytree(CHART_DIR, chart)
+        shutil.copy(chart / "templates/NOTES.txt", chart / "notes-probe.txt")
+        (chart / "templates/zz-notes-probe.yaml").write_text(NOTES_PROBE)
+        result = chart_render.run_helm(
+            "template",
+            "argo-admission",
+            str(chart),
+            "--namespace",
+            "argo-admission",
+            "--kube-version",
+            KUBE_VERSION,
+            "--show-only",
+            "templates/zz-notes-probe.yaml",
+            values=values,
+        )
+        assert result.returncode == 0, result.stderr
+    return str(yaml.safe_load(result.stdout)["data"]["notes"])
+
+
+def test_notes_say_nothing_is_enforced_until_a_pod_is_ready_and_how_to_install_an_image() -> None:
+    text = notes({"image": {"repository": "registry.example.com/aa", "tag": "dev"}})
+    assert "UNTIL A POD IS READY, NOTHING IS ENFORCED" in text
+    assert "Image: registry.example.com/aa:dev" in text
+    assert "docker push REGISTRY/argo-admission:TAG" in text
+    assert "--set image.repository=REGISTRY/argo-admission --set image.tag=TAG" in text
+    assert "Image: ghcr.io/argo-admission/argo-admission:0.1.0" in notes()
+
+
+def test_notes_read_every_replicas_logs_and_give_the_break_glass() -> None:
+    text = notes()
+    assert "logs -l app.kubernetes.io/instance=argo-admission," in text
+    assert "logs deploy/" not in text
+    assert (
+        "kubectl delete validatingwebhookconfiguration,mutatingwebhookconfiguration argo-admission"
+        in text
+    )
+
+
+def test_notes_example_workflow_runs_as_a_non_root_user() -> None:
+    """busybox runs as root; under the default baseline's runAsNonRoot it would never start."""
+    assert "securityContext: {runAsUser: 65534}" in notes()

@@ -283,3 +283,76 @@ def test_review_takes_repeatable_flags_in_any_order(
     code, out, err = run_cli(["review", "--config", "policies/secure.yaml", *args], capsys)
     assert code == 0, err  # the ref is found in --templates
     assert json.loads(out)["response"]["allowed"] is True
+
+
+PRIVILEGED_TEMPLATE = """apiVersion: argoproj.io/v1alpha1
+kind: WorkflowTemplate
+metadata: {name: dind, namespace: team-a}
+spec:
+  templates:
+  - name: main
+    container:
+      {image: docker, command: [dockerd], securityContext: {privileged: true, runAsUser: 0}}
+"""
+
+
+def test_check_and_audit_say_the_same_of_a_template_the_baseline_cannot_fill(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The default baseline leaves out what would contradict privileged and root, and says so."""
+    path = tmp_path / "dind.yaml"
+    path.write_text(PRIVILEGED_TEMPLATE)
+    code, out, _ = run_cli(["check", "-o", "json", str(path)], capsys)
+    verdict = json.loads(out)[0]
+    assert code == 0 and verdict["allowed"]
+    paths = {op["path"] for op in verdict["patch"]}
+    assert "/spec/templates/0/container/securityContext/capabilities" in paths
+    assert not any("allowPrivilegeEscalation" in p or "runAsNonRoot" in p for p in paths)
+    assert not any("allowPrivilegeEscalation" in str(op["value"]) for op in verdict["patch"])
+    assert not any("runAsNonRoot" in str(op["value"]) for op in verdict["patch"])
+    warned = [w for w in verdict["warnings"] if w.startswith("[security-context] baseline")]
+    assert len(warned) == 2, verdict["warnings"]
+    code, out, _ = run_cli(["audit", "-o", "json", "-f", str(path)], capsys)
+    found = [f["message"] for f in json.loads(out) if f["rule"] == "security-context"]
+    assert code == 1
+    assert [m.replace("\n", " ") for m in found] == [w.replace("\n", " ") for w in warned]
+
+
+def test_an_empty_policy_file_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Read as no policy, it admitted an inline Workflow with exit 0 and no word."""
+    empty, manifest = tmp_path / "empty.yaml", tmp_path / "wf.yaml"
+    empty.write_text("")
+    manifest.write_text(BAD_WORKFLOW)
+    for command in (["check", str(manifest)], ["audit", "-f", str(manifest)]):
+        code, out, err = run_cli([*command, "--config", str(empty)], capsys)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"error: {empty}: no policy in it (expected at least one of ")
+        assert err.count("\n") == 1
+
+
+def test_the_charts_policy_configmap_is_a_policy_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`kubectl get cm argo-admission-policy -o yaml > cm.yaml` gives check the chart's policy."""
+    configmap = tmp_path / "cm.yaml"
+    policy = (ROOT / STRICT).read_text()
+    configmap.write_text(yaml.safe_dump({"kind": "ConfigMap", "data": {"policy.yaml": policy}}))
+    manifest = tmp_path / "wf.yaml"
+    manifest.write_text(BAD_WORKFLOW)
+    code, out, err = run_cli(["check", "--config", str(configmap), str(manifest)], capsys)
+    assert code == 1 and "[strict] workflows must use workflowTemplateRef" in out
+    assert err == ""
+
+
+def test_a_policy_that_enforces_nothing_is_said_loudly_by_check_and_audit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    idle, manifest = tmp_path / "idle.yaml", tmp_path / "wf.yaml"
+    idle.write_text("mode: enforce\nsecurityContext: {mode: 'off'}\n")
+    manifest.write_text(BAD_WORKFLOW)
+    for command in (["check", str(manifest)], ["audit", "-f", str(manifest)]):
+        code, _, err = run_cli([*command, "--config", str(idle)], capsys)
+        assert code == 0
+        assert err.startswith(f"WARNING: policy {idle} enforces nothing: ")

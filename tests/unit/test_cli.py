@@ -262,6 +262,19 @@ ERRORS = {
     "check-output-unknown": (["check", "-o", "xml", "{tmp}/two.yaml"], "'xml'"),
     "completion-unknown-shell": (["completion", "tcsh"], "'tcsh'"),
     "unknown-command": (["bogus"], "'bogus'"),
+    "check-templates-not-templates": (
+        ["check", "--templates", "{tmp}/nothing.yaml", "{tmp}/two.yaml"],
+        "{tmp}/nothing.yaml: no WorkflowTemplate, ClusterWorkflowTemplate or Workflow in it "
+        "(found ConfigMap)",
+    ),
+    "merge-template-not-a-template": (
+        ["merge", "--workflow", WORKFLOW, "--template", "{tmp}/nothing.yaml"],
+        "{tmp}/nothing.yaml: a ConfigMap, not a WorkflowTemplate or ClusterWorkflowTemplate",
+    ),
+    "merge-workflow-not-a-workflow": (
+        ["merge", "--workflow", TEMPLATE, "--template", TEMPLATE],
+        f"{TEMPLATE}: a WorkflowTemplate, not a Workflow",
+    ),
 }
 
 

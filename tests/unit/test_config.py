@@ -13,8 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-from admission.core.config import ConfigError, DefaultsError
+from admission.core.config import (
+    Config,
+    ConfigError,
+    DefaultsError,
+    NoPolicyError,
+    enforces_nothing,
+)
+from admission.core.controllerconfig import overlay
 from admission.core.policyfile import NO_DEFAULTS, load_config, load_workflow_defaults, parse_config
 from support import load_yaml
 
@@ -120,9 +128,59 @@ def test_a_configmap_value_that_is_not_a_string_is_an_error() -> None:
         parse_config("kind: ConfigMap\ndata: {workflowRestrictions: {templateReferencing: Strict}}")
 
 
-def test_an_empty_file_is_the_permissive_default() -> None:
-    config = parse_config("")
-    assert not config.strict and config.mode == "enforce"
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("", "policy.yaml: no policy in it (expected at least one of controllerInstanceIDs, "),
+        ("{}", "policy.yaml: no policy in it"),
+        ("metadata: {name: x}", "policy.yaml: no policy in it"),
+        (
+            "kind: ConfigMap\ndata: {other.yaml: 'x: 1'}",
+            "policy.yaml: a ConfigMap with no policy in it (data.other.yaml); expected Argo's "
+            "workflow-controller ConfigMap (data.workflowRestrictions, data.workflowDefaults or "
+            "data.config) or the chart's policy ConfigMap (data.policy.yaml)",
+        ),
+        ("kind: ConfigMap", "policy.yaml: a ConfigMap with no policy in it (no data)"),
+    ],
+    ids=["empty file", "empty mapping", "no policy key", "another ConfigMap", "no data"],
+)
+def test_a_file_or_configmap_without_any_policy_key_is_refused_in_one_line(
+    text: str, error: str
+) -> None:
+    """Read as "no policy", it would enforce nothing and say nothing."""
+    with pytest.raises(NoPolicyError) as err:
+        parse_config(text, source="policy.yaml")
+    assert str(err.value).startswith(error) and "\n" not in str(err.value)
+
+
+def test_argos_configmap_without_the_keys_is_no_restriction_where_the_server_watches_it() -> None:
+    """To Argo's controller a ConfigMap without workflowRestrictions restricts nothing."""
+    config = overlay(Config(), {"executor": "x: 1"}, source="argo/workflow-controller-configmap")
+    assert not config.strict
+
+
+def test_the_charts_policy_configmap_is_read_as_the_policy_it_holds() -> None:
+    strict = (ROOT / "policies/strict.yaml").read_text()
+    manifest = yaml.safe_dump({"kind": "ConfigMap", "data": {"policy.yaml": strict}})
+    config = parse_config(manifest, source="cm.yaml")
+    assert config.strict and config.source == "cm.yaml (data.policy.yaml)"
+    with pytest.raises(ConfigError, match=r"holds both policy\.yaml"):
+        parse_config(
+            yaml.safe_dump(
+                {"kind": "ConfigMap", "data": {"policy.yaml": strict, "workflowDefaults": "{}"}}
+            )
+        )
+
+
+def test_a_policy_that_enforces_nothing_is_named_so() -> None:
+    idle = parse_config("mode: enforce", source="idle.yaml")
+    assert enforces_nothing(idle).startswith("policy idle.yaml enforces nothing:")
+    assert not enforces_nothing(load_config(ROOT / "policies/strict.yaml"))
+    assert not enforces_nothing(load_config(ROOT / "policies/default.yaml"))
+    baseline = parse_config("securityContext: {pod: {runAsNonRoot: true}}")
+    assert not enforces_nothing(baseline)
+    off = parse_config("securityContext: {mode: 'off', pod: {runAsNonRoot: true}}")
+    assert enforces_nothing(off)
 
 
 # --- tests as data: tests/fixtures/config/ ---------------------------------------------------

@@ -371,3 +371,28 @@ def test_audit_reads_files_or_a_cluster_not_both(
     assert code == 2 and err.count("\n") == 1 and "not both" in err
     code, _, err = run_cli(["audit", "--kubeconfig", str(tmp_path / "missing")], capsys)
     assert code == 2 and err.count("\n") == 1 and str(tmp_path / "missing") in err
+
+
+def test_a_difference_only_workflow_defaults_make_names_the_defaults_not_a_template_edit() -> None:
+    """The rollout guide's first audit: the controller joined no workflowDefaults, the audit's
+    policy (policies/secure.yaml) has some; no template changed, and the finding says so."""
+    started = copy.deepcopy(next(o for o in OBJECTS if o["metadata"]["name"] == "hello-started"))
+    stored = started["status"]["storedWorkflowTemplateSpec"]
+    del stored["ttlStrategy"], stored["podGC"]  # a controller without workflowDefaults
+    config = load_config(ROOT / "policies/secure.yaml")
+    found = problems(audit_objects([started], config=config, templates=FileTemplateSource(OBJECTS)))
+    assert [(f.rule, f.result) for f in found] == [("secure", "warn")]
+    message = found[0].message
+    assert message.startswith(
+        "[secure] spec.podGC, spec.ttlStrategy: the policy's workflowDefaults ("
+    )
+    assert "policies/secure.yaml) differ from those Argo's controller joined" in message
+    assert "changed after this Workflow started" not in found[0].message
+
+
+def test_a_template_edit_is_still_blamed_on_the_template() -> None:
+    """The twin: the template's own field differs, so the template changed."""
+    findings = findings_under("policies/secure.yaml")
+    edited = [f for f in findings if f.resource.name == "hello-before-edit" and f.rule == "secure"]
+    assert [f.result for f in edited] == ["fail"]
+    assert "changed after this Workflow started" in edited[0].message

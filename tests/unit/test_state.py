@@ -98,6 +98,9 @@ class ConfigMapSeen:
     def synced(self) -> bool:
         return self.data is not None
 
+    def sync_problem(self) -> str:
+        return ""
+
     def close(self) -> None:
         pass
 

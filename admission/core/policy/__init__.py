@@ -18,6 +18,7 @@ from admission.core.merge import MergeError
 from admission.core.objects import labels_of, ref_key, spec_of
 from admission.core.policy import (
     authors,
+    conflicts,
     exemptions,
     instance_id,
     legacy,
@@ -242,6 +243,8 @@ def _workflow_spec_rules(
     if spec.get("workflowTemplateRef") is None:
         security_context.check_baseline(ctx, spec, where)
         security_context.check_restricted(ctx, spec, where)
+        if old_spec is None or ctx.kind == CRON_WORKFLOW:  # when /mutate fills the baseline
+            conflicts.warn(ctx, spec, where)
 
 
 def _ref(ctx: Context, spec: dict[str, Any]) -> TemplateKey | None:
@@ -254,6 +257,8 @@ def _template(ctx: Context) -> None:
     wellformed.check(ctx)
     security_context.check_baseline(ctx, spec, "spec")
     security_context.check_restricted(ctx, spec, "spec")
+    if not ctx.is_update:  # /mutate fills a template's baseline at its CREATE only
+        conflicts.warn(ctx, spec, "spec")
     if ctx.is_update and ctx.config.secure and spec != spec_of(ctx.old):
         _warn_running(ctx)
 
