@@ -94,7 +94,7 @@ def evaluate(
     kind, problem = route(request)
     if problem:
         return _errored(config, 400, Violation("request", "malformed request", problem))
-    deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS
+    deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS | RESULT_KINDS
     if kind is None or not (request.operation in ("CREATE", "UPDATE") or deleting):
         return _skip(config, "not a policed kind or operation")
     if request.sub_resource not in ("", "status"):

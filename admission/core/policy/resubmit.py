@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from admission.core.diff import diff_lines, strip_empty
 from admission.core.objects import labels_of, metadata_of, nodes_of, status_of
+from admission.core.podnames import node_id
 from admission.core.policy.context import Context
 
 RESUBMITTED_FROM: Final = "workflows.argoproj.io/resubmitted-from-workflow"
@@ -24,16 +25,6 @@ MEMOIZABLE_PHASES: Final = ("Failed", "Error")
 # What a memoized resubmit writes beside the nodes (util.go FormulateResubmitWorkflow).
 CONDITIONS: Final = [{"status": "False", "type": "Completed"}]
 TIMES: Final = ("startedAt", "finishedAt")  # set to "now" by the client
-
-
-def node_id(workflow: str, name: str) -> str:
-    """Argo's node ID: the Workflow's name, or name-<FNV-1a 32 of the name> (Workflow.NodeID)."""
-    if name == workflow:
-        return workflow
-    digest = 0x811C9DC5
-    for byte in name.encode():
-        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return f"{workflow}-{digest}"
 
 
 def memoized_nodes(original: str, nodes: Mapping[str, Any], new: str) -> dict[str, dict[str, Any]]:
