@@ -19,6 +19,7 @@ from admission.core.policy import (
     exemptions,
     legacy,
     library,
+    metadata,
     overrides,
     secure,
     security_context,
@@ -112,6 +113,10 @@ def evaluate(
         authors.check(ctx, ctx.obj)
         if deleting or ctx.findings.violations:
             return decide(ctx) if ctx.findings.violations else _skip(config, "DELETE")
+    if ctx.is_update and kind in METADATA_RULES:
+        METADATA_RULES[kind](ctx)  # metadata the templates or the cron controller read
+        if ctx.findings.violations:
+            return decide(ctx)
     if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, ctx.obj):
         return _skip(config, "no significant change")
     if not isinstance(ctx.obj.get("spec"), dict):
@@ -256,6 +261,10 @@ def _warn_running(ctx: Context) -> None:
         )
 
 
+METADATA_RULES: Final[dict[str, Callable[[Context], None]]] = {
+    WORKFLOW: metadata.check_workflow,
+    CRON_WORKFLOW: metadata.check_cron,
+}
 RULES: Final[dict[str, Callable[[Context], None]]] = {
     WORKFLOW: _workflow,
     CRON_WORKFLOW: _cron_workflow,
