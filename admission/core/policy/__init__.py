@@ -21,6 +21,7 @@ from admission.core.policy import (
     library,
     metadata,
     overrides,
+    resubmit,
     secure,
     security_context,
     spelling,
@@ -181,6 +182,7 @@ def _workflow(ctx: Context) -> None:
         secure.check_update(ctx)
     else:
         status.check_create(ctx)
+        resubmit.check_spec(ctx)
 
 
 def _cron_workflow(ctx: Context) -> None:
