@@ -31,7 +31,7 @@ from argocontroller import WorkflowController, render_config
 from controlplane import ControlPlane
 from expect import NS, SPEC_CHANGED
 from identities import ARGO_NAMESPACE, WEBHOOK
-from kubelet import finish_step
+from kubelet import PodExecutor, finish_step
 from library import start_running
 from processes import free_port, wait_for
 from workflows import (
@@ -313,7 +313,7 @@ def test_argos_configmap_edited_to_secure_the_webhook_refuses_the_update_the_con
     argo_strict: WorkflowController,
     admin: k8s.ApiClient,
     alice: k8s.ApiClient,
-    executor: k8s.ApiClient,
+    executor: PodExecutor,
     tmp_path: Path,
     record_property: Any,
 ) -> None:
