@@ -143,6 +143,15 @@ def executor_role(namespace: str) -> dict:
             "metadata": {"name": "executor", "namespace": namespace}, "rules": rules}
 
 
+def agent_role(namespace: str) -> dict:
+    """Argo's minimum for the agent of HTTP and plugin templates in a Workflow's namespace
+    (manifests/quick-start/base/agent-role.yaml, v3.7.18 and v4.0.5)."""
+    rules = [rule(["argoproj.io"], ["workflowtasksets"], ["list", "watch"]),
+             rule(["argoproj.io"], ["workflowtasksets/status"], ["patch"])]
+    return {"apiVersion": RBAC, "kind": "Role",
+            "metadata": {"name": "agent", "namespace": namespace}, "rules": rules}
+
+
 def template_reader_cluster_role() -> dict:
     """Reading the cluster-scoped template library (`argo submit --from
     clusterworkflowtemplate/NAME`): Argo's argo-aggregate-to-view allows it, but a namespace
@@ -235,6 +244,8 @@ def bootstrap_objects() -> list[dict]:
     objects.append(role)
     objects += [bind(role, account_subject(account), namespace=namespace)
                 for account in (EXECUTOR, TEMPLATE_ACCOUNT, PATCHED_ACCOUNT)]
+    agent = agent_role(namespace)
+    objects += [agent, bind(agent, account_subject(EXECUTOR), namespace=namespace)]
     webhook = webhook_cluster_role()
     objects += [webhook, bind(webhook, user_subject(WEBHOOK))]
     return objects

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from admission.core.podnames import fnv32a
+from admission.core.podnames import fnv32a, node_id
 from argocli import ArgoCLI
 from argocontroller import WorkflowController
 from expect import NS, refused
@@ -31,7 +31,7 @@ from kubelet import (
     step_node_name,
     wait_for_step_pod,
 )
-from library import create_library, start_relay, submit_to_approval
+from library import create_library, submit_ref, submit_to_approval
 from processes import wait_for
 from webhook import DENIED
 from workflows import (
@@ -41,10 +41,13 @@ from workflows import (
     WORKFLOW_LABEL,
     create,
     custom,
+    find_node,
     get_workflow,
     main_args,
+    node_phase,
     wait_for_node,
     wait_for_phase,
+    wait_for_pods,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.argo,
@@ -62,7 +65,14 @@ def refusal_of(rule: str, message: str) -> None:
 
 def at_produce(alice: k8s.ApiClient, admin: k8s.ApiClient, argo: ArgoCLI) -> tuple[str, dict]:
     """Alice's relay, approved, its produce pod created: (name, produce's pod)."""
-    name = start_relay(alice, admin, NS)
+    return at_produce_of(alice, admin, argo, create_library(admin, NS, "relay", "toolbox")[
+        "relay"])
+
+
+def at_produce_of(alice: k8s.ApiClient, admin: k8s.ApiClient, argo: ArgoCLI,
+                  relay: str) -> tuple[str, dict]:
+    """Alice's Workflow of relay `relay`, approved, its produce pod created."""
+    name = submit_to_approval(alice, admin, NS, relay)
     argo("resume", name)
     return name, wait_for_step_pod(admin, NS, name, "produce")
 
@@ -189,5 +199,61 @@ def test_a_resubmit_with_another_template_than_its_original_is_refused(
     message = refused(lambda: create(alice, forged))
     refusal_of("[resubmit]", message)
     assert "spec.workflowTemplateRef differs from the original Workflow" in message
+    name = argo("resubmit", origin, "-o", "name").strip().splitlines()[-1].strip()
+    wait_for_node(admin, NS, name, "approve", ["Running"])
+
+
+def test_a_task_sets_status_from_a_step_pod_is_refused_and_the_agent_pods_taken(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, argo: ArgoCLI) -> None:
+    """An HTTP step: the controller creates the task set and the agent pod
+    (`<NodeID("agent")>-agent`). Another Workflow's step pod, same account, may not report the
+    call; the agent pod's report is taken and the step succeeds with it."""
+    library = create_library(admin, NS, "caller", "relay", "toolbox")
+    _, other_pod = at_produce(alice, admin, argo)
+    name = submit_ref(alice, admin, NS, library["caller"],
+                      lambda wf: node_phase(wf, "call") in ("Pending", "Running"),
+                      what="to have step call started")
+    agent = wait_for_pods(admin, NS, name, lambda pods: [p for p in pods if p["metadata"][
+        "name"] == f"{name}-{fnv32a('agent')}-agent"], what="to include the agent pod")[0]
+    node = node_id(name, step_node_name(name, 0, "call"))
+    report = {"status": {"nodes": {node: {"phase": "Succeeded", "outputs": {"result": "200"}}}}}
+
+    def as_pod(pod: dict[str, Any]) -> Any:
+        return custom(executor.bound_client(pod)).patch_namespaced_custom_object_status(
+            GROUP, VERSION, NS, "workflowtasksets", name, report)
+
+    message = refused(lambda: as_pod(other_pod))
+    refusal_of("[task-set]", message)
+    assert f"written by its agent pod ({agent['metadata']['name']})" in message
+    as_pod(agent)
+    workflow = wait_for_node(admin, NS, name, "call", ["Succeeded"])
+    assert find_node(workflow, "call")["outputs"]["result"] == "200"
+
+
+def test_a_memoized_resubmit_after_its_library_template_changed_is_refused_saying_what_to_do(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, argo: ArgoCLI) -> None:
+    """The origin ran produce from the toolbox as it was; the library's author then changed
+    produce. `argo resubmit --memoized` copies the origin's stored templates, which would run
+    the old produce: refused, saying to resubmit without --memoized, which then runs."""
+    library = create_library(admin, NS, "relay", "toolbox")
+    origin, produce = at_produce_of(alice, admin, argo, library["relay"])
+    result = report_outputs(executor, get_workflow(admin, NS, origin),
+                            step_node_name(origin, 1, "produce"), OWN)
+    complete_outputs(executor, NS, result)
+    finish_pod(admin, produce)
+    wait_for_step_pod(admin, NS, origin, "consume")
+    argo("terminate", origin)
+    wait_for_phase(admin, NS, origin, ["Failed"])
+    toolbox = custom(admin).get_namespaced_custom_object(GROUP, VERSION, NS,
+                                                         "workflowtemplates", library["toolbox"])
+    toolbox["spec"]["templates"][0]["container"]["args"] = ["echo changed > /tmp/out"]
+    custom(admin).replace_namespaced_custom_object(GROUP, VERSION, NS, "workflowtemplates",
+                                                   library["toolbox"], toolbox)
+    failure = argo.run("resubmit", "--memoized", origin)
+    assert failure.returncode != 0, failure.stdout
+    assert "edited since the original Workflow" in failure.stderr, failure.stderr
+    assert "resubmit without --memoized" in failure.stderr
     name = argo("resubmit", origin, "-o", "name").strip().splitlines()[-1].strip()
     wait_for_node(admin, NS, name, "approve", ["Running"])
