@@ -24,6 +24,7 @@ from forgeries import (
     forge_succeeded_step,
     list_as_active,
     make_replacing_cron,
+    memoized_resubmit_of,
     patch_cron,
     point_artifacts_at,
     secret_volumes,
@@ -363,3 +364,32 @@ def test_an_annotation_changed_while_a_workflow_waits_reaches_the_step_that_read
     argo("resume", name)
     assert main_args([wait_for_step_pod(admin, NS, name, "notify")]) == [["--channel",
                                                                           FORGED_OUT]]
+
+
+def test_a_memoized_resubmit_of_another_template_skips_its_step_and_feeds_the_origins_output(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, argo: ArgoCLI) -> None:
+    """Alice's run of one relay produced her text, then was terminated; a Workflow with the
+    nodes a memoized resubmit of it has, but referencing another relay (whose produce would
+    run another toolbox): the controller creates no produce pod, and consume runs her text."""
+    mine = create_library(admin, NS, "relay", "toolbox")
+    theirs = create_library(admin, NS, "relay", "toolbox")
+    origin = submit_to_approval(alice, admin, NS, mine["relay"])
+    argo("resume", origin)
+    produce = wait_for_step_pod(admin, NS, origin, "produce")
+    result = report_outputs(executor, get_workflow(admin, NS, origin),
+                            step_node_name(origin, 1, "produce"),
+                            {"parameters": [{"name": "out", "value": FORGED_OUT}]})
+    complete_outputs(executor, NS, result)
+    finish_pod(admin, produce)
+    wait_for_step_pod(admin, NS, origin, "consume")
+    argo("terminate", origin)
+    forged = memoized_resubmit_of(wait_for_phase(admin, NS, origin, ["Failed"]),
+                                  theirs["relay"])
+    create(alice, forged)
+    name = forged["metadata"]["name"]
+    wait_for_workflow(admin, NS, name, lambda wf: find_node(wf, "approve") is not None,
+                      what="to run")
+    argo("resume", name)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [[FORGED_OUT]]
+    assert step_pod(list_pods(admin, NS, name), "produce") is None

@@ -21,6 +21,7 @@ from admission.core.podnames import fnv32a, node_id
 from argocli import ArgoCLI
 from argocontroller import WorkflowController
 from expect import NS, refused
+from forgeries import memoized_resubmit_of
 from kubelet import (
     PodExecutor,
     complete_outputs,
@@ -257,3 +258,28 @@ def test_a_memoized_resubmit_after_its_library_template_changed_is_refused_sayin
     assert "resubmit without --memoized" in failure.stderr
     name = argo("resubmit", origin, "-o", "name").strip().splitlines()[-1].strip()
     wait_for_node(admin, NS, name, "approve", ["Running"])
+
+
+def test_a_memoized_resubmit_of_another_template_is_refused_and_argos_own_runs(
+        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, argo: ArgoCLI) -> None:
+    """The nodes `argo resubmit --memoized` would write, the origin's produce output in them,
+    but a ref to another relay: refused, naming the ref. Argo's own memoized resubmit of the
+    origin skips produce and hands its output to consume."""
+    mine = create_library(admin, NS, "relay", "toolbox")
+    theirs = create_library(admin, NS, "relay", "toolbox")
+    origin, produce = at_produce_of(alice, admin, argo, mine["relay"])
+    result = report_outputs(executor, get_workflow(admin, NS, origin),
+                            step_node_name(origin, 1, "produce"), OWN)
+    complete_outputs(executor, NS, result)
+    finish_pod(admin, produce)
+    wait_for_step_pod(admin, NS, origin, "consume")
+    argo("terminate", origin)
+    forged = memoized_resubmit_of(wait_for_phase(admin, NS, origin, ["Failed"]), theirs["relay"])
+    message = refused(lambda: create(alice, forged))
+    refusal_of("[resubmit]", message)
+    assert "spec.workflowTemplateRef differs from the original Workflow" in message
+    name = argo("resubmit", "--memoized", origin, "-o", "name").strip().splitlines()[-1].strip()
+    wait_for_node(admin, NS, name, "approve", ["Running"])
+    argo("resume", name)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-its-own-pod"]]
