@@ -89,6 +89,7 @@ RULES: Final = (
     "merge",
     "overrides",
     "request",
+    "resubmit",
     "restricted",
     "secure",
     "security-context",
