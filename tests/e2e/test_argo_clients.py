@@ -534,16 +534,18 @@ def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_o
 
 def test_a_task_result_written_before_its_node_exists_is_asked_to_retry_then_taken(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: PodExecutor, kube_argo: ArgoCLI) -> None:
+        executor: PodExecutor, executor_account: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
     """The controller creates a step's pod, then writes its node into the Workflow: the
     executor's first write can come before the node. The door answers 429 with Retry-After,
-    which Argo's executor retries, and admits the write once the controller has the node."""
+    which Argo's executor retries, and admits the write once the controller has the node.
+    (That gap cannot be held open here, so the early write is made before the step's pod
+    exists too, as the executor's account: the door asks for the node before the pod.)"""
     name = start_relay(alice, admin, NS)
     workflow = get_workflow(admin, NS, name)
     node = step_node_name(name, 1, "produce")
     outputs = {"parameters": [{"name": "out", "value": "from-the-executor"}]}
     with pytest.raises(ApiException) as early:
-        report_outputs(executor, workflow, node, outputs, retry=False)
+        report_outputs(executor_account, workflow, node, outputs, retry=False)
     assert (early.value.status, early.value.headers.get("Retry-After")) == (429, "1")
     refusal_of("[task-result]", error_message(early.value))
     assert "(yet)" in error_message(early.value)
