@@ -28,7 +28,7 @@ from controlplane import ControlPlane
 from expect import NS, SPEC_CHANGED
 from harness.processes import free_port, wait_for
 from identities import ARGO_NAMESPACE, WEBHOOK
-from kubelet import finish_step
+from kubelet import PodExecutor, finish_step
 from library import start_running
 from webhook import Webhook, serve
 from workflows import (
@@ -236,7 +236,7 @@ def test_argos_configmap_edited_to_secure_the_webhook_refuses_the_update_the_con
     argo_strict: WorkflowController,
     admin: k8s.ApiClient,
     alice: k8s.ApiClient,
-    executor: k8s.ApiClient,
+    executor: PodExecutor,
     tmp_path: Path,
     record_property: Any,
 ) -> None:

@@ -23,7 +23,9 @@ from admission.core.policy import (
     instance_id,
     legacy,
     library,
+    metadata,
     overrides,
+    resubmit,
     rules,
     secure,
     security_context,
@@ -120,7 +122,7 @@ def evaluate(
     kind = first.kind
     if first.problem:
         return _errored(config, 400, Violation(rules.REQUEST, "malformed request", first.problem))
-    deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS
+    deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS | RESULT_KINDS
     if kind is None or not (request.operation in ("CREATE", "UPDATE") or deleting):
         return _skip(config, "not a policed kind or operation")
     if request.sub_resource not in ("", "status"):
@@ -137,6 +139,10 @@ def evaluate(
         authors.check(ctx, ctx.obj)
         if deleting or ctx.findings.violations:
             return decide(ctx) if ctx.findings.violations else _skip(config, "DELETE")
+    if ctx.is_update and kind in METADATA_RULES:
+        METADATA_RULES[kind](ctx)  # metadata the templates or the cron controller read
+        if ctx.findings.violations:
+            return decide(ctx)
     if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, ctx.obj):
         return _skip(config, "no significant change")
     if not isinstance(ctx.obj.get("spec"), dict):
@@ -201,6 +207,7 @@ def _workflow(ctx: Context) -> None:
         secure.check_update(ctx)
     else:
         status.check_create(ctx)
+        resubmit.check_spec(ctx)
 
 
 def _cron_workflow(ctx: Context) -> None:
@@ -290,6 +297,10 @@ def _warn_running(ctx: Context) -> None:
         )
 
 
+METADATA_RULES: Final[dict[str, Callable[[Context], None]]] = {
+    WORKFLOW: metadata.check_workflow,
+    CRON_WORKFLOW: metadata.check_cron,
+}
 RULES: Final[dict[str, Callable[[Context], None]]] = {
     WORKFLOW: _workflow,
     CRON_WORKFLOW: _cron_workflow,

@@ -19,6 +19,7 @@ Rule = Literal[
     "overrides",
     "request",
     "restricted",
+    "resubmit",
     "secure",
     "security-context",
     "spelling",
@@ -41,6 +42,7 @@ MERGE: Final = "merge"
 MUTATE: Final = "mutate"
 OVERRIDES: Final = "overrides"
 REQUEST: Final = "request"
+RESUBMIT: Final = "resubmit"
 RESTRICTED: Final = "restricted"
 SECURE: Final = "secure"
 SECURITY_CONTEXT: Final = "security-context"

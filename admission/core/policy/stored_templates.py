@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from admission.core.diff import diff_lines, equivalent
-from admission.core.objects import spec_list, spec_of, walk
+from admission.core.objects import labels_of, spec_list, spec_of, walk
 from admission.core.policy import rules
 from admission.core.policy.context import Context
 from admission.core.policy.membership import in_library
@@ -31,6 +31,7 @@ from admission.core.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
 SCOPES: Final = {"namespaced": NAMESPACED, "cluster": CLUSTER}
 INLINE: Final = "inline/"
+MEMOIZED_FROM: Final = "workflows.argoproj.io/resubmitted-from-workflow"
 
 
 def check_create(ctx: Context, stored: Any) -> None:
@@ -76,12 +77,16 @@ def _check_entry(ctx: Context, key: str, written: Any) -> None:
         return
     if any(equivalent(want, written, "Template") for want in candidates):
         return
-    ctx.deny(
-        rules.STATUS,
-        reason,
-        f"it differs from {holder_key}; Argo would run the stored copy instead:",
-        path,
-    )
+    origin = labels_of(ctx.obj).get(MEMOIZED_FROM)
+    if origin:  # resubmitted: only --memoized copies the original's stored templates
+        detail = (
+            f"{holder_key} was edited since the original Workflow {origin} ran: a memoized "
+            "resubmit copies the original's stored templates and would re-run the version no "
+            "longer in the library; resubmit without --memoized to run the library's version:"
+        )
+    else:
+        detail = f"it differs from {holder_key}; Argo would run the stored copy instead:"
+    ctx.deny(rules.STATUS, reason, detail, path)
     ctx.findings.diff.extend(diff_lines(candidates[0], written, prefix=path, type_name="Template"))
 
 
