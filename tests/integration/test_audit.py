@@ -44,9 +44,9 @@ def test_denial_line_names_user_rule_message_and_diff(server: Server) -> None:
     assert line["operation"] == "UPDATE"
     assert (line["namespace"], line["name"]) == ("team-a", "hello-running")
     assert line["message"].startswith("[secure] WorkflowSpec may not change")
-    assert line[audit.DIFF] == ["spec.arguments.parameters[name=greeting].value: 'hi' -> 'changed'"]
-    assert line[audit.DRY_RUN] is False
-    assert line[audit.TIME].endswith("Z")
+    assert line["diff"] == ["spec.arguments.parameters[name=greeting].value: 'hi' -> 'changed'"]
+    assert line["dry_run"] is False
+    assert line["time"].endswith("Z")
 
 
 def test_dry_run_line_says_so_and_gets_the_same_verdict(server: Server) -> None:
@@ -54,7 +54,7 @@ def test_dry_run_line_says_so_and_gets_the_same_verdict(server: Server) -> None:
     review["request"]["dryRun"] = True
     response = server.admit(review)
     assert response["allowed"] is False
-    assert line_for(server, review["request"]["uid"])[audit.DRY_RUN] is True
+    assert line_for(server, review["request"]["uid"])["dry_run"] is True
 
 
 def test_allowed_requests_are_not_written_at_info_level(server: Server) -> None:
