@@ -66,7 +66,10 @@ def _compare(ctx: Context, workflow: str, expected: set[str], what: str, rule: R
             rule,
             f"{ctx.kind} {metadata_of(ctx.obj).get('name')} of Workflow {ctx.namespace}/{workflow} "
             f"is written by {what} ({shown}), not by pod {seen} ({user})",
-            "the controller copies it into that node; a pod of the same service account "
+            "the controller copies its status into the Workflow's HTTP and plugin nodes; only "
+            "the agent pod reports them"
+            if ctx.kind == TASK_SET
+            else "the controller copies it into that node; a pod of the same service account "
             "writes only its own node's",
             "metadata.name",
         )

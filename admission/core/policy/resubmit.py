@@ -190,7 +190,7 @@ def check_spec(ctx: Context) -> None:
         ctx.deny(
             "resubmit",
             f"{path} differs from the original Workflow {ctx.namespace}/{original}'s",
-            f"argo resubmit copies the original's spec ({detail}); expected writer: Argo's "
+            f"Argo's resubmit copies {detail} from the original; expected writer: Argo's "
             f"resubmit of {original}, seen: {ctx.request.username}",
             path,
         )
@@ -224,7 +224,7 @@ def _parameters_problem(original: list[Any], written: list[Any]) -> tuple[str, s
             return None
     return (
         "spec.arguments.parameters",
-        "its parameters, after the ones given with -p NAME=VALUE",
+        "the parameters (after the ones given with -p NAME=VALUE)",
     )
 
 
@@ -253,5 +253,5 @@ def _other_fields(
             and equivalent({key: got}, {key: defaults.get(key)})
         ):
             continue  # /mutate set it from workflowDefaults, as it did for the original
-        return f"spec.{key}", f"spec.{key} unchanged"
+        return f"spec.{key}", f"spec.{key} as it is"
     return None

@@ -265,7 +265,7 @@ def check_delete(ctx: Context) -> None:
         rule,
         f"{ctx.kind} {ctx.namespace}/{name} belongs to Workflow {ctx.namespace}/{workflow}, "
         f"which is still running; {ctx.request.username} may not delete it",
-        "the controller deletes it when the Workflow completes, Kubernetes with the Workflow; "
-        "delete (or stop) the Workflow instead",
+        "it goes once the Workflow has finished (the controller deletes its task results) or "
+        "with the Workflow (Kubernetes' garbage collector); stop or delete the Workflow instead",
         "metadata.name",
     )
