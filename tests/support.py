@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -21,6 +23,7 @@ __all__ = [
     "GOOD_WORKFLOW",
     "MergeOracle",
     "assert_same",
+    "load_script",
     "load_yaml",
     "make_review",
     "require_binaries",
@@ -86,6 +89,17 @@ def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
     # them as Go does, in Go's order: compare with nothing but zero values left out.
     strict_got, strict_want = strip_empty(got_spec), strip_empty(want_spec)
     assert strict_got == strict_want, "\n".join(diff_normalised(strict_want, strict_got))
+
+
+def load_script(name: str, path: Path) -> ModuleType:
+    """A script that is not a module on the path (charts/argo-admission/gen-readme.py), loaded
+    as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 class MergeOracle:

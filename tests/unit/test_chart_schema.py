@@ -4,28 +4,18 @@ subtrees from admission/core/securityfields.py. Kubernetes' own blocks pass thro
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import yaml
+
+from support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts/argo-admission"
 
 
-def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_schema", CHART / "gen-schema.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-GEN = generator()
+GEN = load_script("gen_schema", CHART / "gen-schema.py")
 SCHEMA = json.loads((CHART / "values.schema.json").read_text(encoding="utf-8"))
 
 
