@@ -406,6 +406,21 @@ def perturbations(
         )
         children = [*node.get("children", []), f"{new['metadata']['name']}-1"]
         yield f"node {nid} children", _with(new, ["status", "nodes", nid, "children"], children)
+    touched = [i for i, n in nodes.items() if i in before and before[i] != n]
+    if touched:  # a node the operation changed: no operation adds an output parameter
+        nid = rng.choice(touched)
+        outputs = copy.deepcopy(nodes[nid].get("outputs") or {})
+        outputs["parameters"] = [*outputs.get("parameters", []), {"name": "extra", "value": "x"}]
+        yield (
+            f"changed node {nid} outputs",
+            _with(new, ["status", "nodes", nid, "outputs"], outputs),
+        )
+    phase = (new.get("status") or {}).get("phase")
+    if phase != "Succeeded":
+        yield "status.phase", _with(new, ["status", "phase"], "Succeeded")
+    yield "status.finishedAt", _with(new, ["status", "finishedAt"], "2030-01-01T00:00:00Z")
+    forged_out = {"parameters": [{"name": "result", "value": "forged"}]}
+    yield "status.outputs", _with(new, ["status", "outputs"], forged_out)
     forged_node = {
         "id": "x",
         "name": "x",
