@@ -49,6 +49,7 @@ from identities import ADMIN, ALICE, PATCHED_ACCOUNT, TEMPLATE_ACCOUNT, account_
 from kubelet import (
     complete_outputs,
     finish_pod,
+    finish_step,
     patch_task_result,
     report_outputs,
     step_node_name,
@@ -349,6 +350,45 @@ def test_argo_retry_restarting_a_succeeded_step_runs_it_again_with_the_parameter
     assert approve["inputs"]["parameters"] == [{"name": "msg", "value": "again"}]
     assert stored_spec(workflow)["arguments"] == {"parameters": [{"name": "msg",
                                                                   "value": "again"}]}
+
+
+def test_argo_retry_restarting_a_succeeded_container_step_resets_the_root_and_the_step(
+        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: k8s.ApiClient, argo: ArgoCLI) -> None:
+    """A Succeeded steps Workflow whose step runs a container: FormulateRetryWorkflow deletes
+    the selected step's pod node and resets the root and step group (Running, a new startedAt,
+    finishedAt and the emptied outboundNodes cleared); the step runs again with the parameter."""
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, hello(admin)))
+    finish_step(executor, admin, NS, name, 0, "a")
+    wait_for_phase(admin, NS, name, ["Succeeded"])
+    old_pods = {p["metadata"]["uid"] for p in list_pods(admin, NS, name)}
+    argo("retry", name, "--restart-successful", "--node-field-selector", "displayName=a",
+         "-p", "msg=again")
+    pods = wait_for_pods(admin, NS, name,
+                         lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
+                         what="to include a pod of step a created after the retry")
+    assert main_args([p for p in pods if p["metadata"]["uid"] not in old_pods]) == [["again"]]
+
+
+def test_argo_cron_create_and_update_of_a_cron_workflow_that_has_run(
+        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
+        tmp_path: Path) -> None:
+    """`argo cron create FILE` sends Go's zero status (no omitempty: `failed: 0`, `phase: ""`);
+    once the cron controller has run it and written its status, `argo cron update FILE` sends
+    the file's object with a zero status again (cron/update.go), and the controller rewrites
+    its status."""
+    name = unique("cron")
+    body = make_cron_workflow(name, NS, {"workflowTemplateRef": {"name": hello(admin, argo)}})
+    body["spec"]["schedules"] = ["* * * * *"]
+    argo("cron", "create", write_yaml(tmp_path / "cron.yaml", body))
+    wait_for(lambda: get_cron_workflow(admin, NS, name).get("status") or {},
+             until=lambda s: s.get("lastScheduledTime"), timeout=90.0,
+             what=f"the cron controller to run {name}")
+    body["spec"]["workflowSpec"]["arguments"] = {"parameters": [{"name": "msg", "value": "new"}]}
+    argo("cron", "update", write_yaml(tmp_path / "cron.yaml", body))
+    updated = get_cron_workflow(admin, NS, name)
+    assert updated["spec"]["workflowSpec"]["arguments"]["parameters"][0]["value"] == "new"
 
 
 @pytest.mark.parametrize(("command", "strategy"), [("stop", "Stop"), ("terminate", "Terminate")])
