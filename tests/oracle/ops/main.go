@@ -3,6 +3,11 @@
 //
 // It reads one JSON request per line on stdin and writes one JSON answer per line:
 //
+//	{"op":"submit","object":{Workflow}|null,"from":"workflowtemplate/N"|"clusterworkflowtemplate/N"|"cronwf/N",
+//	 "templates":[{WorkflowTemplate|ClusterWorkflowTemplate|CronWorkflow}...],"submitOptions":{SubmitOpts}}
+//	  workflowServer.CreateWorkflow (a file) or SubmitWorkflow (--from): NewWorkflowFromWorkflowTemplate
+//	  or ConvertCronWorkflowToWorkflow, ApplySubmitOpts, and ValidateWorkflow, which writes
+//	  status.storedTemplates, against a fake clientset holding the templates
 //	{"op":"retry","object":{Workflow},"restartSuccessful":bool,"nodeFieldSelector":"","parameters":[...]}
 //	  FormulateRetryWorkflow, Dehydrate and LabelActor, as workflowServer.RetryWorkflow runs them
 //	{"op":"resubmit","object":{Workflow},"memoized":bool,"parameters":[...]}
@@ -51,6 +56,9 @@ type request struct {
 	Message           string            `json:"message"`
 	Phase             string            `json:"phase"`
 	OutputParameters  map[string]string `json:"outputParameters"`
+	From              string            `json:"from"`
+	Templates         []json.RawMessage `json:"templates"`
+	SubmitOpts        json.RawMessage   `json:"submitOptions"`
 }
 
 type answer struct {
@@ -83,6 +91,8 @@ func main() {
 
 func run(ctx context.Context, req *request) (any, error) {
 	switch req.Op {
+	case "submit":
+		return submit(ctx, req)
 	case "retry":
 		return retry(ctx, req)
 	case "resubmit":
