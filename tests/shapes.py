@@ -508,3 +508,51 @@ def cron_perturbations(
         "status.lastScheduledTime",
         _with(new, ["status", "lastScheduledTime"], "2020-01-01T00:00:00Z"),
     )
+
+
+# Library templates a user of team-a may run (tests/fixtures/templates/library.yaml): one with
+# a parameter, one with Workflow-level settings, one calling a ClusterWorkflowTemplate by ref.
+SUBMITTABLE = (
+    ("workflowtemplate", "hello"),
+    ("workflowtemplate", "tuned"),
+    ("workflowtemplate", "calls-cluster"),
+    ("clusterworkflowtemplate", "shared-steps"),
+)
+
+
+def submission(rng: random.Random, index: int) -> dict[str, Any]:
+    """An `argo submit` request: a file with a ref, or --from a template or a CronWorkflow,
+    with the SubmitOpts flags a ref Workflow may carry (-p, --entrypoint, -l, --annotations,
+    --generate-name / --name)."""
+    kind, name = rng.choice(SUBMITTABLE)
+    opts: dict[str, Any] = {}
+    if name == "hello" and rng.random() < 0.6:
+        opts["parameters"] = [f"msg={rng.choice(VALUES)}"]
+    if rng.random() < 0.3:
+        opts["labels"] = "team=a,run=nightly"
+    if rng.random() < 0.2:
+        opts["annotations"] = "note=from the CLI"
+    if rng.random() < 0.15:
+        opts["generateName"] = f"sub-{index}-"
+    elif rng.random() < 0.15:
+        opts["name"] = f"sub-{index}"
+    how = rng.choice(("file", "from", "cronwf"))
+    request: dict[str, Any] = {"op": "submit", "submitOptions": opts or None}
+    ref: dict[str, Any] = {"name": name}
+    if kind == "clusterworkflowtemplate":
+        ref["clusterScope"] = True
+    if how == "from":
+        request["from"] = f"{kind}/{name}"
+    elif how == "cronwf":
+        cron = cron_workflow(rng, index, ran=False)
+        cron["spec"]["workflowSpec"] = {"workflowTemplateRef": ref}
+        request["from"] = f"cronwf/{cron['metadata']['name']}"
+        request["cron"] = cron
+    else:
+        request["object"] = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {"generateName": f"{name}-", "namespace": "team-a"},
+            "spec": {"workflowTemplateRef": ref},
+        }
+    return request
