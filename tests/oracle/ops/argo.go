@@ -38,6 +38,15 @@ func readCron(raw json.RawMessage) (*wfv1.CronWorkflow, error) {
 	return &cron, nil
 }
 
+// dehydrated: the Workflow as a client's Dehydrate leaves it (compressed nodes when large).
+func dehydrated(ctx context.Context, req *request) (any, error) {
+	wf, err := readWorkflow(req.Object)
+	if err != nil {
+		return nil, err
+	}
+	return wf, dehydrate(ctx, wf)
+}
+
 // submit: the Workflow argo-server (or the CLI's in-process server) creates for `argo submit`.
 func submit(ctx context.Context, req *request) (any, error) {
 	client := wffake.NewSimpleClientset()

@@ -21,6 +21,9 @@
 //	  the merge patch of the CLI, applied as the API server applies it
 //	{"op":"template","object":{WorkflowTemplate|ClusterWorkflowTemplate}}
 //	  the file's object as `argo template create/update` and `argo cluster-template` send it
+//	{"op":"dehydrate","object":{Workflow},"maxWorkflowSize":N}
+//	  hydrator.Dehydrate: the nodes compressed into status.compressedNodes when the Workflow is
+//	  larger than MAX_WORKFLOW_SIZE (any request may set it, as the environment variable does)
 //	{"op":"types"}
 //	  Argo's API types field by field: JSON name, kind, omitempty, held type (gofields.py's data)
 //	{"op":"roundtrip","object":{Workflow|CronWorkflow|...}}
@@ -38,6 +41,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 
 	jsonpatch "github.com/evanphx/json-patch"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -59,6 +63,7 @@ type request struct {
 	From              string            `json:"from"`
 	Templates         []json.RawMessage `json:"templates"`
 	SubmitOpts        json.RawMessage   `json:"submitOptions"`
+	MaxWorkflowSize   int               `json:"maxWorkflowSize"`
 }
 
 type answer struct {
@@ -90,7 +95,13 @@ func main() {
 }
 
 func run(ctx context.Context, req *request) (any, error) {
+	if req.MaxWorkflowSize > 0 { // packer reads it on every call (workflow/packer/packer.go)
+		_ = os.Setenv("MAX_WORKFLOW_SIZE", strconv.Itoa(req.MaxWorkflowSize))
+		defer func() { _ = os.Unsetenv("MAX_WORKFLOW_SIZE") }()
+	}
 	switch req.Op {
+	case "dehydrate":
+		return dehydrated(ctx, req)
 	case "submit":
 		return submit(ctx, req)
 	case "retry":
