@@ -13,7 +13,10 @@ single-field forgeries of an operation's result in the fields the controller tru
 
 from __future__ import annotations
 
+import base64
 import copy
+import gzip
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -308,7 +311,7 @@ def _publish_globals(tree: Tree, status: dict[str, Any]) -> None:
 def operations(rng: random.Random, wf: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The operations Argo's clients allow on `wf`, with flags, as oracle requests."""
     status = wf["status"]
-    nodes = status["nodes"].values()
+    nodes = (status.get("nodes") or _decompressed(status)).values()
     phase = status["phase"]
     names = [n["displayName"] for n in nodes if n["type"] in ("Pod", "Suspend", "Retry")]
     if phase in ("Failed", "Error"):
@@ -336,6 +339,13 @@ def operations(rng: random.Random, wf: dict[str, Any]) -> Iterator[dict[str, Any
         yield from _suspend_operations(rng, active)
     elif wf["spec"].get("suspend"):
         yield {"op": "resume"}
+
+
+def _decompressed(status: dict[str, Any]) -> dict[str, Any]:
+    """status.compressedNodes read back (base64 of gzip of the nodes' JSON)."""
+    packed = status.get("compressedNodes")
+    nodes: dict[str, Any] = json.loads(gzip.decompress(base64.b64decode(packed))) if packed else {}
+    return nodes
 
 
 def _suspend_operations(

@@ -96,7 +96,12 @@ def workflow_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[st
         index += 1
         old = sent(oracle, {"op": "roundtrip", "object": shapes.workflow(rng, index)})
         assert old is not None
+        large = int(len(json.dumps(old)) * 0.9)  # over MAX_WORKFLOW_SIZE: nodes compressed
+        if rng.random() < 0.15:  # as a client's Dehydrate left it
+            old = sent(oracle, {"op": "dehydrate", "object": old, "maxWorkflowSize": large}) or old
         for request in shapes.operations(rng, old):
+            if rng.random() < 0.25:
+                request["maxWorkflowSize"] = large
             new = sent(oracle, {**request, "object": old})
             if new is None:
                 continue
@@ -174,6 +179,7 @@ def test_every_operation_argo_allows_is_admitted_and_its_forgeries_are_not(
         forged += check(label, old, new, rng, problems)
         done += 1
         op = json.loads(label)["op"] + (" --memoized" if json.loads(label).get("memoized") else "")
+        op += " (compressed nodes)" if (new.get("status") or {}).get("compressedNodes") else ""
         by_op[op] = by_op.get(op, 0) + 1
         if done >= CASES:
             break
