@@ -1,9 +1,10 @@
 """Every write Argo's own clients make is admitted, and forgeries of it are not: Argo decides.
 
 For each supported Argo version, tests/shapes.py generates Workflows as the controller leaves
-them (and CronWorkflows), and tests/oracle/ops (`ops-oracle-<version>`, Argo's own Go functions:
-FormulateRetryWorkflow, ResumeWorkflow, updateSuspendedNode, patchShutdownStrategy, ...) says
-what the user's client sends for each operation Argo allows. Two properties:
+them (and CronWorkflows), tests/userops.py the operations users run on them, and
+tests/oracle/ops (`ops-oracle-<version>`, Argo's own Go functions: FormulateRetryWorkflow,
+ResumeWorkflow, updateSuspendedNode, patchShutdownStrategy, ...) says what the user's client
+sends for each operation Argo allows. Two properties:
 
 (a) the door admits that object as the user's UPDATE (or CREATE);
 (b) one field the controller trusts, changed in that object (a node's phase, outputs, startedAt
@@ -27,6 +28,7 @@ import pytest
 import yaml
 
 import shapes
+import userops
 from admission.core import gofields
 from admission.core.policyfile import load_config
 from admission.core.webhook import handle
@@ -99,7 +101,7 @@ def workflow_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[st
         large = int(len(json.dumps(old)) * 0.9)  # over MAX_WORKFLOW_SIZE: nodes compressed
         if rng.random() < 0.15:  # as a client's Dehydrate left it
             old = sent(oracle, {"op": "dehydrate", "object": old, "maxWorkflowSize": large}) or old
-        for request in shapes.operations(rng, old):
+        for request in userops.operations(rng, old):
             if rng.random() < 0.25:
                 request["maxWorkflowSize"] = large
             new = sent(oracle, {**request, "object": old})
@@ -116,7 +118,7 @@ def submit_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[str,
     index = 0
     while True:
         index += 1
-        request = shapes.submission(rng, index)
+        request = userops.submission(rng, index)
         cron = request.pop("cron", None)
         templates = [*LIBRARY, *([cron] if cron else [])]
         new = sent(oracle, {**request, "templates": templates})
@@ -153,7 +155,7 @@ def check(label: str, old: Any, new: Any, rng: random.Random, problems: list[str
         return 0
     tried = 0
     forgeries = (
-        shapes.cron_perturbations if new.get("kind") == "CronWorkflow" else shapes.perturbations
+        userops.cron_perturbations if new.get("kind") == "CronWorkflow" else userops.perturbations
     )
     for what, forged in forgeries(rng, old or {}, new):
         tried += 1
