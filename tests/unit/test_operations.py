@@ -1,9 +1,10 @@
 """Every write Argo's own clients make is admitted, and forgeries of it are not: Argo decides.
 
 For each supported Argo version, tests/shapes.py generates Workflows as the controller leaves
-them (and CronWorkflows), and tests/oracle/ops (`ops-oracle-<version>`, Argo's own Go functions:
-FormulateRetryWorkflow, ResumeWorkflow, updateSuspendedNode, patchShutdownStrategy, ...) says
-what the user's client sends for each operation Argo allows. Two properties:
+them (and CronWorkflows), tests/userops.py the operations users run on them, and
+tests/oracle/ops (`ops-oracle-<version>`, Argo's own Go functions: FormulateRetryWorkflow,
+ResumeWorkflow, updateSuspendedNode, patchShutdownStrategy, ...) says what the user's client
+sends for each operation Argo allows. Two properties:
 
 (a) the door admits that object as the user's UPDATE (or CREATE);
 (b) one field the controller trusts, changed in that object (a node's phase, outputs, startedAt
@@ -27,6 +28,7 @@ import pytest
 import yaml
 
 import shapes
+import userops
 from admission.core import gofields
 from admission.core.policyfile import load_config
 from admission.core.webhook import handle
@@ -97,7 +99,12 @@ def workflow_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[st
         index += 1
         old = sent(oracle, {"op": "roundtrip", "object": shapes.workflow(rng, index)})
         assert old is not None
-        for request in shapes.operations(rng, old):
+        large = int(len(json.dumps(old)) * 0.9)  # over MAX_WORKFLOW_SIZE: nodes compressed
+        if rng.random() < 0.15:  # as a client's Dehydrate left it
+            old = sent(oracle, {"op": "dehydrate", "object": old, "maxWorkflowSize": large}) or old
+        for request in userops.operations(rng, old):
+            if rng.random() < 0.25:
+                request["maxWorkflowSize"] = large
             new = sent(oracle, {**request, "object": old})
             if new is None:
                 continue
@@ -105,6 +112,20 @@ def workflow_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[st
                 yield json.dumps(request), None, {**new, "origin": old}
             else:
                 yield json.dumps(request), old, new
+
+
+def submit_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[str, Any, Any]]:
+    """(operation, None, new) for `argo submit` of generated requests: CREATEs."""
+    index = 0
+    while True:
+        index += 1
+        request = userops.submission(rng, index)
+        cron = request.pop("cron", None)
+        templates = [*LIBRARY, *([cron] if cron else [])]
+        new = sent(oracle, {**request, "templates": templates})
+        if new is not None:  # the API server's codec sets the kind the Go object left empty
+            new = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", **new}
+            yield json.dumps({k: v for k, v in request.items() if k != "object"}), None, new
 
 
 def cron_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[str, Any, Any]]:
@@ -135,7 +156,7 @@ def check(label: str, old: Any, new: Any, rng: random.Random, problems: list[str
         return 0
     tried = 0
     forgeries = (
-        shapes.cron_perturbations if new.get("kind") == "CronWorkflow" else shapes.perturbations
+        userops.cron_perturbations if new.get("kind") == "CronWorkflow" else userops.perturbations
     )
     for what, forged in forgeries(rng, old or {}, new):
         tried += 1
@@ -151,7 +172,8 @@ def _name(obj: Any) -> str:
 def test_every_operation_argo_allows_is_admitted_and_its_forgeries_are_not(
     oracle: MergeOracle,
 ) -> None:
-    """Properties (a) and (b) on CASES generated Workflow operations and a tenth as many crons."""
+    """(a) and (b) on CASES Workflow operations, a quarter as many submits, a tenth as many
+    CronWorkflow operations."""
     rng = random.Random(SEED)
     problems: list[str] = []
     done = forged = 0
@@ -160,8 +182,15 @@ def test_every_operation_argo_allows_is_admitted_and_its_forgeries_are_not(
         forged += check(label, old, new, rng, problems)
         done += 1
         op = json.loads(label)["op"] + (" --memoized" if json.loads(label).get("memoized") else "")
+        op += " (compressed nodes)" if (new.get("status") or {}).get("compressedNodes") else ""
         by_op[op] = by_op.get(op, 0) + 1
         if done >= CASES:
+            break
+    submits = 0
+    for label, old, new in submit_cases(oracle, rng):
+        forged += check(label, old, new, rng, problems)
+        submits += 1
+        if submits >= max(CASES // 4, 30):
             break
     crons = 0
     for label, old, new in cron_cases(oracle, rng):
@@ -169,5 +198,6 @@ def test_every_operation_argo_allows_is_admitted_and_its_forgeries_are_not(
         crons += 1
         if crons >= max(CASES // 10, 30):
             break
-    print(f"{done} Workflow operations {by_op}, {crons} CronWorkflow ones, {forged} forgeries")
+    print(f"{done} Workflow operations {by_op}, {submits} submits, {crons} CronWorkflow ones,")
+    print(f"{forged} forgeries")
     assert not problems, f"{len(problems)} disagreements:\n" + "\n".join(problems[:30])

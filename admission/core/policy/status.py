@@ -42,12 +42,21 @@ CONTROLLERS: Final = (
     "offloadNodeStatusVersion",
 )
 COMPLETED: Final = "Completed"
+# Argo's Go types of the two statuses (admission/core/gofields.py), for goreading.
+WORKFLOW_STATUS: Final = "WorkflowStatus"
+CRON_STATUS: Final = "CronWorkflowStatus"
 
 
 def check_create(ctx: Context) -> None:
     """A new Workflow's status: only what Argo's clients write, and only as Argo would."""
     status = ctx.obj.get("status")
-    written = strip_empty(status) if status is not None else None
+    # Go's zero WorkflowStatus, as Argo's clients send it (`startedAt: null, finishedAt: null`),
+    # read field by field as Argo's types read it: no status.
+    written = (
+        strip_empty(goreading.read_set(WORKFLOW_STATUS, status))
+        if isinstance(status, dict)
+        else status
+    )
     if not written:
         return
     if not isinstance(status, dict) or not isinstance(written, dict):
@@ -65,9 +74,6 @@ def check_create(ctx: Context) -> None:
         resubmit.check_create(ctx, status)
     if STORED_TEMPLATES in written:
         stored_templates.check_create(ctx, status.get(STORED_TEMPLATES))
-
-
-CRON_STATUS: Final = "CronWorkflowStatus"
 
 
 def check_cron(ctx: Context) -> None:

@@ -14,7 +14,9 @@ import (
 
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	wffake "github.com/argoproj/argo-workflows/v3/pkg/client/clientset/versioned/fake"
+	"github.com/argoproj/argo-workflows/v3/workflow/common"
 	"github.com/argoproj/argo-workflows/v3/workflow/creator"
+	"github.com/argoproj/argo-workflows/v3/workflow/templateresolution"
 	wfutil "github.com/argoproj/argo-workflows/v3/workflow/util"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +36,82 @@ func readCron(raw json.RawMessage) (*wfv1.CronWorkflow, error) {
 		return nil, fmt.Errorf("not a CronWorkflow: %w", err)
 	}
 	return &cron, nil
+}
+
+// dehydrated: the Workflow as a client's Dehydrate leaves it (compressed nodes when large).
+func dehydrated(ctx context.Context, req *request) (any, error) {
+	wf, err := readWorkflow(req.Object)
+	if err != nil {
+		return nil, err
+	}
+	return wf, dehydrate(ctx, wf)
+}
+
+// submit: the Workflow argo-server (or the CLI's in-process server) creates for `argo submit`.
+func submit(ctx context.Context, req *request) (any, error) {
+	client := wffake.NewSimpleClientset()
+	var crons []*wfv1.CronWorkflow
+	for _, raw := range req.Templates {
+		obj, err := roundtrip(raw)
+		if err != nil {
+			return nil, err
+		}
+		switch t := obj.(type) {
+		case *wfv1.WorkflowTemplate:
+			_, err = client.ArgoprojV1alpha1().WorkflowTemplates(t.Namespace).Create(ctx, t, metav1.CreateOptions{})
+		case *wfv1.ClusterWorkflowTemplate:
+			_, err = client.ArgoprojV1alpha1().ClusterWorkflowTemplates().Create(ctx, t, metav1.CreateOptions{})
+		case *wfv1.CronWorkflow:
+			crons = append(crons, t)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	opts := &wfv1.SubmitOpts{}
+	if len(req.SubmitOpts) > 0 {
+		if err := json.Unmarshal(req.SubmitOpts, opts); err != nil {
+			return nil, err
+		}
+	}
+	wf, err := submitted(req, crons)
+	if err != nil {
+		return nil, err
+	}
+	if wf.Namespace == "" {
+		wf.Namespace = "team-a"
+	}
+	creator.LabelCreator(ctx, wf)
+	if err := wfutil.ApplySubmitOpts(wf, opts); err != nil {
+		return nil, err
+	}
+	wfGetter := templateresolution.WrapWorkflowTemplateInterface(client.ArgoprojV1alpha1().WorkflowTemplates(wf.Namespace))
+	cwfGetter := templateresolution.WrapClusterWorkflowTemplateInterface(client.ArgoprojV1alpha1().ClusterWorkflowTemplates())
+	if err := validateWorkflow(ctx, wfGetter, cwfGetter, wf, req.From != ""); err != nil {
+		return nil, err
+	}
+	return wf, nil
+}
+
+// submitted: the file's Workflow, or the one SubmitWorkflow makes for --from.
+func submitted(req *request, crons []*wfv1.CronWorkflow) (*wfv1.Workflow, error) {
+	kind, name, _ := strings.Cut(req.From, "/")
+	switch kind {
+	case "":
+		return readWorkflow(req.Object)
+	case "workflowtemplate":
+		return common.NewWorkflowFromWorkflowTemplate(name, false), nil
+	case "clusterworkflowtemplate":
+		return common.NewWorkflowFromWorkflowTemplate(name, true), nil
+	case "cronwf":
+		for _, cron := range crons {
+			if cron.Name == name {
+				return common.ConvertCronWorkflowToWorkflow(cron), nil
+			}
+		}
+		return nil, fmt.Errorf("no CronWorkflow %q given", name)
+	}
+	return nil, fmt.Errorf("cannot submit from %q", req.From)
 }
 
 // retry: workflowServer.RetryWorkflow after its Get (Hydrate, Formulate, Dehydrate, LabelActor).

@@ -9,6 +9,8 @@ import (
 	wfv1 "github.com/argoproj/argo-workflows/v3/pkg/apis/workflow/v1alpha1"
 	"github.com/argoproj/argo-workflows/v3/util/logging"
 	"github.com/argoproj/argo-workflows/v3/workflow/hydrator"
+	"github.com/argoproj/argo-workflows/v3/workflow/templateresolution"
+	"github.com/argoproj/argo-workflows/v3/workflow/validate"
 )
 
 // newHydrator: the kube-mode CLI's hydrator (argo-kube-client.go: no offload database).
@@ -24,4 +26,11 @@ func dehydrate(ctx context.Context, wf *wfv1.Workflow) error {
 func baseContext() context.Context {
 	logger := logging.NewSlogLogger(logging.Error, logging.Text)
 	return logging.WithLogger(context.Background(), logger)
+}
+
+// validateWorkflow: the server's validation, which writes status.storedTemplates (Submit: --from).
+func validateWorkflow(ctx context.Context, wfGetter templateresolution.WorkflowTemplateNamespacedGetter,
+	cwfGetter templateresolution.ClusterWorkflowTemplateGetter, wf *wfv1.Workflow, submit bool,
+) error {
+	return validate.ValidateWorkflow(ctx, wfGetter, cwfGetter, wf, nil, validate.ValidateOpts{Submit: submit})
 }

@@ -3,6 +3,11 @@
 //
 // It reads one JSON request per line on stdin and writes one JSON answer per line:
 //
+//	{"op":"submit","object":{Workflow}|null,"from":"workflowtemplate/N"|"clusterworkflowtemplate/N"|"cronwf/N",
+//	 "templates":[{WorkflowTemplate|ClusterWorkflowTemplate|CronWorkflow}...],"submitOptions":{SubmitOpts}}
+//	  workflowServer.CreateWorkflow (a file) or SubmitWorkflow (--from): NewWorkflowFromWorkflowTemplate
+//	  or ConvertCronWorkflowToWorkflow, ApplySubmitOpts, and ValidateWorkflow, which writes
+//	  status.storedTemplates, against a fake clientset holding the templates
 //	{"op":"retry","object":{Workflow},"restartSuccessful":bool,"nodeFieldSelector":"","parameters":[...]}
 //	  FormulateRetryWorkflow, Dehydrate and LabelActor, as workflowServer.RetryWorkflow runs them
 //	{"op":"resubmit","object":{Workflow},"memoized":bool,"parameters":[...]}
@@ -16,6 +21,9 @@
 //	  the merge patch of the CLI, applied as the API server applies it
 //	{"op":"template","object":{WorkflowTemplate|ClusterWorkflowTemplate}}
 //	  the file's object as `argo template create/update` and `argo cluster-template` send it
+//	{"op":"dehydrate","object":{Workflow},"maxWorkflowSize":N}
+//	  hydrator.Dehydrate: the nodes compressed into status.compressedNodes when the Workflow is
+//	  larger than MAX_WORKFLOW_SIZE (any request may set it, as the environment variable does)
 //	{"op":"types"}
 //	  Argo's API types field by field: JSON name, kind, omitempty, held type (gofields.py's data)
 //	{"op":"roundtrip","object":{Workflow|CronWorkflow|...}}
@@ -33,6 +41,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 
 	jsonpatch "github.com/evanphx/json-patch"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -51,6 +60,10 @@ type request struct {
 	Message           string            `json:"message"`
 	Phase             string            `json:"phase"`
 	OutputParameters  map[string]string `json:"outputParameters"`
+	From              string            `json:"from"`
+	Templates         []json.RawMessage `json:"templates"`
+	SubmitOpts        json.RawMessage   `json:"submitOptions"`
+	MaxWorkflowSize   int               `json:"maxWorkflowSize"`
 }
 
 type answer struct {
@@ -82,7 +95,15 @@ func main() {
 }
 
 func run(ctx context.Context, req *request) (any, error) {
+	if req.MaxWorkflowSize > 0 { // packer reads it on every call (workflow/packer/packer.go)
+		_ = os.Setenv("MAX_WORKFLOW_SIZE", strconv.Itoa(req.MaxWorkflowSize))
+		defer func() { _ = os.Unsetenv("MAX_WORKFLOW_SIZE") }()
+	}
 	switch req.Op {
+	case "dehydrate":
+		return dehydrated(ctx, req)
+	case "submit":
+		return submit(ctx, req)
 	case "retry":
 		return retry(ctx, req)
 	case "resubmit":
