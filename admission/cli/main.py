@@ -1,4 +1,5 @@
-"""`argo-admission`: serve | review | check | merge | audit | certs generate | completion.
+"""`argo-admission`: serve | review | check | merge | audit | export vap | certs generate |
+completion.
 
 The command line is an edge: it parses arguments (admission/cli/arguments.py) into typed options
 and calls the commands (admission/cli/commands.py, admission/server/serving.py); nothing
@@ -13,6 +14,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final
+
+import yaml
 
 from admission.cli.arguments import build_parser, completion_script
 from admission.cli.commands import (
@@ -30,8 +33,10 @@ from admission.cli.commands import (
 )
 from admission.cluster.listing import ClusterError
 from admission.core.config import ConfigError
+from admission.core.vap import policy_objects
 from admission.files.manifests import ManifestError, Reader
 from admission.server import certs
+from admission.server.state import load_policy
 
 EXIT_INTERRUPTED: Final = 130
 
@@ -106,6 +111,21 @@ def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
     return list_objects(
         client.CustomObjectsApi(client.ApiClient(configuration)), namespace=options.namespace
     )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Print the policy as a ValidatingAdmissionPolicy and its binding (YAML)."""
+    library = None
+    if args.library_configmap:
+        namespace, _, name = args.library_configmap.partition("/")
+        if not namespace or not name or "/" in name:
+            raise UsageError(
+                f"--library-configmap {args.library_configmap}: must be NAMESPACE/NAME"
+            )
+        library = (namespace, name)
+    objects = policy_objects(load_policy(args.config), name=args.name, library=library)
+    sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, width=100))
+    return EXIT_OK
 
 
 # --- certs ----------------------------------------------------------------------------------
@@ -187,6 +207,7 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "check": cmd_check,
     "merge": cmd_merge,
     "audit": cmd_audit,
+    "export": cmd_export,
     "certs": cmd_certs,
     "completion": cmd_completion,
 }
