@@ -74,31 +74,39 @@ def constants() -> list[dict[str, str]]:
     ]
 
 
-def spelling_problems(doc: str, known: Iterable[str]) -> str:
-    """The sorted keys of map `doc` that spelling.check_keys refuses ([] for a non-map)."""
-    names = list(known)
-    lowers = strings(sorted({n.lower() for n in names}))
-    variant = f"(k.lowerAscii() in {lowers} && !(k in {strings(names)}))"
-    repeated = f"{doc}.exists(j, j < k && j.lowerAscii() == k.lowerAscii())"
-    return f"(type({doc}) == map ? {doc}.filter(k, {variant} || {repeated}).sort() : [])"
+def spelling_problems(doc: str, known: str, canonical: str) -> str:
+    """The sorted keys of map `doc` that spelling.check_keys refuses ([] for a non-map).
+
+    `known` names a map of the exact field names, `canonical` one from their lower case to
+    them (policy variables, built once per request). A key spelled exactly is never the first
+    refused: any key of its spelling but for case is a case variant, and sorts before it.
+    """
+    odd = (
+        f"!(k in {known}) && (k.lowerAscii() in {canonical} || "
+        f"{doc}.exists(j, j < k && j.lowerAscii() == k.lowerAscii()))"
+    )
+    return f"(type({doc}) == map ? {doc}.filter(k, {odd}).sort() : [])"
 
 
-def spelling_message(doc: str, known: Iterable[str], where: str, problems: str) -> str:
+def spelling_message(known: str, canonical: str, where: str, problems: str, doc: str) -> str:
     """The webhook's line for the first key of `problems` (a list from spelling_problems);
     `where` is a CEL string expression, "" at the top level."""
-    names = list(known)
-    canonical = string_map({n.lower(): n for n in names})
     first = f"{problems}[0]"
     path = first if not where else f"{where} + '.' + {first}"
     earlier = f"{doc}.filter(j, j < {first} && j.lowerAscii() == {first}.lowerAscii()).max()"
     return (
-        f"({first}.lowerAscii() in {canonical} && !({first} in {strings(names)})) ? "
+        f"{first}.lowerAscii() in {canonical} ? "
         f'"[spelling] field \'" + {path} + "\' is a case variant of \'" + '
         f"{canonical}[{first}.lowerAscii()] + \"': Argo's Go decoder may read it as that "
         'field; spell it exactly" : '
         f'"[spelling] fields \'" + {earlier} + "\' and \'" + {first} + "\' differ only in '
         'case: a Go reader would take one for the other"'
     )
+
+
+def true_map(items: Iterable[str]) -> str:
+    """A CEL map literal from each item to true: membership in O(1)."""
+    return "{" + ", ".join(f"{quote(item)}: true" for item in items) + "}"
 
 
 def go_repr(value: str) -> str:

@@ -69,7 +69,7 @@ def policy_objects(
     spec: dict[str, Any] = {
         **_matching("workflows", "cronworkflows"),
         "matchConditions": match_conditions(config),
-        "variables": variables(library=with_library),
+        "variables": variables(config, library=with_library),
         "validations": validations(config, library=with_library),
     }
     out = _pair(name, spec, config, library if with_library else None)
@@ -82,7 +82,7 @@ def policy_objects(
                 {"name": "exempt-identity", "expression": _exempt_identity(config)},
                 {"name": "spec-is-an-object", "expression": WELL_FORMED},
             ],
-            "variables": variables(library=True),
+            "variables": variables(config, library=True),
             "validations": [{**v, "reason": "Forbidden"} for v in library_validations()],
         }
         out += _pair(f"{name}-exempt", exempt, config, library)
@@ -176,7 +176,7 @@ def webhook_status() -> str:
     )
 
 
-def variables(*, library: bool) -> list[dict[str, str]]:
+def variables(config: Config, *, library: bool) -> list[dict[str, str]]:
     """The Workflow spec the rules read (a CronWorkflow's workflowSpec) and where it sits."""
     own = [
         {"name": "cron", "expression": "request.kind.kind == 'CronWorkflow'"},
@@ -207,7 +207,7 @@ def variables(*, library: bool) -> list[dict[str, str]]:
             "object.spec.workflowMetadata.labels : {}",
         },
     ]
-    own += [*cel.constants(), *spelling_variables()]
+    own += [*cel.constants(), *spelling_variables(), *overrides_variables(config)]
     own.append(
         {
             "name": "written",
@@ -263,14 +263,18 @@ SPELLING: Final = (
 
 
 def spelling_variables() -> list[dict[str, str]]:
-    """The refused keys of each document, sorted as the API server sends them (Go's JSON)."""
-    return [
-        {
-            "name": name,
-            "expression": f"({guard}) ? {cel.spelling_problems(doc, known)} : []",
-        }
-        for name, doc, known, _, guard in SPELLING
-    ]
+    """Per document: its field names, their lower case, and the refused keys, sorted as the
+    API server sends them (Go's JSON)."""
+    out = []
+    for name, doc, known, _, guard in SPELLING:
+        out.append({"name": f"{name}Known", "expression": cel.true_map(known)})
+        canonical = cel.string_map({k.lower(): k for k in known})
+        out.append({"name": f"{name}Canonical", "expression": canonical})
+        problems = cel.spelling_problems(
+            doc, f"variables.{name}Known", f"variables.{name}Canonical"
+        )
+        out.append({"name": name, "expression": f"({guard}) ? {problems} : []"})
+    return out
 
 
 def spelling_rules() -> list[dict[str, str]]:
@@ -278,10 +282,16 @@ def spelling_rules() -> list[dict[str, str]]:
     return [
         _check(
             f"size(variables.{name}) == 0",
-            cel.spelling_message(doc, known, where, f"variables.{name}"),
+            cel.spelling_message(
+                f"variables.{name}Known",
+                f"variables.{name}Canonical",
+                where,
+                f"variables.{name}",
+                doc,
+            ),
             "[spelling] a key is a case variant of a field Argo reads",
         )
-        for name, doc, known, where, _ in SPELLING
+        for name, doc, _, where, _ in SPELLING
     ]
 
 
@@ -344,33 +354,44 @@ def strict_rules(config: Config) -> list[dict[str, str]]:
     ]
 
 
+def overrides_variables(config: Config) -> list[dict[str, str]]:
+    """The refused fields (json name -> [Go name, kind]) and those the spec sets, sorted by Go
+    name as Argo lists them, each `GoName path`."""
+    allowed = config.override_allowlist
+    refused = {
+        name: [go, kind]
+        for name, (go, kind) in WORKFLOW_SPEC_FIELDS.items()
+        if name not in allowed and kind != "unknown"
+    }
+    table = "{" + ", ".join(f"{cel.quote(k)}: {cel.strings(v)}" for k, v in refused.items()) + "}"
+    s, r = "variables.spec", "variables.refusedFields"
+    v = f"{s}[k]"
+    is_set = (
+        f"k in {r} && {v} != null && ({r}[k][1] != 'string' || {v} != '') && "
+        f"({r}[k][1] != 'struct' || type({v}) != map || {v}.exists(m, {v}[m] != null))"
+    )
+    gc = f"{s}.artifactGC"
+    nested = [[go, json_path(go).split(".", 1)[1]] for _, go in ARTIFACT_GC_SENSITIVE]
+    nested_set = (
+        f"(has({gc}) && type({gc}) == map ? "
+        f"[{', '.join(cel.strings(n) for n in nested)}].filter(n, n[1] in {gc} && "
+        f"{gc}[n[1]] != null && {gc}[n[1]] != '').map(n, n[0] + ' artifactGC.' + n[1]) : [])"
+    )
+    found = f"({s}.filter(k, {is_set}).map(k, {r}[k][0] + ' ' + k) + {nested_set}).sort()"
+    return [
+        {"name": "refusedFields", "expression": table},
+        {"name": "refused", "expression": found},
+    ]
+
+
 def overrides_rule(config: Config) -> dict[str, str]:
     """overrides.check: the fields beside a ref Argo's ValidateUserOverrides refuses."""
     allowed = config.override_allowlist
-    fields = [
-        [go, json_path(go), kind]
-        for name, (go, kind) in WORKFLOW_SPEC_FIELDS.items()
-        if name not in allowed
-    ]
-    fields += [[go, json_path(go), "nested"] for _, go in ARTIFACT_GC_SENSITIVE]
-    fields.sort(key=lambda f: f[0])
-    table = "[" + ", ".join(cel.strings(f) for f in fields) + "]"
-    s = "variables.spec"
-    value = f"{s}[f[1]]"
-    nested_key = "f[1].substring(11)"  # after "artifactGC."
-    is_set = (
-        f"(f[2] == 'nested' ? (has({s}.artifactGC) && type({s}.artifactGC) == map && "
-        f"{nested_key} in {s}.artifactGC && {s}.artifactGC[{nested_key}] != null && "
-        f"{s}.artifactGC[{nested_key}] != '') : "
-        f"(f[1] in {s} && {value} != null && (f[2] != 'string' || {value} != '') && "
-        f"(f[2] != 'struct' || type({value}) != map || {value}.exists(m, {value}[m] != null))"
-        f" && f[2] != 'unknown'))"
-    )
-    refused = f"{table}.filter(f, {is_set})"
+    refused = "variables.refused"
     message = (
-        f"'[overrides] fields [' + {refused}.map(f, f[0]).join(' ') + '] are not permitted "
-        "when using workflowTemplateRef with templateReferencing restriction: remove ' + "
-        f"{refused}.map(f, variables.where + '.' + f[1]).join(', ') + ': beside "
+        f"'[overrides] fields [' + {refused}.map(f, f.split(' ')[0]).join(' ') + '] are not "
+        "permitted when using workflowTemplateRef with templateReferencing restriction: remove "
+        f"' + {refused}.map(f, variables.where + '.' + f.split(' ')[1]).join(', ') + ': beside "
         f"workflowTemplateRef a Workflow may set only {', '.join(sorted(allowed))}; put the "
         "rest in the template'"
     )
@@ -400,3 +421,20 @@ def status_rules() -> list[dict[str, str]]:
         "[status] a CronWorkflow's status is written by Argo's cron controller, not by users",
     )
     return [workflow, cron]
+
+
+def webhook_condition(config: Config, *, library: bool) -> dict[str, str] | None:
+    """The validating webhooks' matchCondition once this policy is installed: every request
+    but the Workflow and CronWorkflow CREATEs the policy decides whole (None: it decides none
+    whole, e.g. without Strict or without the library index, and the webhook sees them all)."""
+    if not (config.strict and library):
+        return None
+    decided = (
+        "request.operation == 'CREATE' && "
+        "(!has(request.subResource) || request.subResource == '') && "
+        f"request.resource.resource in {cel.strings(RESOURCES)}"
+    )
+    return {
+        "name": "not-decided-in-the-api-server",
+        "expression": f"!({decided}) || !({WELL_FORMED}) || ({webhook_status()})",
+    }
