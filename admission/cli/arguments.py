@@ -224,6 +224,13 @@ def add_serve(sub: Subparsers) -> None:
         help="the Lease that elects the one server running --background-audit (default: "
         "argo-admission-audit in the service account's namespace, else in default)",
     )
+    serve.add_argument(
+        "--library-configmap",
+        metavar="NAMESPACE/NAME",
+        help="keep this ConfigMap equal to the library index the exported policy reads "
+        "(export vap --library-configmap); one server writes it, the holder of the Lease "
+        "argo-admission-library in that namespace (default: off)",
+    )
     path_option(
         serve,
         "--audit-file",

@@ -171,6 +171,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             webhook_owner=args.webhook_owner,
             background_audit=args.background_audit,
             audit_lease=args.audit_lease,
+            library_configmap=args.library_configmap,
             audit_file=args.audit_file,
             log_level=args.log_level,
             lookup_timeout=args.lookup_timeout,

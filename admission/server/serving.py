@@ -109,6 +109,8 @@ class ServeOptions:
     audit_lease: str | None = None
     """NAMESPACE/NAME of the Lease electing the one server that audits; None: the default."""
     audit_file: str | None = None
+    library_configmap: str | None = None
+    """NAMESPACE/NAME of the library index for the exported policy; None: not kept."""
     log_level: str = "info"
     lookup_timeout: float = 3.0
     """Seconds a template lookup may take on a cache miss."""
@@ -125,6 +127,13 @@ def serve(options: ServeOptions) -> int:
         _configmap_problem(options)
         or _registration_problem(options)
         or _background_audit_problem(options)
+        or (
+            options.library_configmap
+            and (
+                _namespaced_problem("--library-configmap", options.library_configmap)
+                or _cluster_problem("--library-configmap", options, files_too=True)
+            )
+        )
     )
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -343,6 +352,18 @@ def build_app(
         ).start()
     if options.background_audit:
         state.on_close(background_audit(options, state, metrics))
+    if options.library_configmap:
+        from admission.server.libraryparam import start_library_param
+
+        state.on_close(
+            start_library_param(
+                kube_configuration(options.kubeconfig),
+                options.library_configmap,
+                state.templates,
+                config=lambda: state.config,
+                ready=lambda: not state.readiness(),
+            )
+        )
     metrics.follow(
         policy=lambda: state.config, certificate=certificate.expiry if certificate else None
     )

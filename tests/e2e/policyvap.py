@@ -86,15 +86,18 @@ def install(
     *,
     actions: list[str] | None = None,
     library: dict[str, str] | None = None,
+    param: bool = False,
 ) -> list[dict[str, Any]]:
     """Put the policy, its binding and (given `library`) the index ConfigMap in place, updated
-    where they exist, and wait until the API server decides with this version.
+    where they exist, and wait until the API server decides with this version. With `param`
+    the policy reads the index someone else keeps (the server).
 
     Updated, not deleted and created again: the API server's informer for a paramKind is not
     always started again for a policy created anew under the same name (seen on v1.36.3), and
     every CREATE then fails with "no params found".
     """
-    objects = policy_objects(config, library=LIBRARY if library is not None else None)
+    reads = library is not None or param
+    objects = policy_objects(config, library=LIBRARY if reads else None)
     token = uuid.uuid4().hex[:8]
     for obj in objects:
         if actions and obj["kind"] == "ValidatingAdmissionPolicyBinding":

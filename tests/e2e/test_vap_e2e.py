@@ -14,11 +14,15 @@ import copy
 import dataclasses
 import json
 import re
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from kubernetes import client as k8s
 
 from admission.core.config import Config
 from admission.core.vap import RULES, WEBHOOK_STATUS
@@ -26,8 +30,9 @@ from admission.core.vapindex import library_index
 from admission.core.webhook import handle
 from admission.files.templates import FileTemplateSource
 from controlplane import ControlPlane
-from identities import ALICE
+from identities import ADMIN, ALICE, WEBHOOK, user_subject
 from policyvap import (
+    LIBRARY,
     Answer,
     allow_creates,
     create,
@@ -37,8 +42,11 @@ from policyvap import (
     remove,
     revoke_creates,
 )
+from processes import wait_for
 from suitecases import SUITES, USERNAMES, USERS, case_object, suite_config
 from support import FIXTURES, load_yaml, make_review
+from test_kube_source import serve
+from workflows import make_ref_workflow, make_template, unique
 
 WARNING = re.compile(
     r"Validation failed for ValidatingAdmissionPolicy '([^']+)' with binding '[^']+': (.*)", re.S
@@ -217,3 +225,135 @@ def test_the_deny_action_refuses_with_the_webhooks_line(policy: ControlPlane) ->
         )
     finally:
         revoke_creates(control_plane)
+
+
+LAG_POLICY = """workflowRestrictions: {templateReferencing: Strict}
+templateLibrary: {selector: {matchLabels: {argo-admission.io/library: approved}}}
+"""
+
+
+def grant_index_writer(plane: ControlPlane) -> Callable[[], None]:
+    """What the webhook's user needs to keep the index: its Lease and its ConfigMap."""
+    rbac = k8s.RbacAuthorizationV1Api(plane.client(ADMIN))
+    rules = [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        },
+        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "create", "update"]},
+    ]
+    name = "argo-admission-library-e2e"
+    ensure_namespace(plane, LIBRARY[0])
+    rbac.create_namespaced_role(LIBRARY[0], {"metadata": {"name": name}, "rules": rules})
+    rbac.create_namespaced_role_binding(
+        LIBRARY[0],
+        {
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [user_subject(WEBHOOK)],
+        },
+    )
+
+    def revoke() -> None:
+        rbac.delete_namespaced_role_binding(name, LIBRARY[0])
+        rbac.delete_namespaced_role(name, LIBRARY[0])
+
+    return revoke
+
+
+def test_the_server_keeps_the_library_index_and_a_template_taken_out_is_refused_soon(
+    policy: ControlPlane, tmp_path: Path
+) -> None:
+    """serve --library-configmap writes the index the policy reads; a template unlabelled out
+    of the library is refused by the policy a moment later (the lag is printed, not asserted)."""
+    plane = policy
+    (tmp_path / "policy.yaml").write_text(LAG_POLICY)
+    config = suite_config({"config": yaml.safe_load(LAG_POLICY)})
+    objects = k8s.CustomObjectsApi(plane.client(ADMIN))
+    template = make_template(unique("lag"), "team-a")
+    template["metadata"]["labels"] = {"argo-admission.io/library": "approved"}
+    objects.create_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "team-a", "workflowtemplates", template
+    )
+    name = template["metadata"]["name"]
+    workflow = make_ref_workflow("", "team-a", name)
+    workflow["metadata"] = {"generateName": "lag-"}
+    revoke = grant_index_writer(plane)
+    allow_creates(plane, {"probe", ALICE})
+    target = f"{LIBRARY[0]}/{LIBRARY[1]}"
+    try:
+        with serve(
+            plane,
+            tmp_path,
+            "--config",
+            str(tmp_path / "policy.yaml"),
+            "--library-configmap",
+            target,
+        ):
+            wait_for(lambda: index_key(plane, name), what="the server to write the index")
+            install(plane, config, library=None, param=True)
+            admitted = create(plane, workflow, namespace="team-a", user=ALICE, groups=["team"])
+            assert admitted.status == 201, admitted
+            lags = [measure_lag(plane, objects, name, workflow) for _ in range(LAG_ROUNDS)]
+            lags.sort()
+            print(
+                f"library index lag over {LAG_ROUNDS} unlabels: min {lags[0] * 1000:.0f} ms, "
+                f"median {lags[len(lags) // 2] * 1000:.0f} ms, max {lags[-1] * 1000:.0f} ms"
+            )
+    finally:
+        revoke()
+        revoke_creates(plane)
+        objects.delete_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", "team-a", "workflowtemplates", name
+        )
+
+
+LAG_ROUNDS = 5
+LIBRARY_LABEL = "argo-admission.io/library"
+
+
+def measure_lag(
+    plane: ControlPlane, objects: k8s.CustomObjectsApi, name: str, workflow: dict[str, Any]
+) -> float:
+    """Label the template into the library (until the policy admits a ref to it), take the
+    label off, and time until the policy refuses the ref (a dry-run CREATE every 20 ms)."""
+
+    def label(value: str | None) -> None:
+        objects.patch_namespaced_custom_object(
+            "argoproj.io",
+            "v1alpha1",
+            "team-a",
+            "workflowtemplates",
+            name,
+            {"metadata": {"labels": {LIBRARY_LABEL: value}}},
+        )
+
+    def send() -> Answer:
+        return create(plane, workflow, namespace="team-a", user=ALICE, groups=["team"])
+
+    label("approved")
+    wait_for(lambda: send().status == 201, what="the policy to admit the ref again")
+    label(None)
+    began = time.monotonic()
+    while True:
+        refused = send()
+        lag = time.monotonic() - began
+        if refused.status == 403 or lag > 30:
+            break
+        time.sleep(0.02)
+    assert (
+        f"[template-library] WorkflowTemplate team-a/{name} is not in the template "
+        "library: it lacks the library labels" in refused.message
+    ), refused
+    return lag
+
+
+def index_key(plane: ControlPlane, name: str) -> bool:
+    """Whether the index ConfigMap lists WorkflowTemplate team-a/`name` as in the library."""
+    core = k8s.CoreV1Api(plane.client(ADMIN))
+    try:
+        data = core.read_namespaced_config_map(LIBRARY[1], LIBRARY[0]).data or {}
+    except k8s.ApiException:
+        return False
+    return data.get(f"wt.team-a.{name}", "").startswith("ok\n")
