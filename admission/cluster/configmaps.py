@@ -45,3 +45,15 @@ def put_config_map(
         return True
     except ApiException as exc:
         raise ConfigMapError(f"ConfigMap {namespace}/{name}: {exc.status} {exc.reason}") from exc
+
+
+def patch_config_map_entry(
+    api: client.CoreV1Api, namespace: str, name: str, key: str, value: str | None
+) -> None:
+    """Set one key of ConfigMap namespace/name (None: remove it), leaving the others."""
+    try:
+        api.patch_namespaced_config_map(
+            name, namespace, {"data": {key: value}}, _request_timeout=REQUEST_SECONDS
+        )
+    except ApiException as exc:
+        raise ConfigMapError(f"ConfigMap {namespace}/{name}: {exc.status} {exc.reason}") from exc

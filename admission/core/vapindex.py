@@ -195,3 +195,31 @@ def library_validations() -> list[dict[str, str]]:
             "message": "[template-ref] a templateRef of the template leads out of the library",
         },
     ]
+
+
+def leaving(config: Config, request: Request) -> tuple[str, str | None] | None:
+    """(key, new entry or None to drop it) when an admitted template write takes a library
+    template out (a DELETE, or an UPDATE after which it is outside); None otherwise.
+
+    The server marks the index before it admits such a write, so the policy never admits a
+    ref to a template the cluster no longer holds in the library (no lag on the way out).
+    """
+    if request.kind not in (NAMESPACED, CLUSTER) or not config.strict:
+        return None
+    old = request.old_object if isinstance(request.old_object, dict) else None
+    key = _key({**old, "kind": request.kind}) if old else None
+    if key is None or library.outside_library(config.template_library, key, old or {}):
+        return None  # it was not in the library: nothing to take out
+    if request.operation == "DELETE":
+        return key_of(key), None
+    new = request.object if isinstance(request.object, dict) else None
+    if request.operation != "UPDATE" or new is None:
+        return None
+    problem = library.outside_library(config.template_library, key, new)
+    if not problem:
+        return None
+    tmpl_spec, defaults = spec_of(new), spec_of(config.workflow_defaults)
+    default = tmpl_spec.get("entrypoint") or defaults.get("entrypoint") or ""
+    names = " ".join(sorted(library.template_names(tmpl_spec) | library.template_names(defaults)))
+    message = f"[template-library] {key} is not in the template library: {problem}"
+    return key_of(key), "\n".join((OUTSIDE, str(default), names, message))

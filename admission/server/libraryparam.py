@@ -18,11 +18,12 @@ from typing import Final
 
 from kubernetes import client
 
-from admission.cluster.configmaps import ConfigMapError, put_config_map
+from admission.cluster.configmaps import ConfigMapError, patch_config_map_entry, put_config_map
 from admission.cluster.kube import KubeTemplateSource
 from admission.cluster.leases import LeaseElector
 from admission.core.config import Config
-from admission.core.vapindex import library_index
+from admission.core.review import Request
+from admission.core.vapindex import leaving, library_index
 
 log = logging.getLogger("argo_admission.libraryparam")
 
@@ -124,3 +125,20 @@ def start_library_param(
     )
     writer.start()
     return writer.close
+
+
+def marker(
+    configuration: client.Configuration, target: str, config: Callable[[], Config]
+) -> Callable[[Request], None]:
+    """What every worker calls before admitting a template write: a template leaving the
+    library is marked in the index first; raises ConfigMapError when it cannot be (the write
+    is then refused)."""
+    namespace, name = target.split("/", 1)
+    api = client.CoreV1Api(client.ApiClient(configuration))
+
+    def mark(request: Request) -> None:
+        change = leaving(config(), request)
+        if change is not None:
+            patch_config_map_entry(api, namespace, name, *change)
+
+    return mark

@@ -353,11 +353,13 @@ def build_app(
     if options.background_audit:
         state.on_close(background_audit(options, state, metrics))
     if options.library_configmap:
-        from admission.server.libraryparam import start_library_param
+        from admission.server.libraryparam import marker, start_library_param
 
+        configuration = kube_configuration(options.kubeconfig)
+        state.before_admit = marker(configuration, options.library_configmap, lambda: state.config)
         state.on_close(
             start_library_param(
-                kube_configuration(options.kubeconfig),
+                configuration,
                 options.library_configmap,
                 state.templates,
                 config=lambda: state.config,
