@@ -69,8 +69,11 @@ def policy_objects(
     spec: dict[str, Any] = {
         **_matching("workflows", "cronworkflows"),
         "matchConditions": match_conditions(config),
-        "variables": variables(config, library=with_library),
-        "validations": validations(config, library=with_library),
+        "variables": [
+            *variables(config, library=with_library),
+            first_problem(rules(config, library=with_library)),
+        ],
+        "validations": [PROBLEM_CHECK],
     }
     out = _pair(name, spec, config, library if with_library else None)
     ex = config.exemptions
@@ -82,8 +85,8 @@ def policy_objects(
                 {"name": "exempt-identity", "expression": _exempt_identity(config)},
                 {"name": "spec-is-an-object", "expression": WELL_FORMED},
             ],
-            "variables": variables(config, library=True),
-            "validations": [{**v, "reason": "Forbidden"} for v in library_validations()],
+            "variables": [*variables(config, library=True), first_problem(library_validations())],
+            "validations": [PROBLEM_CHECK],
         }
         out += _pair(f"{name}-exempt", exempt, config, library)
     return out
@@ -217,15 +220,35 @@ def variables(config: Config, *, library: bool) -> list[dict[str, str]]:
     return [*own, *library_variables()] if library else own
 
 
-def validations(config: Config, *, library: bool) -> list[dict[str, str]]:
+def rules(config: Config, *, library: bool) -> list[dict[str, str]]:
     """The rules in the webhook's order, so the first refusal is the webhook's first line."""
-    rules = [*spelling_rules(), *instance_id_rules(config)]
+    found = [*spelling_rules(), *instance_id_rules(config)]
     if config.strict:
-        rules += strict_rules(config)
+        found += strict_rules(config)
         if library:
-            rules += library_validations()
-    rules += status_rules()
-    return [{**rule, "reason": "Forbidden"} for rule in rules]
+            found += library_validations()
+    return found + status_rules()
+
+
+def first_problem(checks: list[dict[str, str]]) -> dict[str, str]:
+    """One variable for all the checks: the first one's line that fails, "" when none does.
+
+    Checked in order, each only while the ones before pass, like the webhook's first line; one
+    validation then reads it. The API server evaluates each validation as a program of its
+    own (a cost tracker, an activation): one program instead of thirty halves its time here.
+    """
+    chain = "''"
+    for check in reversed(checks):
+        chain = f"!({check['expression']}) ? ({check['messageExpression']}) : {chain}"
+    return {"name": "problem", "expression": chain}
+
+
+PROBLEM_CHECK: Final = {
+    "expression": "variables.problem == ''",
+    "messageExpression": "variables.problem",
+    "message": "refused by the argo-admission policy",
+    "reason": "Forbidden",
+}
 
 
 def _check(expression: str, message: str, fallback: str) -> dict[str, str]:

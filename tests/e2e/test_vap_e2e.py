@@ -149,6 +149,107 @@ def policy(control_plane: ControlPlane) -> Iterator[ControlPlane]:
         remove(control_plane)
 
 
+LAG_POLICY = """workflowRestrictions: {templateReferencing: Strict}
+templateLibrary: {selector: {matchLabels: {argo-admission.io/library: approved}}}
+"""
+
+
+def grant_index_writer(plane: ControlPlane) -> Callable[[], None]:
+    """What the webhook's user needs to keep the index: its Lease and its ConfigMap."""
+    rbac = k8s.RbacAuthorizationV1Api(plane.client(ADMIN))
+    rules = [
+        {
+            "apiGroups": ["coordination.k8s.io"],
+            "resources": ["leases"],
+            "verbs": ["get", "create", "update"],
+        },
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "verbs": ["get", "create", "update", "patch"],
+        },
+    ]
+    name = "argo-admission-library-e2e"
+    ensure_namespace(plane, LIBRARY[0])
+    rbac.create_namespaced_role(LIBRARY[0], {"metadata": {"name": name}, "rules": rules})
+    rbac.create_namespaced_role_binding(
+        LIBRARY[0],
+        {
+            "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [user_subject(WEBHOOK)],
+        },
+    )
+
+    def revoke() -> None:
+        rbac.delete_namespaced_role_binding(name, LIBRARY[0])
+        rbac.delete_namespaced_role(name, LIBRARY[0])
+
+    return revoke
+
+
+def test_the_server_keeps_the_library_index_and_a_template_taken_out_is_refused_soon(
+    policy: ControlPlane, tmp_path: Path
+) -> None:
+    """serve --library-configmap writes the index the policy reads; a template unlabelled out
+    of the library is refused by the policy a moment later (the lag is printed, not asserted).
+
+    First in the module: once a policy named the same lost its paramKind and got it back
+    (the suites' policies differ), kube-apiserver v1.36.3 was seen to keep reading the index
+    as it was then, missing the server's later writes."""
+    plane = policy
+    (tmp_path / "policy.yaml").write_text(LAG_POLICY)
+    config = suite_config({"config": yaml.safe_load(LAG_POLICY)})
+    objects = k8s.CustomObjectsApi(plane.client(ADMIN))
+    template = make_template(unique("lag"), "team-a")
+    template["metadata"]["labels"] = {"argo-admission.io/library": "approved"}
+    objects.create_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", "team-a", "workflowtemplates", template
+    )
+    name = template["metadata"]["name"]
+    workflow = make_ref_workflow("", "team-a", name)
+    workflow["metadata"] = {"generateName": "lag-"}
+    revoke = grant_index_writer(plane)
+    allow_creates(plane, {"probe", ALICE})
+    target = f"{LIBRARY[0]}/{LIBRARY[1]}"
+    try:
+        with serve(
+            plane,
+            tmp_path,
+            "--config",
+            str(tmp_path / "policy.yaml"),
+            "--library-configmap",
+            target,
+        ) as hook:
+            wait_for(lambda: index_key(plane, name), what="the server to write the index")
+            install(plane, config, library=None, param=True)
+            wait_for(  # the API server's informer of the index catches up a moment later
+                lambda: create(plane, workflow, namespace="team-a", user=ALICE, groups=["team"]),
+                until=lambda answer: answer.status == 201,
+                what="the policy to admit a ref to a library template",
+            )
+            watched = [measure_lag(plane, objects, name, workflow) for _ in range(LAG_ROUNDS)]
+            plane.register_webhooks(TEMPLATE_WEBHOOK, url=hook.url, ca_bundle=hook.ca.read_bytes())
+            try:
+                marked = [measure_lag(plane, objects, name, workflow) for _ in range(LAG_ROUNDS)]
+            finally:
+                plane.delete_webhooks(TEMPLATE_WEBHOOK)
+            for how, lags in (("the watch alone", watched), ("marked by the webhook", marked)):
+                lags.sort()
+                print(
+                    f"library index lag, {how}, {LAG_ROUNDS} unlabels: min "
+                    f"{lags[0] * 1000:.0f} ms, median {lags[len(lags) // 2] * 1000:.0f} ms, "
+                    f"max {lags[-1] * 1000:.0f} ms"
+                )
+            assert max(marked) < 0.5, marked  # the first CREATE after the unlabel is refused
+    finally:
+        revoke()
+        revoke_creates(plane)
+        objects.delete_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", "team-a", "workflowtemplates", name
+        )
+
+
 @pytest.mark.parametrize("path", SUITE_PARAMS)
 def test_the_policy_decides_every_suite_create_as_the_webhook_does(
     policy: ControlPlane, path: Any
@@ -225,100 +326,6 @@ def test_the_deny_action_refuses_with_the_webhooks_line(policy: ControlPlane) ->
         )
     finally:
         revoke_creates(control_plane)
-
-
-LAG_POLICY = """workflowRestrictions: {templateReferencing: Strict}
-templateLibrary: {selector: {matchLabels: {argo-admission.io/library: approved}}}
-"""
-
-
-def grant_index_writer(plane: ControlPlane) -> Callable[[], None]:
-    """What the webhook's user needs to keep the index: its Lease and its ConfigMap."""
-    rbac = k8s.RbacAuthorizationV1Api(plane.client(ADMIN))
-    rules = [
-        {
-            "apiGroups": ["coordination.k8s.io"],
-            "resources": ["leases"],
-            "verbs": ["get", "create", "update"],
-        },
-        {
-            "apiGroups": [""],
-            "resources": ["configmaps"],
-            "verbs": ["get", "create", "update", "patch"],
-        },
-    ]
-    name = "argo-admission-library-e2e"
-    ensure_namespace(plane, LIBRARY[0])
-    rbac.create_namespaced_role(LIBRARY[0], {"metadata": {"name": name}, "rules": rules})
-    rbac.create_namespaced_role_binding(
-        LIBRARY[0],
-        {
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [user_subject(WEBHOOK)],
-        },
-    )
-
-    def revoke() -> None:
-        rbac.delete_namespaced_role_binding(name, LIBRARY[0])
-        rbac.delete_namespaced_role(name, LIBRARY[0])
-
-    return revoke
-
-
-def test_the_server_keeps_the_library_index_and_a_template_taken_out_is_refused_soon(
-    policy: ControlPlane, tmp_path: Path
-) -> None:
-    """serve --library-configmap writes the index the policy reads; a template unlabelled out
-    of the library is refused by the policy a moment later (the lag is printed, not asserted)."""
-    plane = policy
-    (tmp_path / "policy.yaml").write_text(LAG_POLICY)
-    config = suite_config({"config": yaml.safe_load(LAG_POLICY)})
-    objects = k8s.CustomObjectsApi(plane.client(ADMIN))
-    template = make_template(unique("lag"), "team-a")
-    template["metadata"]["labels"] = {"argo-admission.io/library": "approved"}
-    objects.create_namespaced_custom_object(
-        "argoproj.io", "v1alpha1", "team-a", "workflowtemplates", template
-    )
-    name = template["metadata"]["name"]
-    workflow = make_ref_workflow("", "team-a", name)
-    workflow["metadata"] = {"generateName": "lag-"}
-    revoke = grant_index_writer(plane)
-    allow_creates(plane, {"probe", ALICE})
-    target = f"{LIBRARY[0]}/{LIBRARY[1]}"
-    try:
-        with serve(
-            plane,
-            tmp_path,
-            "--config",
-            str(tmp_path / "policy.yaml"),
-            "--library-configmap",
-            target,
-        ) as hook:
-            wait_for(lambda: index_key(plane, name), what="the server to write the index")
-            install(plane, config, library=None, param=True)
-            admitted = create(plane, workflow, namespace="team-a", user=ALICE, groups=["team"])
-            assert admitted.status == 201, admitted
-            watched = [measure_lag(plane, objects, name, workflow) for _ in range(LAG_ROUNDS)]
-            plane.register_webhooks(TEMPLATE_WEBHOOK, url=hook.url, ca_bundle=hook.ca.read_bytes())
-            try:
-                marked = [measure_lag(plane, objects, name, workflow) for _ in range(LAG_ROUNDS)]
-            finally:
-                plane.delete_webhooks(TEMPLATE_WEBHOOK)
-            for how, lags in (("the watch alone", watched), ("marked by the webhook", marked)):
-                lags.sort()
-                print(
-                    f"library index lag, {how}, {LAG_ROUNDS} unlabels: min "
-                    f"{lags[0] * 1000:.0f} ms, median {lags[len(lags) // 2] * 1000:.0f} ms, "
-                    f"max {lags[-1] * 1000:.0f} ms"
-                )
-            assert max(marked) < 0.5, marked  # the first CREATE after the unlabel is refused
-    finally:
-        revoke()
-        revoke_creates(plane)
-        objects.delete_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", "team-a", "workflowtemplates", name
-        )
 
 
 LAG_ROUNDS = 5
