@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from admission.core.config import Config, Exemptions, LabelSelector, TemplateLibrary
+from admission.core.review import Request, parse_review
 from admission.core.vap import RULES, policy_objects
-from admission.core.vapindex import NAMESPACE_MARK, library_index
+from admission.core.vapindex import NAMESPACE_MARK, leaving, library_index
 from admission.files.templates import FileTemplateSource
 from admission.server import metrics
 from suitecases import SUITES
-from support import load_yaml, run_cli
+from support import load_yaml, make_review, run_cli
 
 STRICT = Config(template_referencing="Strict")
 
@@ -159,3 +160,29 @@ def test_export_vap_refuses_a_library_configmap_without_its_namespace(capsys: An
     code, _, err = run_cli(["export", "vap", "--library-configmap", "lib"], capsys)
     assert code == 2
     assert "--library-configmap lib: must be NAMESPACE/NAME" in err
+
+
+def template_write(operation: str, old: dict[str, Any], new: dict[str, Any] | None) -> Request:
+    """A WorkflowTemplate UPDATE (or DELETE without `new`) by a library author."""
+    review = make_review(
+        new or old, namespace="team-a", operation=operation, old=old, username="author"
+    )
+    if new is None:  # a DELETE: the API server sends the object being deleted as oldObject
+        review["request"]["object"] = None
+    return parse_review(review)
+
+
+def test_a_template_taken_out_of_the_library_is_marked_before_it_is_admitted() -> None:
+    library = TemplateLibrary(selector=LabelSelector(match_labels={"lib": "yes"}))
+    config = dataclasses.replace(STRICT, template_library=library)
+    inside = template("etl")
+    inside["metadata"]["labels"] = {"lib": "yes"}
+    outside = template("etl")
+    unlabel = leaving(config, template_write("UPDATE", inside, outside))
+    assert unlabel is not None and unlabel[0] == "wt.team-a.etl"
+    assert unlabel[1] is not None and unlabel[1].startswith("outside\nmain\nmain\n")
+    assert "lacks the library labels lib=yes" in unlabel[1]
+    assert leaving(config, template_write("DELETE", inside, None)) == ("wt.team-a.etl", None)
+    # a change that keeps it in, or a template that never was in: nothing to mark
+    assert leaving(config, template_write("UPDATE", inside, inside)) is None
+    assert leaving(config, template_write("UPDATE", outside, outside)) is None
