@@ -12,7 +12,7 @@ import yaml
 
 from admission.core.config import Config, Exemptions, LabelSelector, TemplateLibrary
 from admission.core.review import Request, parse_review
-from admission.core.vap import RULES, policy_objects
+from admission.core.vap import RULES, policy_objects, webhook_condition
 from admission.core.vapindex import NAMESPACE_MARK, leaving, library_index
 from admission.files.templates import FileTemplateSource
 from admission.server import metrics
@@ -186,3 +186,15 @@ def test_a_template_taken_out_of_the_library_is_marked_before_it_is_admitted() -
     # a change that keeps it in, or a template that never was in: nothing to mark
     assert leaving(config, template_write("UPDATE", inside, inside)) is None
     assert leaving(config, template_write("UPDATE", outside, outside)) is None
+
+
+def test_the_webhook_is_narrowed_only_where_the_policy_decides_whole() -> None:
+    """Without Strict or without the index, the webhook keeps every request."""
+    assert webhook_condition(Config(), library=True) is None
+    assert webhook_condition(STRICT, library=False) is None
+    condition = webhook_condition(STRICT, library=True)
+    assert condition is not None
+    expression = condition["expression"]
+    assert expression.startswith("!(request.operation == 'CREATE'")
+    for status_field in ("storedTemplates", "nodes", "conditions"):
+        assert f"object.status.{status_field}" in expression
