@@ -6,6 +6,12 @@ etcd, built by tests/e2e/setup.sh):
   vap        a ValidatingAdmissionPolicy with the Strict rule (CEL, in the API server)
   trivial    a trivial webhook, validating + mutating, registered like ours (the chart's configs)
   argo-admission  the real server, validating + mutating, templates from its watch cache
+  vap+webhook  the policy exported as a ValidatingAdmissionPolicy (`argo-admission export vap`,
+             with the library index ConfigMap) and the same server, its validating webhook
+             narrowed by matchConditions to what the policy does not decide (vap.webhook_condition)
+Two workloads: `ref`, a ref Workflow as kubectl, Argo Events' sensors or the cron controller send
+it; `cli`, the same Workflow as `argo submit --from` sends it, with status.storedTemplates (the
+webhook's to judge under every set-up but none).
 Each round: configure, let the API server pick the configuration up, force a Go GC in the API
 server, warm up, then time sequential creates and creates from 8 concurrent clients (raw HTTPS
 with keep-alive, bearer token, as the ordinary user alice). The webhooks' own time comes from the
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import http.client
 import json
 import multiprocessing as mp
@@ -31,15 +38,21 @@ from collections import defaultdict
 from typing import Any
 
 import yaml
-from common import Server, free_port, make_certs, percentile, serve_command, trivial_command
+from common import ROOT, Server, free_port, make_certs, percentile, serve_command, trivial_command
 from kubernetes import client as k8s
 
+from admission.core.policyfile import parse_config
+from admission.core.vap import policy_objects, webhook_condition
+from admission.core.vapindex import library_index
+from admission.files.templates import FileTemplateSource
 from chart_render import render_webhooks
 from controlplane import ControlPlane
 from identities import ADMIN, ALICE, WEBHOOK
 
 NAMESPACE = "team-a"
-SETUPS = ("none", "vap", "trivial", "argo-admission")
+SETUPS = ("none", "vap", "trivial", "argo-admission", "vap+webhook")
+WORKLOADS = ("ref", "cli")
+LIBRARY = ("argo-admission", "argo-admission-library")
 # The chart's default values render the webhooks below: no workflowDefaults, so a ref Workflow
 # has nothing /mutate could set and the mutating webhook's matchConditions skip it.
 POLICY = {
@@ -55,6 +68,19 @@ TEMPLATE = {
         "templates": [{"name": "main", "container": {"image": "alpine:3.19", "command": ["echo"]}}],
     },
 }
+_TRUST = yaml.safe_load((ROOT / "tests/fixtures/suites/trust.yaml").read_text())
+PIPELINE = next(
+    doc
+    for doc in yaml.safe_load_all((ROOT / "tests/fixtures/templates/trust.yaml").read_text())
+    if doc and doc.get("kind") == "WorkflowTemplate" and doc["metadata"]["name"] == "pipeline"
+)
+# What `argo submit --from workflowtemplate/pipeline` sends: the stored templates in Go's rendering.
+CLI_WORKFLOW = json.dumps(
+    {
+        **_TRUST["bases"]["submitted"],
+        "status": {"storedTemplates": _TRUST["bases"]["stored-templates"]},
+    }
+).encode()
 WORKFLOW = json.dumps(
     {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -98,35 +124,44 @@ VAP_BINDING = {
 }
 
 
-def _creator(args: tuple[int, str, str, int, float]) -> dict[str, Any]:
+def _creator(args: tuple[int, str, str, int, float, bytes]) -> dict[str, Any]:
     """One client: `count` creates on one keep-alive connection; latencies in ms."""
-    port, ca, token, count, start_at = args
+    port, ca, token, count, start_at, body = args
     conn = http.client.HTTPSConnection(
         "127.0.0.1", port, context=ssl.create_default_context(cafile=ca), timeout=30
     )
     path = f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/workflows"
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    latencies, errors = [], 0
+    latencies, errors, first_error = [], 0, ""
     while time.time() < start_at:
         time.sleep(0.001)
     t0 = time.perf_counter()
     for _ in range(count):
         began = time.perf_counter()
-        conn.request("POST", path, WORKFLOW, headers)
+        conn.request("POST", path, body, headers)
         response = conn.getresponse()
-        response.read()
+        answer = response.read()
         if response.status != 201:
             errors += 1
+            first_error = first_error or answer.decode(errors="replace")[-400:]
             continue
         latencies.append((time.perf_counter() - began) * 1000)
-    return {"latencies": latencies, "errors": errors, "t0": t0, "t1": time.perf_counter()}
+    return {
+        "latencies": latencies,
+        "errors": errors,
+        "first_error": first_error,
+        "t0": t0,
+        "t1": time.perf_counter(),
+    }
 
 
-def create_load(plane: ControlPlane, *, clients: int, count: int) -> dict[str, Any]:
+def create_load(
+    plane: ControlPlane, *, clients: int, count: int, body: bytes = WORKFLOW
+) -> dict[str, Any]:
     """`count` creates spread over `clients` processes."""
     token = plane.user(ALICE).token
     start_at = time.time() + 0.2
-    jobs = [(plane.port, str(plane.ca_path), token, count // clients, start_at)] * clients
+    jobs = [(plane.port, str(plane.ca_path), token, count // clients, start_at, body)] * clients
     with mp.get_context("fork").Pool(clients) as pool:
         parts = pool.map(_creator, jobs)
     latencies = [ms for p in parts for ms in p["latencies"]]
@@ -136,6 +171,7 @@ def create_load(plane: ControlPlane, *, clients: int, count: int) -> dict[str, A
         "p50": percentile(latencies, 50),
         "p99": percentile(latencies, 99),
         "errors": sum(p["errors"] for p in parts),
+        "first_error": next((p["first_error"] for p in parts if p["first_error"]), ""),
     }
 
 
@@ -177,7 +213,39 @@ class Admission:
         self.configs = {
             "trivial": render_webhooks(trivial.url(), ca_b64),
             "argo-admission": render_webhooks(ours.url(), ca_b64),
+            "vap+webhook": narrowed(render_webhooks(ours.url(), ca_b64)),
         }
+        config = parse_config(yaml.safe_dump(POLICY), source="bench")
+        self.exported = policy_objects(config, library=LIBRARY)
+        templates = [TEMPLATE, PIPELINE]
+        self.index = library_index(config, templates, FileTemplateSource(templates))
+        self._install_exported()
+
+    def _install_exported(self) -> None:
+        """The exported policy and its index stay in place; only its binding comes and goes
+        (a policy with a paramKind deleted and created again under its name may find no
+        params: seen on v1.36.3)."""
+        core = k8s.CoreV1Api(self.plane.client(ADMIN))
+        core.create_namespace({"metadata": {"name": LIBRARY[0]}})
+        core.create_namespaced_config_map(
+            LIBRARY[0], {"metadata": {"name": LIBRARY[1]}, "data": self.index}
+        )
+        for obj in self.exported:
+            if obj["kind"] == "ValidatingAdmissionPolicy":
+                self.api.create_validating_admission_policy(obj)
+
+    def _bind_exported(self, bound: bool) -> None:
+        for obj in self.exported:
+            if obj["kind"] != "ValidatingAdmissionPolicyBinding":
+                continue
+            if bound:
+                self.api.create_validating_admission_policy_binding(obj)
+                continue
+            try:
+                self.api.delete_validating_admission_policy_binding(obj["metadata"]["name"])
+            except k8s.ApiException as exc:
+                if exc.status != 404:
+                    raise
 
     def use(self, setup: str) -> None:
         """Remove whatever is registered and register `setup`."""
@@ -193,14 +261,31 @@ class Admission:
             except k8s.ApiException as exc:
                 if exc.status != 404:
                     raise
+        self._bind_exported(setup == "vap+webhook")
         if setup == "vap":
             self.api.create_validating_admission_policy(VAP)
             self.api.create_validating_admission_policy_binding(VAP_BINDING)
-        elif setup in self.configs:
-            server = self.ours if setup == "argo-admission" else self.trivial
+        if setup in self.configs:
+            server = self.trivial if setup == "trivial" else self.ours
             for body in self.configs[setup]:
                 self.plane.register_webhooks(body, url=server.url(), ca_bundle=self.ca)
         time.sleep(3)  # the API server watches these objects; let every informer catch up
+
+
+def narrowed(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chart's webhook configurations with the validating webhooks narrowed to what the
+    exported policy does not decide."""
+    condition = webhook_condition(
+        parse_config(yaml.safe_dump(POLICY), source="bench"), library=True
+    )
+    assert condition is not None
+    out = copy.deepcopy(configs)
+    for config in out:
+        if config["kind"] != "ValidatingWebhookConfiguration":
+            continue
+        for webhook in config["webhooks"]:
+            webhook["matchConditions"] = [*webhook.get("matchConditions", []), condition]
+    return out
 
 
 def clean(plane: ControlPlane) -> None:
@@ -217,6 +302,7 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=400, help="per measurement")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--setups", nargs="+", default=list(SETUPS), choices=SETUPS)
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=WORKLOADS)
     args = parser.parse_args()
     results: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     admission_ms: dict[str, list[float]] = defaultdict(list)
@@ -225,9 +311,10 @@ def main() -> None:
         work.mkdir()
         ca = make_certs(work / "certs")
         (work / "policy.yaml").write_text(yaml.safe_dump(POLICY))
-        k8s.CustomObjectsApi(plane.client(ADMIN)).create_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", NAMESPACE, "workflowtemplates", TEMPLATE
-        )
+        for template in (TEMPLATE, PIPELINE):
+            k8s.CustomObjectsApi(plane.client(ADMIN)).create_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", NAMESPACE, "workflowtemplates", template
+            )
         port, tport = free_port(), free_port()
         ours = Server(
             "argo-admission",
@@ -258,29 +345,46 @@ def main() -> None:
             for round_no in range(args.rounds):
                 for setup in args.setups:
                     admission.use(setup)
-                    create_load(plane, clients=1, count=50)  # warm: connections, caches
-                    for mode, clients in (
-                        ("sequential", 1),
-                        (f"{args.clients} clients", args.clients),
-                    ):
-                        force_gc(plane)
-                        before = webhook_seconds(plane)
-                        results[(setup, mode)].append(
-                            create_load(plane, clients=clients, count=args.creates)
-                        )
-                        after = webhook_seconds(plane)
-                        spent = sum(after[k][0] - before.get(k, (0, 0))[0] for k in after)
-                        calls = max(
-                            (after[k][1] - before.get(k, (0, 0))[1] for k in after), default=0
-                        )
-                        if calls:
-                            admission_ms[f"{setup} {mode}"].append(spent / calls * 1000)
+                    for workload in args.workloads:
+                        measure(plane, setup, workload, args, results, admission_ms)
                     clean(plane)
                 print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
         finally:
             ours.stop()
             trivial.stop()
     report(results, admission_ms, args)
+
+
+def measure(
+    plane: ControlPlane,
+    setup: str,
+    workload: str,
+    args: argparse.Namespace,
+    results: dict[tuple[str, str], list[dict[str, Any]]],
+    admission_ms: dict[str, list[float]],
+) -> None:
+    """One workload under one set-up: warm up, then sequential and concurrent creates."""
+    body = WORKFLOW if workload == "ref" else CLI_WORKFLOW
+    warm = create_load(plane, clients=1, count=50, body=body)
+    if warm["errors"]:
+        print(
+            f"{setup} {workload}: {warm['errors']} errors warming up: {warm['first_error']}",
+            file=sys.stderr,
+        )
+    for mode, clients in (
+        (f"{workload} sequential", 1),
+        (f"{workload} {args.clients} clients", args.clients),
+    ):
+        force_gc(plane)
+        before = webhook_seconds(plane)
+        results[(setup, mode)].append(
+            create_load(plane, clients=clients, count=args.creates, body=body)
+        )
+        after = webhook_seconds(plane)
+        spent = sum(after[k][0] - before.get(k, (0, 0))[0] for k in after)
+        calls = max((after[k][1] - before.get(k, (0, 0))[1] for k in after), default=0)
+        if calls:
+            admission_ms[f"{setup} {mode}"].append(spent / calls * 1000)
 
 
 def ratio(rates: dict[str, float], setup: str, base: str) -> str:
@@ -294,7 +398,7 @@ def report(
     args: argparse.Namespace,
 ) -> None:
     """Creates/s (median of rounds), client p50/p99, webhook time per create, ratios."""
-    modes = ["sequential", f"{args.clients} clients"]
+    modes = [f"{w} {m}" for w in args.workloads for m in ("sequential", f"{args.clients} clients")]
     print(
         f"kube-apiserver v1.36.3 + etcd on loopback, {args.rounds} interleaved rounds x "
         f"{args.creates} creates per measurement (median over rounds)"

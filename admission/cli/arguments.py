@@ -160,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_check(sub)
     add_merge(sub)
     add_audit(sub)
+    add_export(sub)
     add_certs(sub)
     add_webhooks(sub)
     add_completion(sub)
@@ -231,6 +232,13 @@ def add_serve(sub: Subparsers) -> None:
         metavar="NAMESPACE/NAME",
         help="the Lease that elects the one server running --background-audit (default: "
         "argo-admission-audit in the service account's namespace, else in default)",
+    )
+    serve.add_argument(
+        "--library-configmap",
+        metavar="NAMESPACE/NAME",
+        help="keep this ConfigMap equal to the library index the exported policy reads "
+        "(export vap --library-configmap); one server writes it, the holder of the Lease "
+        "argo-admission-library in that namespace (default: off)",
     )
     path_option(
         serve,
@@ -384,6 +392,32 @@ def add_audit(sub: Subparsers) -> None:
         help="a table, a JSON list of the findings, or PolicyReport manifests (YAML)",
     )
     audit.set_defaults(command="audit")
+
+
+def add_export(sub: Subparsers) -> None:
+    """`export vap`: the policy as a ValidatingAdmissionPolicy and its binding."""
+    export = sub.add_parser("export", help="the policy in other forms", intermixed=False)
+    export_sub = export.add_subparsers(
+        dest="export_command", required=True, metavar="FORM", parser_class=CommandParser
+    )
+    vap = export_sub.add_parser(
+        "vap",
+        help="a ValidatingAdmissionPolicy and its binding (admissionregistration.k8s.io/v1)",
+        description="Print, as YAML, the ValidatingAdmissionPolicy and binding that decide in\n"
+        "the API server, in CEL, what the webhook decides of Workflow and CronWorkflow\n"
+        "CREATEs without a lookup (README: In the API server).",
+    )
+    path_option(vap, "--config", help=CONFIG_HELP)
+    vap.add_argument(
+        "--name", type=dns_label, default="argo-admission", help="name of both objects"
+    )
+    vap.add_argument(
+        "--library-configmap",
+        metavar="NAMESPACE/NAME",
+        help="the library index the server keeps (serve --library-configmap), read through "
+        "paramRef (default: none; library rules left to the webhook)",
+    )
+    vap.set_defaults(command="export")
 
 
 def add_certs(sub: Subparsers) -> None:

@@ -1,5 +1,5 @@
-"""`argo-admission`: serve | review | check | merge | audit | certs generate | webhooks remove |
-completion.
+"""`argo-admission`: serve | review | check | merge | audit | export vap | certs generate |
+webhooks remove | completion.
 
 The command line is an edge: it parses arguments (admission/cli/arguments.py) into typed options
 and calls the commands (admission/cli/commands.py, admission/server/serving.py); nothing
@@ -15,6 +15,8 @@ import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
+
+import yaml
 
 from admission.cli.arguments import build_parser, completion_script
 from admission.cli.commands import (
@@ -32,8 +34,10 @@ from admission.cli.commands import (
 )
 from admission.cluster.listing import ClusterError
 from admission.core.config import ConfigError
+from admission.core.vap import policy_objects
 from admission.files.manifests import ManifestError, Reader
 from admission.server import certs
+from admission.server.state import load_policy
 
 EXIT_INTERRUPTED: Final = 130
 Options = TypeVar("Options")
@@ -92,6 +96,21 @@ def api_client(kubeconfig: str | None) -> Any:
     except (ConnectError, OSError) as exc:
         where = kubeconfig or "no in-cluster config and no kubeconfig"
         raise UsageError(f"--kubeconfig {where}: {exc}") from exc
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Print the policy as a ValidatingAdmissionPolicy and its binding (YAML)."""
+    library = None
+    if args.library_configmap:
+        namespace, _, name = args.library_configmap.partition("/")
+        if not namespace or not name or "/" in name:
+            raise UsageError(
+                f"--library-configmap {args.library_configmap}: must be NAMESPACE/NAME"
+            )
+        library = (namespace, name)
+    objects = policy_objects(load_policy(args.config), name=args.name, library=library)
+    sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, width=100))
+    return EXIT_OK
 
 
 # --- certs ----------------------------------------------------------------------------------
@@ -166,6 +185,7 @@ COMMANDS: Final[dict[str, Callable[[argparse.Namespace], int]]] = {
     "check": cmd_check,
     "merge": cmd_merge,
     "audit": cmd_audit,
+    "export": cmd_export,
     "certs": cmd_certs,
     "webhooks": cmd_webhooks,
     "completion": cmd_completion,

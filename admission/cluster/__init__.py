@@ -33,6 +33,13 @@ def connect(kubeconfig: str | None) -> Any:
     return client.ApiClient(configuration(kubeconfig))
 
 
+def core_api(api_client: Any) -> Any:
+    """The core API (ConfigMaps, Secrets) over `api_client`."""
+    from kubernetes import client
+
+    return client.CoreV1Api(api_client)
+
+
 def objects_api(api_client: Any) -> Any:
     """The custom-objects API (Argo's kinds, PolicyReports) over `api_client`."""
     from kubernetes import client

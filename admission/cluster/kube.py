@@ -99,6 +99,9 @@ class KubeTemplateSource:
         self._absent: dict[TemplateKey, float] = {}
         self._users: dict[TemplateKey, tuple[float, list[str]]] = {}
         self._stop = threading.Event()
+        self._changed = threading.Condition(self._lock)
+        self.generation = 0
+        """Counts the watch's changes to the templates (the library index follows it)."""
         self._reflectors = self._make_reflectors()
 
     def _make_reflectors(self) -> list[Reflector]:
@@ -158,6 +161,7 @@ class KubeTemplateSource:
                 kept = {k: v for k, v in self._templates.items() if k.kind != kind}
                 self._templates = {**kept, **fresh}
                 self._absent.clear()
+                self._bump()
 
         return replace
 
@@ -172,8 +176,26 @@ class KubeTemplateSource:
                     self._templates.pop(key, None)
                 else:
                     self._templates[key] = orjson.dumps(_with_kind(obj, kind))
+                self._bump()
 
         return apply
+
+    def _bump(self) -> None:
+        """One more change seen (the lock is held)."""
+        self.generation += 1
+        self._changed.notify_all()
+
+    def wait_changed(self, seen: int, timeout: float) -> int:
+        """Block until the generation passes `seen` or `timeout` seconds pass; the generation."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.generation != seen, timeout)
+            return self.generation
+
+    def templates(self) -> list[dict[str, Any]]:
+        """Every template the watch holds, decoded."""
+        with self._lock:
+            held = list(self._templates.values())
+        return [orjson.loads(raw) for raw in held]
 
     # --- TemplateSource ---------------------------------------------------------------------
 

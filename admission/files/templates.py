@@ -54,6 +54,10 @@ class FileTemplateSource:
         elif kind == "Workflow":
             self._workflows.append(obj)
 
+    def templates(self) -> list[Mapping[str, Any]]:
+        """Every template read, as written."""
+        return list(self._templates.values())
+
     def get(self, key: TemplateKey) -> Mapping[str, Any] | None:
         """The template, or one without a namespace of that name."""
         found = self._templates.get(key)

@@ -95,9 +95,27 @@ def admit(endpoint: str) -> Response:
         log.exception("evaluating %s request uid=%s failed", endpoint, g.get("uid", ""))
         deps.audit.record_failure(endpoint=endpoint, seconds=time.perf_counter() - started)
         return json_response(failure_review(g.get("uid", "")))
+    if not _marked(deps, result, endpoint=endpoint, dry_run=dry_run):
+        return json_response(failure_review(g.get("uid", "")))
     seconds = time.perf_counter() - started
     _record(deps.audit, result, endpoint=endpoint, seconds=seconds)
     return json_response(result.body, result.status)
+
+
+def _marked(deps: Deps, result: Result, *, endpoint: str, dry_run: bool) -> bool:
+    """Run the state's before-admit hook on an admitted write; False when it failed (the
+    write is then refused, fail closed)."""
+    hook = deps.state.before_admit
+    if hook is None or dry_run or endpoint != "validate" or result.request is None:
+        return True
+    if not (result.decision and result.decision.allowed):
+        return True
+    try:
+        hook(result.request)
+    except Exception:
+        log.exception("before admitting request uid=%s", result.request.uid)
+        return False
+    return True
 
 
 def read_body() -> bytes:

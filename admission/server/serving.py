@@ -104,6 +104,8 @@ class ServeOptions:
     audit_lease: str | None = None
     """NAMESPACE/NAME of the Lease electing the one server that audits; None: the default."""
     audit_file: str | None = None
+    library_configmap: str | None = None
+    """NAMESPACE/NAME of the library index for the exported policy; None: not kept."""
     log_level: str = "info"
     lookup_timeout: float = 3.0
     """Seconds a template lookup may take on a cache miss."""
@@ -120,6 +122,13 @@ def serve(options: ServeOptions) -> int:
         _configmap_problem(options)
         or _registration_problem(options)
         or _background_audit_problem(options)
+        or (
+            options.library_configmap
+            and (
+                _namespaced_problem("--library-configmap", options.library_configmap)
+                or _cluster_problem("--library-configmap", options, files_too=True)
+            )
+        )
     )
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -338,6 +347,20 @@ def build_app(
         ).start()
     if options.background_audit:
         state.on_close(background_audit(options, state, metrics))
+    if options.library_configmap:
+        from admission.server.libraryparam import marker, start_library_param
+
+        api_client = connect(options.kubeconfig)
+        state.before_admit = marker(api_client, options.library_configmap, lambda: state.config)
+        state.on_close(
+            start_library_param(
+                api_client,
+                options.library_configmap,
+                state.templates,
+                config=lambda: state.config,
+                ready=lambda: not state.readiness(),
+            )
+        )
     metrics.follow(
         policy=lambda: state.config, certificate=certificate.expiry if certificate else None
     )

@@ -19,6 +19,7 @@ from admission.core.config import Config, ConfigError, enforces_nothing
 from admission.core.controllerconfig import overlay
 from admission.core.policy.source import TemplateKey, TemplateLookupError, TemplateSource
 from admission.core.policyfile import load_config, parse_config
+from admission.core.review import Request
 
 log = logging.getLogger("argo_admission.state")
 
@@ -242,6 +243,8 @@ class State:
         self._applied: tuple[int, int] = (0, -1)
         self._combined = policy.config
         self._closers: list[Callable[[], None]] = []
+        self.before_admit: Callable[[Request], None] | None = None
+        """Called before a validating allow of a write (the library index's marker)."""
 
     @property
     def config(self) -> Config:

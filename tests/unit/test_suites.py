@@ -12,22 +12,18 @@ import base64
 import copy
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import jsonpatch
 import pytest
-import yaml
 
 from admission.core.config import Config
-from admission.core.policyfile import load_config, parse_config
 from admission.core.review import POD_NAME, POD_UID
 from admission.core.webhook import handle
 from admission.files.templates import FileTemplateSource
+from suitecases import SUITES, USERNAMES, USERS, case_object, suite_config
 from support import FIXTURES, load_yaml, make_review
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITES = sorted((FIXTURES / "suites").glob("*.yaml"))
 CASE_KEYS = {
     "name",
     "why",
@@ -58,25 +54,6 @@ EXPECT_KEYS = {
     "http",
     "annotations",
 }
-USERS = {
-    "alice": ["team", "system:authenticated"],
-    "controller": ["system:serviceaccounts", "system:serviceaccounts:argo", "system:authenticated"],
-}
-USERNAMES = {"controller": "system:serviceaccount:argo:argo"}
-
-
-def suite_config(suite: dict[str, Any]) -> Config:
-    """The suite's policy: policies/<name>.yaml, plus inline overrides."""
-    if "config" in suite:
-        base = (
-            yaml.safe_load(
-                (ROOT / "policies" / f"{suite.get('policy', 'default')}.yaml").read_text()
-            )
-            if "policy" in suite
-            else {}
-        )
-        return parse_config(yaml.safe_dump({**base, **suite["config"]}), source="suite")
-    return load_config(ROOT / "policies" / f"{suite['policy']}.yaml")
 
 
 def load_cases() -> list[Any]:
@@ -89,26 +66,6 @@ def load_cases() -> list[Any]:
         for case in suite["cases"]:
             params.append(pytest.param(config, source, case, id=f"{path.stem}: {case['name']}"))
     return params
-
-
-def merge_patch(target: Any, change: Any) -> Any:
-    """RFC 7386 JSON merge patch: how a case says "the old object, but with this changed"."""
-    if not isinstance(change, dict):
-        return copy.deepcopy(change)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
-    for key, value in change.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
-
-
-def case_object(case: dict[str, Any]) -> Any:
-    """The case's object: given, or the old object with `change` merged in."""
-    if "change" in case:
-        return merge_patch(case["old"], case["change"])
-    return case["object"]
 
 
 def run_case(config: Config, source: FileTemplateSource, case: dict[str, Any]) -> dict[str, Any]:

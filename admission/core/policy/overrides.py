@@ -19,7 +19,7 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
     fields = override_violations(spec, ctx.config.override_allowlist)
     if not fields:
         return
-    paths = [f"{where}.{_json_path(go)}" for go in fields]
+    paths = [f"{where}.{json_path(go)}" for go in fields]
     ctx.deny(
         rules.OVERRIDES,
         overrides_message(fields),
@@ -29,7 +29,7 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
     )
 
 
-def _json_path(go_name: str) -> str:
+def json_path(go_name: str) -> str:
     if go_name.startswith("ArtifactGC."):
         nested = go_name.split(".", 1)[1]
         return "artifactGC." + nested[0].lower() + nested[1:]
