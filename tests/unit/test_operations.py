@@ -83,10 +83,17 @@ def door(new: dict[str, Any], old: dict[str, Any] | None) -> tuple[bool, str]:
     return bool(response["allowed"]), str(response.get("status", {}).get("message", ""))
 
 
+REFUSALS = 200  # Argo refusing this many requests in a row means the oracle is not answering
+
+
 def sent(oracle: MergeOracle, request: dict[str, Any]) -> dict[str, Any] | None:
     """The object Argo's client sends for the request, or None where Argo refuses it."""
     answer = oracle.ask(**{k: v for k, v in request.items() if v is not None})
     if "error" in answer:
+        assert not answer["error"].startswith("unknown op"), (
+            f"{answer['error']}: the ops-oracle is older than tests/oracle/ops "
+            "(tests/e2e/setup.sh ops-oracle rebuilds it)"
+        )
         return None
     obj: dict[str, Any] = answer["object"]
     return obj
@@ -116,13 +123,15 @@ def workflow_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[st
 
 def submit_cases(oracle: MergeOracle, rng: random.Random) -> Iterator[tuple[str, Any, Any]]:
     """(operation, None, new) for `argo submit` of generated requests: CREATEs."""
-    index = 0
+    index = refused = 0
     while True:
         index += 1
         request = userops.submission(rng, index)
         cron = request.pop("cron", None)
         templates = [*LIBRARY, *([cron] if cron else [])]
         new = sent(oracle, {**request, "templates": templates})
+        refused = 0 if new is not None else refused + 1
+        assert refused < REFUSALS, f"Argo refused {REFUSALS} submits in a row, the last {request}"
         if new is not None:  # the API server's codec sets the kind the Go object left empty
             new = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow", **new}
             yield json.dumps({k: v for k, v in request.items() if k != "object"}), None, new
