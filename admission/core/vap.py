@@ -18,6 +18,7 @@ from admission.core.merge.overrides import ARTIFACT_GC_SENSITIVE
 from admission.core.policy import spelling, strict
 from admission.core.policy.context import INSTANCE_ID_LABEL
 from admission.core.policy.overrides import json_path
+from admission.core.policy.rules import Rule
 from admission.core.vapindex import library_validations, library_variables
 
 API_VERSION: Final = "admissionregistration.k8s.io/v1"
@@ -29,7 +30,7 @@ WEBHOOK_STATUS: Final = ("storedTemplates", "nodes", "conditions")
 
 # Every rule the webhook can name: "cel" where this policy decides it for Workflow and
 # CronWorkflow CREATEs, else why only the webhook can (tests/unit/test_vap.py keeps it whole).
-RULES: Final = {
+RULES: Final[dict[Rule, str]] = {
     "strict": "cel",
     "overrides": "cel",
     "spelling": "cel",
@@ -50,6 +51,9 @@ RULES: Final = {
     "template-lookup": "a failed lookup",
     "workflow-lookup": "a failed lookup",
     "request": "a malformed request (a 400)",
+    "resubmit": "compares the spec with the original Workflow's (a lookup of the original)",
+    "legacy": "an UPDATE of a Workflow older than the policy (compared with the stored object)",
+    "mutate": "/mutate's own warnings (what it could not fill in); it refuses nothing",
 }
 # Matched by `route` under these resource names; subresources are not (as the webhook's skip).
 RESOURCES: Final = ("workflows", "cronworkflows")
