@@ -23,7 +23,6 @@ from typing import Any
 import pytest
 import yaml
 from kubernetes import client as k8s
-from processes import wait_for
 
 from admission.core.config import Config
 from admission.core.vap import RULES, WEBHOOK_STATUS
@@ -31,6 +30,7 @@ from admission.core.vapindex import library_index
 from admission.core.webhook import handle
 from admission.files.templates import FileTemplateSource
 from controlplane import ControlPlane
+from harness.processes import wait_for
 from identities import ADMIN, ALICE, WEBHOOK, user_subject
 from policyvap import (
     LIBRARY,
