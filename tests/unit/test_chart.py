@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import tempfile
 from functools import cache
@@ -1310,3 +1311,87 @@ def test_notes_read_every_replicas_logs_and_give_the_break_glass() -> None:
 def test_notes_example_workflow_runs_as_a_non_root_user() -> None:
     """busybox runs as root; under the default baseline's runAsNonRoot it would never start."""
     assert "securityContext: {runAsUser: 65534}" in notes()
+
+
+# --- PrometheusRule and Grafana dashboard ------------------------------------------------------
+
+METRIC = re.compile(r"\b(argo_admission_[a-z_]+|up)\{")
+KNOWN_METRICS = {
+    *(
+        f"argo_admission_{name}_total"
+        for name in (
+            "requests",
+            "reviewed_objects",
+            "rule_violations",
+            "template_lookups",
+            "config_reloads",
+            "audit_runs",
+        )
+    ),
+    "argo_admission_request_duration_seconds_bucket",
+    "argo_admission_audit_findings",
+    "argo_admission_audit_last_run_timestamp_seconds",
+    "argo_admission_certificate_expiry_timestamp_seconds",
+    "argo_admission_build_info",
+    "up",
+}
+MONITORING = {"metrics": {"prometheusRule": {"enabled": True}, "dashboard": {"enabled": True}}}
+
+
+def test_metrics_the_rules_and_dashboard_read_are_metrics_the_server_exports() -> None:
+    """A renamed metric would leave an alert that never fires: every name is checked against
+    what admission/server/metrics.py registers (its source names them)."""
+    source = (Path(__file__).resolve().parents[2] / "admission/server/metrics.py").read_text()
+    for name in KNOWN_METRICS - {"up"}:
+        base = re.sub(r"_(total|bucket)$", "", name)
+        assert f'"{base}"' in source, name
+    docs = objects(MONITORING)
+    rules = one(docs, "PrometheusRule")["spec"]["groups"][0]["rules"]
+    dashboard = json.loads(
+        next(d for d in docs if d["kind"] == "ConfigMap" and "argo-admission.json" in d["data"])[
+            "data"
+        ]["argo-admission.json"]
+    )
+    exprs = [r["expr"] for r in rules] + [
+        t["expr"] for panel in dashboard["panels"] for t in panel["targets"]
+    ]
+    for expr in exprs:
+        used = set(METRIC.findall(expr))
+        assert used and used <= KNOWN_METRICS, expr
+
+
+def test_the_rules_select_what_the_service_monitor_scrapes() -> None:
+    docs = objects(
+        {**MONITORING, "metrics": {**MONITORING["metrics"], "serviceMonitor": {"enabled": True}}}
+    )
+    service = one(docs, "Service")["metadata"]
+    assert one(docs, "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+    rules = one(docs, "PrometheusRule")["spec"]["groups"][0]["rules"]
+    down = next(r for r in rules if r["alert"] == "ArgoAdmissionDown")
+    assert f'namespace="{service["namespace"]}",job="{service["name"]}"' in down["expr"]
+    assert {r["alert"] for r in rules} >= {
+        "ArgoAdmissionDown",
+        "ArgoAdmissionErrors",
+        "ArgoAdmissionCertificateExpiry",
+        "ArgoAdmissionAuditStale",
+    }
+    slow = next(r for r in rules if r["alert"] == "ArgoAdmissionSlow")
+    assert slow["expr"].endswith("> 5")  # half the default timeoutSeconds (10)
+
+
+def test_monitoring_objects_are_off_by_default_and_the_audit_alerts_follow_the_audit() -> None:
+    assert not {"PrometheusRule", "ServiceMonitor"} & kinds(objects())
+    assert not any("argo-admission.json" in d.get("data", {}) for d in objects())
+    off = objects({**MONITORING, "backgroundAudit": {"enabled": False}})
+    alerts = {r["alert"] for r in one(off, "PrometheusRule")["spec"]["groups"][0]["rules"]}
+    assert "ArgoAdmissionAuditStale" not in alerts
+
+
+def test_the_dashboard_has_its_sidecar_label_and_a_namespace_variable() -> None:
+    docs = objects(MONITORING)
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and "argo-admission.json" in d["data"])
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(cm["data"]["argo-admission.json"])
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names == ["datasource", "namespace"]
+    assert dashboard["uid"] == "argo-admission" and len(dashboard["panels"]) >= 5
