@@ -173,6 +173,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             background_audit=args.background_audit,
             audit_lease=args.audit_lease,
             audit_file=args.audit_file,
+            events_per_minute=args.events_per_minute,
             log_level=args.log_level,
             lookup_timeout=args.lookup_timeout,
         )

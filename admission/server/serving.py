@@ -109,6 +109,8 @@ class ServeOptions:
     audit_lease: str | None = None
     """NAMESPACE/NAME of the Lease electing the one server that audits; None: the default."""
     audit_file: str | None = None
+    events_per_minute: int = 0
+    """Kubernetes Events on refusals and audit findings, at most this many a minute; 0: none."""
     log_level: str = "info"
     lookup_timeout: float = 3.0
     """Seconds a template lookup may take on a cache miss."""
@@ -125,6 +127,7 @@ def serve(options: ServeOptions) -> int:
         _configmap_problem(options)
         or _registration_problem(options)
         or _background_audit_problem(options)
+        or _events_problem(options)
     )
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -199,6 +202,11 @@ def _background_audit_problem(options: ServeOptions) -> str:
     return _namespaced_problem("--audit-lease", audit_lease(options)) or _cluster_problem(
         "--background-audit", options, files_too=True
     )
+
+
+def _events_problem(options: ServeOptions) -> str:
+    """Why --events-per-minute cannot be used ("" when it can, or is not given)."""
+    return _cluster_problem("--events-per-minute", options) if options.events_per_minute else ""
 
 
 def _namespaced_problem(flag: str, given: str) -> str:
@@ -343,15 +351,19 @@ def build_app(
             owner=options.webhook_owner,
             ready=lambda: not state.readiness(),
         ).start()
+    events = event_sink(options)
     if options.background_audit:
-        state.on_close(background_audit(options, state, metrics))
+        state.on_close(background_audit(options, state, metrics, events))
     metrics.follow(
         policy=lambda: state.config, certificate=certificate.expiry if certificate else None
     )
     # denials and warnings are always written; --log-level debug adds the admitted requests
     debug = options.log_level.lower() == "debug"
     audit = Audit(
-        metrics=metrics, file=options.audit_file, level=logging.DEBUG if debug else logging.INFO
+        metrics=metrics,
+        file=options.audit_file,
+        level=logging.DEBUG if debug else logging.INFO,
+        events=events.refusal if events else None,
     )
     log.info("worker %d started with the policy from %s", os.getpid(), policy.config.source)
     app = create_app(state, audit=audit)
@@ -369,7 +381,19 @@ def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:
     return watch
 
 
-def background_audit(options: ServeOptions, state: State, metrics: Any) -> Callable[[], None]:
+def event_sink(options: ServeOptions) -> Any:
+    """The Events sender of this worker, started; None without --events-per-minute."""
+    from admission.server.eventing import Eventing
+
+    per_minute = options.events_per_minute
+    return (
+        Eventing.start(kube_configuration(options.kubeconfig), per_minute) if per_minute else None
+    )
+
+
+def background_audit(
+    options: ServeOptions, state: State, metrics: Any, events: Any = None
+) -> Callable[[], None]:
     """The periodic audit, started in this worker (a candidate for the Lease); its closer."""
     from admission.server.background import BackgroundAudit
 
@@ -384,6 +408,7 @@ def background_audit(options: ServeOptions, state: State, metrics: Any) -> Calla
         ready=lambda: not state.readiness(),
         findings=metrics.set_audit_findings,
         ran=metrics.count_audit,
+        on_findings=events.findings if events else None,
     )
     audit.start()
     return audit.close

@@ -624,6 +624,8 @@ def test_server_args_serve_the_mounted_policy_and_certificates() -> None:
         "1h",
         "--audit-lease",
         "argo-admission/argo-admission-audit",
+        "--events-per-minute",
+        "60",
         "--lookup-timeout",
         "2",
     ]
@@ -695,7 +697,7 @@ NO_AUDIT: Final = {"backgroundAudit": {"enabled": False}}
 
 
 def test_cluster_role_only_reads_argo_templates_and_workflows() -> None:
-    docs = objects({"webhook": {"registration": "helm"}, **NO_AUDIT})
+    docs = objects({"webhook": {"registration": "helm"}, "events": {"enabled": False}, **NO_AUDIT})
     (rule,) = one(docs, "ClusterRole")["rules"]
     assert rule["apiGroups"] == ["argoproj.io"]
     assert set(rule["resources"]) == {"workflowtemplates", "clusterworkflowtemplates", "workflows"}
@@ -722,11 +724,13 @@ def test_role_reads_only_the_policy_config_map() -> None:
 
 def test_no_rbac_rule_grants_writes_or_wildcards() -> None:
     """Reads only, but for its own webhook configurations, audit Lease and PolicyReports: each
-    written by name, but create (Kubernetes cannot limit create, or list, by name)."""
+    written by name, but create (Kubernetes cannot limit create, or list, by name); and the
+    creation of Events (new objects, named by the API server)."""
     writes = {
         frozenset({"validatingwebhookconfigurations", "mutatingwebhookconfigurations"}),
         frozenset({"leases"}),
         frozenset({"policyreports", "clusterpolicyreports"}),
+        frozenset({"events"}),
     }
     for doc in objects():
         for rule in doc.get("rules", []) if doc["kind"] in ("Role", "ClusterRole") else []:
@@ -1395,3 +1399,20 @@ def test_the_dashboard_has_its_sidecar_label_and_a_namespace_variable() -> None:
     names = [v["name"] for v in dashboard["templating"]["list"]]
     assert names == ["datasource", "namespace"]
     assert dashboard["uid"] == "argo-admission" and len(dashboard["panels"]) >= 5
+
+
+# --- Events ------------------------------------------------------------------------------------
+
+
+def test_events_are_on_by_default_limited_and_granted() -> None:
+    docs = objects()
+    args = server_container(docs)["args"]
+    assert args[args.index("--events-per-minute") + 1] == "60"
+    rules = one(docs, "ClusterRole")["rules"]
+    assert {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]} in rules
+
+
+def test_events_switched_off_leave_no_flag_and_no_grant() -> None:
+    docs = objects({"events": {"enabled": False}})
+    assert "--events-per-minute" not in server_container(docs)["args"]
+    assert all("events" not in r["resources"] for r in one(docs, "ClusterRole")["rules"])
