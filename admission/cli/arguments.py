@@ -230,6 +230,13 @@ def add_serve(sub: Subparsers) -> None:
         help="also append audit JSON lines to this file, rotated (default: stdout only)",
     )
     serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="also serve /metrics, alone, over plain HTTP on this port (default: 0, none: "
+        "/metrics only on the HTTPS port)",
+    )
+    serve.add_argument(
         "--events-per-minute",
         type=int,
         default=0,

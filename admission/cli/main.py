@@ -174,6 +174,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             audit_lease=args.audit_lease,
             audit_file=args.audit_file,
             events_per_minute=args.events_per_minute,
+            metrics_port=args.metrics_port,
             log_level=args.log_level,
             lookup_timeout=args.lookup_timeout,
         )

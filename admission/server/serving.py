@@ -111,6 +111,8 @@ class ServeOptions:
     audit_file: str | None = None
     events_per_minute: int = 0
     """Kubernetes Events on refusals and audit findings, at most this many a minute; 0: none."""
+    metrics_port: int = 0
+    """A plain-HTTP port serving only /metrics (0: none; /metrics stays on the HTTPS port)."""
     log_level: str = "info"
     lookup_timeout: float = 3.0
     """Seconds a template lookup may take on a cache miss."""
@@ -305,7 +307,15 @@ def gunicorn_options(
         "child_exit": _child_exit,
         "worker_exit": _worker_exit,
         "on_exit": lambda arbiter: shutil.rmtree(run_dir, ignore_errors=True),
+        "when_ready": lambda arbiter: _plain_metrics(options),
     }
+
+
+def _plain_metrics(options: ServeOptions) -> None:
+    if options.metrics_port:
+        from admission.server import metricsport
+
+        metricsport.start(options.host, options.metrics_port, https_port=options.port)
 
 
 def _child_exit(arbiter: Any, worker: Any) -> None:

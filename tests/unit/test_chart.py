@@ -1416,3 +1416,21 @@ def test_events_switched_off_leave_no_flag_and_no_grant() -> None:
     docs = objects({"events": {"enabled": False}})
     assert "--events-per-minute" not in server_container(docs)["args"]
     assert all("events" not in r["resources"] for r in one(docs, "ClusterRole")["rules"])
+
+
+def test_a_plain_metrics_port_is_served_exposed_and_scraped() -> None:
+    values = {"metrics": {"plainPort": 9090, "serviceMonitor": {"enabled": True}}}
+    values["networkPolicy"] = {"enabled": True}
+    docs = objects(values)
+    container = server_container(docs)
+    assert container["args"][container["args"].index("--metrics-port") + 1] == "9090"
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+    ports = {p["name"]: p for p in one(docs, "Service")["spec"]["ports"]}
+    assert ports["metrics"]["port"] == 9090 and ports["metrics"]["targetPort"] == "metrics"
+    (endpoint,) = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["scheme"]) == ("metrics", "http")
+    assert "tlsConfig" not in endpoint
+    allowed = one(docs, "NetworkPolicy")["spec"]["ingress"][0]["ports"]
+    assert {"protocol": "TCP", "port": 9090} in allowed
+    assert "--metrics-port" not in server_container(objects())["args"]
+    assert "plainPort" in render_fails({"metrics": {"plainPort": 8443}})  # the HTTPS port
