@@ -97,7 +97,9 @@ def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
     from admission.cluster.listing import list_objects
 
     return list_objects(
-        client.CustomObjectsApi(api_client(options.kubeconfig)), namespace=options.namespace
+        client.CustomObjectsApi(api_client(options.kubeconfig)),
+        namespace=options.namespace,
+        skipped=lambda why: print(f"warning: {why}", file=sys.stderr),
     )
 
 

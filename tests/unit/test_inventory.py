@@ -299,6 +299,21 @@ def test_a_refused_list_is_one_line_naming_what_was_listed() -> None:
         list_objects(FakeApi(cluster_objects(), fail="cronworkflows"), namespace="a")
 
 
+def test_a_namespace_audit_goes_on_without_cluster_templates_it_may_not_list() -> None:
+    """audit -n NS by a namespace's user: a 403 on ClusterWorkflowTemplates is said, not fatal;
+    all namespaces (no -n) still need them."""
+    said: list[str] = []
+    api = FakeApi(cluster_objects(), fail="clusterworkflowtemplates")
+    listed = list_objects(api, namespace="team-a", skipped=said.append)
+    assert listed and all(o["kind"] != "ClusterWorkflowTemplate" for o in listed)
+    assert said == [
+        "cannot list clusterworkflowtemplates: 403 Forbidden: refs to them are reported as "
+        "not found"
+    ]
+    with pytest.raises(ClusterError, match="clusterworkflowtemplates: 403 Forbidden"):
+        list_objects(FakeApi(cluster_objects(), fail="clusterworkflowtemplates"))
+
+
 def test_audit_of_a_cluster_judges_what_it_lists() -> None:
     out = io.StringIO()
     options = AuditOptions(config=str(ROOT / "policies/secure.yaml"), output="json")
