@@ -154,8 +154,8 @@ def template(name: str) -> dict[str, Any]:
 
 def events_about(admin: k8s.ApiClient, name: str) -> list[Any]:
     found = k8s.CoreV1Api(admin).list_namespaced_event(
-        "team-a", field_selector=f"involvedObject.name={name}"
-    )
+        "team-a", field_selector=f"involvedObject.name={name},reason=PolicyViolation"
+    )  # Argo's controller, when one runs in the session, writes Events of its own
     return list(found.items)
 
 
