@@ -156,7 +156,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve /validate and /mutate over TLS under gunicorn."""
     # imported here: gunicorn and the kubernetes client take most of a second to import,
     # which the offline commands do not need
-    from admission.server.serving import ServeOptions, serve
+    from admission.server.options import ServeOptions
+    from admission.server.serving import serve
 
     return serve(
         ServeOptions(
