@@ -31,14 +31,12 @@ from collections import defaultdict
 from typing import Any
 
 import yaml
-from common import ROOT, Server, free_port, make_certs, percentile, serve_command, trivial_command
+from common import Server, free_port, make_certs, percentile, serve_command, trivial_command
+from kubernetes import client as k8s
 
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests/e2e")]
-from kubernetes import client as k8s  # noqa: E402
-
-from chart_render import render_webhooks  # noqa: E402
-from controlplane import ControlPlane  # noqa: E402
-from identities import ADMIN, ALICE, WEBHOOK  # noqa: E402
+from chart_render import render_webhooks
+from controlplane import ControlPlane
+from identities import ADMIN, ALICE, WEBHOOK
 
 NAMESPACE = "team-a"
 SETUPS = ("none", "vap", "trivial", "argo-admission")

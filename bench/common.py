@@ -9,12 +9,8 @@ from __future__ import annotations
 import http.client
 import json
 import multiprocessing as mp
-import os
-import signal
-import socket
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,13 +22,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
+# The test harness (processes, ports) and the e2e control plane, shared with the test suites;
+# pytest finds them through its `pythonpath`, a benchmark run as a script through this line.
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests/e2e")]
 
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from harness.processes import Process, free_port  # noqa: E402
 
 
 def make_certs(directory: Path) -> Path:
@@ -57,17 +51,14 @@ class Server:
     port: int
     ca: Path
     log: Path
-    process: subprocess.Popen[bytes] | None = None
+    process: Process | None = None
 
     def start(self, timeout: float = 60) -> None:
         """Start and wait until /readyz answers 200."""
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(
-                self.command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT
-            )
+        self.process = Process(self.name, self.command, log_path=self.log, cwd=ROOT).start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if not self.process.alive():
                 raise RuntimeError(f"{self.name} exited: {self.log.read_text()[-2000:]}")
             try:
                 if get(self.port, self.ca, "/readyz")[0] == 200:
@@ -79,19 +70,14 @@ class Server:
 
     def stop(self) -> None:
         """SIGTERM the process group, then SIGKILL after 15 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        if self.process is not None:
+            self.process.stop()
 
     def worker_pids(self) -> list[int]:
         """The gunicorn workers (children of the master)."""
         assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
         return [int(pid) for pid in children.read_text().split()] if children.exists() else []
 
     def url(self) -> str:

@@ -3,7 +3,7 @@
 Used by tests/unit/test_chart.py and by the e2e suite, which registers the chart's own webhook
 configurations with a real kube-apiserver, pointed at a local server:
 
-    from chart_render import render_webhooks   # tests/ is on sys.path (tests/conftest.py)
+    from chart_render import render_webhooks
     hooks = render_webhooks("https://127.0.0.1:9443", ca_bundle_b64)
 
 or from a shell: `python tests/chart_render.py --url https://127.0.0.1:9443 --ca-file ca.crt`.
@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from support import BIN_DIR, find_binary  # tests/ is on sys.path (tests/conftest.py)
+from harness.processes import bin_dirs, built
 
 CHART_DIR = Path(__file__).resolve().parents[1] / "charts" / "argo-admission"
 RELEASE = "argo-admission"
@@ -52,10 +52,10 @@ class RenderError(RuntimeError):
 
 def helm_binary() -> Path:
     """The helm to use; raises HelmNotFoundError saying how to get one."""
-    path = find_binary("helm")
+    path = built("helm")
     if path is None:
         raise HelmNotFoundError(
-            f"helm not found in {BIN_DIR} or on PATH; build it with `tests/e2e/setup.sh helm`"
+            f"helm not found in {bin_dirs()[0]} or on PATH; build it with `tests/e2e/setup.sh helm`"
         )
     return path
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
 
+from admission.core.diff import diff_lines, diff_normalised, equivalent, strip_empty
 from admission.core.review import make_review
 
 __all__ = [
@@ -20,7 +22,8 @@ __all__ = [
     "FIXTURES",
     "GOOD_WORKFLOW",
     "MergeOracle",
-    "find_binary",
+    "assert_same",
+    "load_script",
     "load_yaml",
     "make_review",
     "require_binaries",
@@ -55,7 +58,6 @@ def run_cli(args: list[str], capsys: Any, stdin: str = "") -> tuple[int, str, st
 
 
 FIXTURES = Path(__file__).parent / "fixtures"
-BIN_DIR = Path(os.environ.get("ARGO_ADMISSION_BIN", Path.home() / ".cache/argo-admission/bin"))
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -68,13 +70,36 @@ def require_binaries() -> bool:
     return os.environ.get("ARGO_ADMISSION_REQUIRE_BINARIES") == "1"
 
 
-def find_binary(name: str) -> Path | None:
-    """A binary built by tests/e2e/setup.sh, or None."""
-    path = BIN_DIR / name
-    if path.is_file() and os.access(path, os.X_OK):
-        return path
-    found = shutil.which(name)
-    return Path(found) if found else None
+def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
+    """Both errored, or both produced equivalent specs (and metadata for `defaults`)."""
+    if "error" in want:
+        assert "error" in got, f"Argo errors ({want['error']}) but we merged: {got}"
+        return
+    assert "error" not in got, f"we error ({got['error']}) but Argo merged"
+    if "workflow" in want:
+        for field in ("labels", "annotations"):
+            assert (got["workflow"].get("metadata") or {}).get(field) == (
+                want["workflow"].get("metadata") or {}
+            ).get(field)
+        got_spec, want_spec = got["workflow"].get("spec"), want["workflow"].get("spec")
+    else:
+        got_spec, want_spec = got["spec"], want["spec"]
+    assert equivalent(got_spec, want_spec), "\n".join(diff_lines(want_spec, got_spec))
+    # equivalent() reads values as Go does (`cpu: 0.5` equals "500m"); the join must also write
+    # them as Go does, in Go's order: compare with nothing but zero values left out.
+    strict_got, strict_want = strip_empty(got_spec), strip_empty(want_spec)
+    assert strict_got == strict_want, "\n".join(diff_normalised(strict_want, strict_got))
+
+
+def load_script(name: str, path: Path) -> ModuleType:
+    """A script that is not a module on the path (charts/argo-admission/gen-readme.py), loaded
+    as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 class MergeOracle:
@@ -83,9 +108,14 @@ class MergeOracle:
     tests/oracle/main.go, built by `tests/e2e/setup.sh oracle` against the Argo Go module.
     """
 
-    def __init__(self, binary: Path) -> None:
+    def __init__(self, binary: Path, *, quiet: bool = False) -> None:
         self._proc = subprocess.Popen(
-            [str(binary)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+            [str(binary)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL if quiet else None,
+            text=True,
+            bufsize=1,
         )
 
     def ask(self, **request: Any) -> dict[str, Any]:

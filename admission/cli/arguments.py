@@ -136,6 +136,14 @@ def repeated_paths(parser: argparse.ArgumentParser, flag: str, help: str) -> Non
     path_option(parser, flag, action="append", default=[], metavar="PATH", help=help)
 
 
+def add_policy_inputs(parser: argparse.ArgumentParser, *, workflows: str | None = None) -> None:
+    """--config and --templates, and --workflows (with its help) where the command reads them."""
+    path_option(parser, "--config", help=CONFIG_HELP)
+    repeated_paths(parser, "--templates", TEMPLATES_HELP)
+    if workflows:
+        repeated_paths(parser, "--workflows", workflows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     parser = CommandParser(
@@ -269,12 +277,10 @@ def add_review(sub: Subparsers) -> None:
         "(the server's own code path).",
         epilog=REVIEW_EXIT_CODES,
     )
-    path_option(review, "--config", help=CONFIG_HELP)
-    repeated_paths(review, "--templates", TEMPLATES_HELP)
-    repeated_paths(
+    add_policy_inputs(
         review,
-        "--workflows",
-        "running Workflows, for the template-edit warning and resubmit lookups; repeat for more",
+        workflows="running Workflows, for the template-edit warning and resubmit lookups; "
+        "repeat for more",
     )
     review.add_argument("--mutate", action="store_true", help="answer as /mutate, not /validate")
     path_option(
@@ -295,13 +301,10 @@ def add_check(sub: Subparsers) -> None:
         "manifests as a CREATE, through /mutate then /validate as the API server calls them.",
         epilog=EXIT_CODES,
     )
-    path_option(check, "--config", help=CONFIG_HELP)
-    repeated_paths(check, "--templates", TEMPLATES_HELP)
-    repeated_paths(
+    add_policy_inputs(
         check,
-        "--workflows",
-        "existing Workflows the checks may look up (a resubmitted Workflow's original); "
-        "repeat for more",
+        workflows="existing Workflows the checks may look up (a resubmitted Workflow's "
+        "original); repeat for more",
     )
     check.add_argument("--namespace", default="default", help="namespace for manifests without one")
     check.add_argument(
@@ -387,8 +390,7 @@ def add_audit(sub: Subparsers) -> None:
         type=dns_label,
         help="only this namespace's objects (default: all namespaces)",
     )
-    path_option(audit, "--config", help=CONFIG_HELP)
-    repeated_paths(audit, "--templates", TEMPLATES_HELP)
+    add_policy_inputs(audit)
     audit.add_argument(
         "-o",
         "--output",

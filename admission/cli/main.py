@@ -11,9 +11,10 @@ errors (unreadable files, malformed AdmissionReview, invalid policy), each repor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from admission.cli.arguments import build_parser, completion_script
 from admission.cli.commands import (
@@ -35,43 +36,34 @@ from admission.files.manifests import ManifestError, Reader
 from admission.server import certs
 
 EXIT_INTERRUPTED: Final = 130
+Options = TypeVar("Options")
+
+
+def options_of(kind: type[Options], args: argparse.Namespace, **flags: str) -> Options:
+    """The options dataclass `kind`, each field from the flag of its name (or the one `flags`
+    names for it); a repeatable flag's list becomes a tuple."""
+    values = {}
+    for field in dataclasses.fields(kind):  # type: ignore[arg-type]
+        value = getattr(args, flags.get(field.name, field.name))
+        values[field.name] = tuple(value) if isinstance(value, list) else value
+    return kind(**values)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Admit each manifest as a CREATE (mutate, then validate); a verdict per object."""
-    options = CheckOptions(
-        manifests=tuple(args.manifests),
-        config=args.config,
-        templates=tuple(args.templates),
-        workflows=tuple(args.workflows),
-        namespace=args.namespace,
-        output=args.output,
-        show_patch=args.show_patch,
-    )
+    options = options_of(CheckOptions, args)
     return check(options, reader=Reader(), out=sys.stdout)
 
 
 def cmd_review(args: argparse.Namespace) -> int:
     """Print the AdmissionReview response the server would send for one request."""
-    options = ReviewOptions(
-        review=args.review,
-        config=args.config,
-        templates=tuple(args.templates),
-        workflows=tuple(args.workflows),
-        mutate=args.mutate,
-    )
+    options = options_of(ReviewOptions, args)
     return review(options, reader=Reader(), out=sys.stdout, err=sys.stderr)
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
     """Print the spec Argo stores in status.storedWorkflowTemplateSpec (or the defaulted spec)."""
-    options = MergeOptions(
-        workflow=args.workflow,
-        template=args.template,
-        defaults=args.defaults,
-        config=args.config,
-        expect=args.expect,
-    )
+    options = options_of(MergeOptions, args)
     return merge(options, reader=Reader(), out=sys.stdout, err=sys.stderr)
 
 
@@ -79,25 +71,17 @@ def cmd_audit(args: argparse.Namespace) -> int:
     """Judge existing objects as they stand; a table, JSON findings or PolicyReports."""
     if args.filename and args.kubeconfig:
         raise UsageError("audit reads either manifests (-f) or a cluster (--kubeconfig), not both")
-    options = AuditOptions(
-        files=tuple(args.filename),
-        kubeconfig=args.kubeconfig,
-        namespace=args.namespace,
-        config=args.config,
-        templates=tuple(args.templates),
-        output=args.output,
-    )
+    options = options_of(AuditOptions, args, files="filename")
     return audit(options, reader=Reader(), out=sys.stdout, list_cluster=list_cluster)
 
 
 def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
     """The Argo objects of the cluster the kubeconfig (or the in-cluster config) names."""
-    from kubernetes import client
-
+    from admission.cluster import objects_api
     from admission.cluster.listing import list_objects
 
     return list_objects(
-        client.CustomObjectsApi(api_client(options.kubeconfig)),
+        objects_api(api_client(options.kubeconfig)),
         namespace=options.namespace,
         skipped=lambda why: print(f"warning: {why}", file=sys.stderr),
     )
@@ -105,15 +89,11 @@ def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
 
 def api_client(kubeconfig: str | None) -> Any:
     """A client for the cluster `kubeconfig` (or the in-cluster config) names; UsageError."""
-    # imported here: the kubernetes client takes a good part of a second to import
-    from kubernetes import client
-    from kubernetes.config.config_exception import ConfigException
-
-    from admission.cluster.kube import kube_configuration
+    from admission.cluster import ConnectError, connect
 
     try:
-        return client.ApiClient(kube_configuration(kubeconfig))
-    except (ConfigException, OSError) as exc:
+        return connect(kubeconfig)
+    except (ConnectError, OSError) as exc:
         where = kubeconfig or "no in-cluster config and no kubeconfig"
         raise UsageError(f"--kubeconfig {where}: {exc}") from exc
 
@@ -159,29 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from admission.server.options import ServeOptions
     from admission.server.serving import serve
 
-    return serve(
-        ServeOptions(
-            config=args.config,
-            cert_dir=args.cert_dir,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            threads=args.threads,
-            templates=tuple(args.templates),
-            kubeconfig=args.kubeconfig,
-            no_cluster=args.no_cluster,
-            argo_configmap=args.argo_configmap,
-            register_webhooks=args.register_webhooks,
-            webhook_owner=args.webhook_owner,
-            background_audit=args.background_audit,
-            audit_lease=args.audit_lease,
-            audit_file=args.audit_file,
-            events_per_minute=args.events_per_minute,
-            metrics_port=args.metrics_port,
-            log_level=args.log_level,
-            lookup_timeout=args.lookup_timeout,
-        )
-    )
+    return serve(options_of(ServeOptions, args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

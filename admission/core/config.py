@@ -13,6 +13,10 @@ TEMPLATE_REFERENCING: Final = ("", "Strict", "Secure")
 MODES: Final = ("enforce", "warn", "audit")
 SECURITY_CONTEXT_MODES: Final = ("off", "mutate", "require")
 FAILURE_POLICIES: Final = ("Fail", "Ignore")
+# Who may write a step's WorkflowTaskResult: its node's pod (its bound token says which), or
+# any pod or token of the executor's service account (weaker: another Workflow's pod of the
+# same account can write it).
+TASK_RESULT_WRITERS: Final = ("Pod", "ServiceAccount")
 SELECTOR_OPERATORS: Final = ("In", "NotIn", "Exists", "DoesNotExist")
 # Fields beside a ref that mutation may default from workflowDefaults (all in Argo's allowlist).
 REF_DEFAULTABLE: Final = (
@@ -177,6 +181,9 @@ class Config:
     """workflowDefaults fields /mutate may set beside a ref (all on Argo's allowlist)."""
     lookup_failure_policy: str = "Fail"
     """When a template lookup fails: Fail (deny, code 500) or Ignore (admit with a warning)."""
+    task_result_writers: str = "Pod"
+    """Pod: a task result only from its node's pod (a bound token's pod claims); ServiceAccount:
+    from the executor's account alone, with or without pod claims (weaker)."""
     source: str = "<defaults>"
 
     @property

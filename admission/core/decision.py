@@ -25,7 +25,9 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True)
 class Violation:
-    """One broken rule: `[rule] reason: detail`, detail naming the field path and template."""
+    """One broken rule: `[rule] reason: detail`, detail naming the field path and template;
+    `path` is that field alone (`spec.templates[0].podSpecPatch`), for the audit line, `check -o
+    json` and the PolicyReports."""
 
     rule: str
     reason: str
@@ -54,6 +56,9 @@ class Decision:
     violations: tuple[Violation, ...] = ()
     warnings: tuple[str, ...] = ()
     diff: tuple[str, ...] = ()
+    warned: tuple[Violation, ...] = ()
+    """The rules' own warnings as values (rule, reason, detail): `warnings` holds their
+    messages, and in warn mode the violations' and the diff's too."""
     patch: tuple[Mapping[str, Any], ...] = ()
     mode: str = "enforce"
     exempt: str = ""
@@ -65,6 +70,11 @@ class Decision:
         if self.violations:
             return self.violations[0].rule
         return "exempt" if self.exempt else ""
+
+    @property
+    def paths(self) -> list[str]:
+        """The fields the violations name (`spec.podSpecPatch`), each once, in the order found."""
+        return list(dict.fromkeys(v.path for v in self.violations if v.path))
 
     @property
     def message(self) -> str:

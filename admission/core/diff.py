@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from deepdiff import DeepDiff
 
+from admission.core.goreading import kept_when_empty
 from admission.core.govalues import VALUE_FIELDS, VALUE_KINDS, map_value_type, normal_value
 from admission.core.merge import FIELDS, PLAIN_BOOLS
 
@@ -79,7 +80,7 @@ def _normalise_map(value: Mapping[str, JSON], type_name: str | None) -> dict[str
                 norm = _key_list(norm, merge_key)
         else:
             norm = item
-        if norm or key in PRESENCE_KEYS or not _is_empty(norm):
+        if norm or key in PRESENCE_KEYS or not _is_empty(norm) or _kept(type_name, key, norm):
             out[key] = norm
     return out
 
@@ -122,6 +123,12 @@ def _normalise_untyped(value: JSON) -> JSON:
     if isinstance(value, list):
         return [_normalise_untyped(item) for item in value]
     return value
+
+
+def _kept(type_name: str | None, key: str, value: JSON) -> bool:
+    """An empty list Go writes (no `omitempty`): a value, which Argo's join puts over the
+    template's list (`metrics.prometheus: []` drops the template's metrics)."""
+    return value == [] and kept_when_empty(type_name, key)
 
 
 def _is_empty(value: JSON) -> bool:

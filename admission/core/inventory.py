@@ -26,7 +26,6 @@ periodically and apply the reports.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,8 +36,15 @@ from admission.core.config import Config
 from admission.core.decision import Decision, Outcome, Violation
 from admission.core.diff import normalise
 from admission.core.merge import MergeError, join_workflow_spec, sanitize_user_spec
-from admission.core.objects import is_finished, metadata_of, ref_key, spec_of, status_of
-from admission.core.policy import secure
+from admission.core.objects import (
+    STORED_SPEC,
+    is_finished,
+    metadata_of,
+    ref_key,
+    spec_of,
+    status_of,
+)
+from admission.core.policy import rules, secure
 from admission.core.policy.context import (
     CLUSTER_WORKFLOW_TEMPLATE,
     WORKFLOW,
@@ -46,7 +52,6 @@ from admission.core.policy.context import (
     Context,
 )
 from admission.core.policy.source import TemplateLookupError, TemplateSource
-from admission.core.policy.status import STORED_SPEC
 from admission.core.review import Request, make_review, parse_review
 
 AUDITOR: Final = "system:argo-admission:audit"
@@ -66,7 +71,6 @@ RESULTS: Final = ("pass", "fail", "warn", "error", "skip")
 TEMPLATE_KINDS: Final = frozenset({WORKFLOW_TEMPLATE, CLUSTER_WORKFLOW_TEMPLATE})
 REPORT_API: Final = "wgpolicyk8s.io/v1alpha2"
 MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
-RULE_PREFIX: Final = re.compile(r"^\[([a-z0-9-]+)\] ")
 # A report is one object, and the API server stores none above 1.5 MiB: a namespace of thousands
 # of Workflows keeps its problems first and as many passes as fit; the summary counts them all.
 MAX_RESULTS: Final = 500
@@ -105,6 +109,8 @@ class Finding:
     result: str
     """pass, fail, warn, error or skip (the PolicyReport result values)."""
     message: str
+    path: str = ""
+    """The field the rule names, when it names one."""
 
     @property
     def is_problem(self) -> bool:
@@ -120,6 +126,7 @@ class Finding:
             "rule": self.rule,
             "result": self.result,
             "message": self.message,
+            "path": self.path,
         }
 
 
@@ -173,13 +180,14 @@ def _baseline_missing(resource: Resource, request: Request, config: Config) -> l
     if not ops:
         return []
     shown = "; ".join(
-        line.removeprefix("[mutate] ").removesuffix(" (mode: enforce applies it)")
-        for line in mutate.would_set([dict(op) for op in ops])
+        v.reason.removesuffix(" (mode: enforce applies it)")
+        for v in mutate.would_set([dict(op) for op in ops])
     )
+
     return [
         Finding(
             resource,
-            "mutate",
+            rules.MUTATE,
             "warn",
             f"[mutate] the securityContext baseline is not in this template, and an UPDATE does "
             f"not add it (docs/rollout.md): put it in the template's files: {shown}",
@@ -209,11 +217,10 @@ def _from_decision(resource: Resource, decision: Decision) -> list[Finding]:
     """Broken rules as fail (error when the object could not be evaluated), then warnings."""
     failed = decision.outcome == Outcome.FAIL
     findings = [
-        Finding(resource, v.rule, _result(v, failed), _message(v, decision))
+        Finding(resource, v.rule, _result(v, failed), _message(v, decision), v.path)
         for v in decision.violations
     ]
-    shown = {v.message() for v in decision.violations}  # warn mode repeats them as warnings
-    findings += [_warning(resource, w) for w in decision.warnings if w not in shown]
+    findings += [Finding(resource, w.rule, "warn", w.message(), w.path) for w in decision.warned]
     return findings
 
 
@@ -224,11 +231,6 @@ def _result(violation: Violation, failed: bool) -> str:
 def _message(violation: Violation, decision: Decision) -> str:
     diff = "; ".join(decision.diff) if violation.rule == "secure" else ""
     return f"{violation.message()} {diff}".strip()
-
-
-def _warning(resource: Resource, text: str) -> Finding:
-    match = RULE_PREFIX.match(text)
-    return Finding(resource, match.group(1) if match else "warning", "warn", text)
 
 
 def _stored_spec(
@@ -253,13 +255,14 @@ def _stored_spec(
     defaulted = (
         _defaults_only(workflow, request.namespace, config, templates) if found.warnings else []
     )
-    for text in found.warnings:
-        match = RULE_PREFIX.match(text)
-        rule = match.group(1) if match else "secure"
-        if defaulted and rule == "secure":
-            findings.append(Finding(resource, rule, "warn", _defaults_message(defaulted, config)))
+    for warning in found.warnings:
+        if defaulted and warning.rule == rules.SECURE:
+            message = _defaults_message(defaulted, config)
+            findings.append(Finding(resource, warning.rule, "warn", message))
         else:
-            findings.append(Finding(resource, rule, "fail", text))
+            findings.append(
+                Finding(resource, warning.rule, "fail", warning.message(), warning.path)
+            )
     return findings
 
 
@@ -350,7 +353,7 @@ def _report(
 
 
 def _result_entry(finding: Finding, timestamp: int) -> dict[str, Any]:
-    return {
+    entry = {
         "policy": POLICY,
         "rule": finding.rule,
         "result": finding.result,
@@ -361,6 +364,9 @@ def _result_entry(finding: Finding, timestamp: int) -> dict[str, Any]:
         "category": "Argo Workflows",
         "timestamp": {"seconds": timestamp, "nanos": 0},
     }
+    if finding.path:
+        entry["properties"] = {"path": finding.path}
+    return entry
 
 
 def _shortened(message: str) -> str:

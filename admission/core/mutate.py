@@ -25,10 +25,10 @@ from typing import Any, Final
 import jsonpatch
 
 from admission.core.config import Config
-from admission.core.decision import Decision, Outcome
+from admission.core.decision import Decision, Outcome, Violation
 from admission.core.merge import MergeError, clone, go_roundtrip, strategic_merge, strip_nulls
-from admission.core.objects import ref_key, spec_of
-from admission.core.policy import conflicts, exemptions, route
+from admission.core.objects import containers, ref_key, spec_of
+from admission.core.policy import conflicts, head, rules
 from admission.core.policy.context import (
     CLUSTER_WORKFLOW_TEMPLATE,
     CRON_WORKFLOW,
@@ -36,7 +36,6 @@ from admission.core.policy.context import (
     WORKFLOW_TEMPLATE,
     Context,
 )
-from admission.core.policy.security_context import containers
 from admission.core.policy.source import EmptySource, TemplateSource
 from admission.core.review import Request
 
@@ -51,23 +50,23 @@ def patches(
     request: Request, *, config: Config, templates: TemplateSource | None = None
 ) -> Decision:
     """Decide one AdmissionRequest for the mutating webhook: always admit, maybe with a patch."""
-    kind, problem = route(request)
-    obj = request.object
+    first = head(request, config)
+    kind, obj = first.kind, request.object
     annotations = {"decision": "allow", "mode": config.mode}
-    if problem or kind is None or request.operation not in ("CREATE", "UPDATE"):
+    if first.problem or kind is None or request.operation not in ("CREATE", "UPDATE"):
         return Decision(True, Outcome.SKIP, annotations=annotations)
     if not isinstance(obj, dict) or not isinstance(obj.get("spec"), dict):
         return Decision(True, Outcome.SKIP, annotations=annotations)
     if kind in CREATE_ONLY and request.operation != "CREATE":
         return Decision(True, Outcome.SKIP, annotations=annotations)
-    ctx = Context(request, config, templates or EmptySource(), kind, obj, None)
-    if exemptions.exempt_reason(request, config, ctx.namespace):
+    if first.exempt:
         return Decision(True, Outcome.SKIP, annotations={**annotations, "decision": "exempt"})
+    ctx = Context(request, config, templates or EmptySource(), kind, obj, None)
     mutated = clone(obj)
     try:
         mutate_object(ctx, mutated)
     except MergeError as exc:
-        ctx.warn(f"[mutate] workflowDefaults not applied: {exc}")
+        ctx.warn(rules.MUTATE, "workflowDefaults not applied", str(exc))
         mutated = obj
     ops = patch_ops(obj, mutated)
     if ops and config.mode != "enforce":
@@ -79,23 +78,25 @@ def patches(
         True,
         outcome,
         patch=tuple(ops),
-        warnings=tuple(ctx.findings.warnings),
+        warnings=tuple(w.message() for w in ctx.findings.warnings),
+        warned=tuple(ctx.findings.warnings),
         mode=config.mode,
         annotations=annotations,
     )
 
 
-def would_set(ops: list[dict[str, Any]]) -> list[str]:
+def would_set(ops: list[dict[str, Any]]) -> list[Violation]:
     """One warning per patch operation enforce mode would apply."""
     out = []
     for op in ops:
         path = op.get("path", "")
         if op.get("op") == "remove":
-            out.append(f"[mutate] would remove {path} (mode: enforce applies it)")
+            out.append(Violation(rules.MUTATE, f"would remove {path} (mode: enforce applies it)"))
         else:
             value = json.dumps(op.get("value"), sort_keys=True)
             shown = value if len(value) <= 120 else value[:117] + "..."
-            out.append(f"[mutate] would set {path} to {shown} (mode: enforce applies it)")
+            reason = f"would set {path} to {shown} (mode: enforce applies it)"
+            out.append(Violation(rules.MUTATE, reason))
     return out
 
 
@@ -168,8 +169,9 @@ def _ref_defaults(ctx: Context, spec: dict[str, Any]) -> None:
     ok, template = ctx.lookup(key) if key is not None and key.name else (False, None)
     if not ok or template is None:
         ctx.warn(
-            "[mutate] workflowDefaults not set beside the ref: its template could not be "
-            "read, and the template's own values must win"
+            rules.MUTATE,
+            "workflowDefaults not set beside the ref",
+            "its template could not be read, and the template's own values must win",
         )
         return
     template_spec = spec_of(template)

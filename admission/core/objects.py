@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -129,3 +129,101 @@ def pod_spec_patch(holder: Mapping[str, Any]) -> Mapping[str, Any] | None:
     except yaml.YAMLError:
         return {"unparsable": True}
     return parsed if isinstance(parsed, dict) else None
+
+
+# --- walking a Workflow spec: its templates, calls, refs and containers -------------------------
+
+STORED_SPEC: Final = "storedWorkflowTemplateSpec"
+STORED_TEMPLATES: Final = "storedTemplates"
+CONTAINER_LISTS: Final = ("initContainers", "sidecars")
+
+
+def template_names(spec: Mapping[str, Any]) -> set[str]:
+    """Names of the templates in a Workflow spec."""
+    templates = spec.get("templates")
+    if not isinstance(templates, list):
+        return set()
+    return {t["name"] for t in templates if isinstance(t, dict) and isinstance(t.get("name"), str)}
+
+
+def template_refs(spec: Mapping[str, Any], namespace: str) -> Iterator[TemplateKey]:
+    """Every `templateRef` of a spec, where Argo resolves them: steps, DAG tasks and hooks."""
+    for holder in ref_holders(spec):
+        ref = holder.get("templateRef")
+        if isinstance(ref, dict) and isinstance(ref.get("name"), str):
+            if ref.get("clusterScope") is True:
+                yield TemplateKey(CLUSTER, "", ref["name"])
+            else:
+                yield TemplateKey(NAMESPACED, namespace, ref["name"])
+
+
+def ref_holders(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """What may carry a templateRef: steps, DAG tasks, hooks, at any depth of inline templates."""
+    yield from hooks_of(spec)
+    for template, call in walk(spec):
+        if call is None:
+            yield from hooks_of(template)
+        else:
+            yield call
+            yield from hooks_of(call)
+
+
+def walk(spec: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
+    """(template, None) for each template, inline ones at any depth, then (template, call) for
+    each of its steps and DAG tasks."""
+    pending = list(dicts(spec.get("templates")))
+    while pending:
+        template = pending.pop()
+        yield template, None
+        for call in calls(template):
+            yield template, call
+            inline = call.get("inline")
+            if isinstance(inline, dict):
+                pending.append(inline)
+
+
+def calls(template: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The steps and DAG tasks of a template."""
+    for group in spec_list(template.get("steps")):
+        yield from dicts(group)
+    dag = template.get("dag")
+    yield from dicts(dag.get("tasks") if isinstance(dag, dict) else None)
+
+
+def hooks_of(holder: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """The hooks a Workflow spec, a step or a DAG task declares."""
+    hooks = holder.get("hooks")
+    if isinstance(hooks, dict):
+        yield from (hook for hook in hooks.values() if isinstance(hook, dict))
+
+
+def dicts(value: Any) -> list[Mapping[str, Any]]:
+    """The mappings of a list (other items and non-lists: none)."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def spec_list(value: Any) -> list[Any]:
+    """`value` if it is a list, else []."""
+    return value if isinstance(value, list) else []
+
+
+def containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """(path, label, container) for every container a spec's templates can start."""
+    templates = spec.get("templates")
+    for i, template in enumerate(templates if isinstance(templates, list) else []):
+        if not isinstance(template, dict):
+            continue
+        name = template.get("name", i)
+        base = f"spec.templates[name={name}]"
+        for field in ("container", "script"):
+            if isinstance(template.get(field), dict):
+                yield f"{base}.{field}", f"template {name!r} {field}", template[field]
+        for field in CONTAINER_LISTS:
+            for j, item in enumerate(dicts(template.get(field))):
+                label = f"template {name!r} {field[:-1]} {item.get('name', j)!r}"
+                yield f"{base}.{field}[{j}]", label, item
+        container_set = template.get("containerSet")
+        if isinstance(container_set, dict):
+            for j, item in enumerate(dicts(container_set.get("containers"))):
+                label = f"template {name!r} containerSet container {item.get('name', j)!r}"
+                yield f"{base}.containerSet.containers[{j}]", label, item

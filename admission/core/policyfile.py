@@ -23,6 +23,7 @@ from admission.core.config import (
     REF_DEFAULTABLE,
     SECURITY_CONTEXT_MODES,
     SELECTOR_OPERATORS,
+    TASK_RESULT_WRITERS,
     TEMPLATE_REFERENCING,
     Config,
     ConfigError,
@@ -47,6 +48,7 @@ POLICY_KEYS: Final = {
     "controllerInstanceIDs",
     "mutation",
     "lookupFailurePolicy",
+    "taskResultWriters",
 }
 
 
@@ -212,6 +214,9 @@ def _build(doc: Mapping[str, Any], errors: list[str], source: str) -> Config:
         ref_defaults=_ref_defaults(read, doc.get("mutation")),
         lookup_failure_policy=read.choice(
             doc.get("lookupFailurePolicy"), "lookupFailurePolicy", FAILURE_POLICIES, "Fail"
+        ),
+        task_result_writers=read.choice(
+            doc.get("taskResultWriters"), "taskResultWriters", TASK_RESULT_WRITERS, "Pod"
         ),
         source=source,
     )

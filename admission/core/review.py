@@ -29,6 +29,10 @@ REASONS: Final = {
 # header, on which client-go retries by itself.
 RETRY_AFTER_SECONDS: Final = 1
 MAX_WARNING: Final = 250
+# What a bound service-account token says about its pod (k8s.io/apiserver serviceaccount
+# util.go: every projected token since Kubernetes 1.21 is bound to its pod).
+POD_NAME: Final = "authentication.kubernetes.io/pod-name"
+POD_UID: Final = "authentication.kubernetes.io/pod-uid"
 
 
 class ReviewError(ValueError):
@@ -84,6 +88,13 @@ class Request:
     old_object: Any = None
     dry_run: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
+    user_extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """userInfo.extra: what the authenticator adds, e.g. a bound token's pod name and UID."""
+
+    def claim(self, key: str) -> str:
+        """The one value of a userInfo.extra key (e.g. POD_NAME), or "" (none, or several)."""
+        values = self.user_extra.get(key, ())
+        return values[0] if len(values) == 1 else ""
 
 
 def decode_json(body: bytes | str) -> Any:
@@ -148,7 +159,20 @@ def parse_review(body: bytes | str | Mapping[str, Any]) -> Request:
         old_object=req.get("oldObject"),
         dry_run=bool(dry_run),
         extra={"userUID": user.get("uid", "")},
+        user_extra=_user_extra(user.get("extra")),
     )
+
+
+def _user_extra(value: Any) -> dict[str, tuple[str, ...]]:
+    """userInfo.extra, a map of string lists (authentication/v1 ExtraValue)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(i, str) for i in v)
+        for k, v in value.items()
+    ):
+        raise ReviewError("request.userInfo.extra must map strings to lists of strings")
+    return {k: tuple(v) for k, v in value.items()}
 
 
 def _mapping(doc: Mapping[str, Any], key: str, *, required: bool = True) -> Mapping[str, Any]:

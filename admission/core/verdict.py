@@ -110,6 +110,7 @@ def as_dict(verdict: Verdict) -> dict[str, Any]:
         "allowed": verdict.allowed,
         "code": verdict.code,
         "rules": verdict.rules,
+        "paths": list(dict.fromkeys(v.path for v in verdict.violations if v.path)),
         "messages": [v.message() for v in verdict.violations],
         "diff": list(verdict.diff),
         "warnings": list(verdict.warnings),

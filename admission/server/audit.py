@@ -25,27 +25,6 @@ from admission.server.metrics import Metrics
 
 LOGGER: Final = "argo_admission.audit"
 
-# The keys of an audit line, so log queries and tests name them one way (Gatekeeper pkg/logging).
-EVENT: Final = "event"
-TIME: Final = "time"
-ENDPOINT: Final = "endpoint"
-UID: Final = "uid"
-USER: Final = "user"
-GROUPS: Final = "groups"
-OPERATION: Final = "operation"
-KIND: Final = "kind"
-NAMESPACE: Final = "namespace"
-NAME: Final = "name"
-RULE: Final = "rule"
-MODE: Final = "mode"
-DECISION: Final = "decision"
-CODE: Final = "code"
-MESSAGE: Final = "message"
-WARNINGS: Final = "warnings"
-DIFF: Final = "diff"
-DRY_RUN: Final = "dry_run"
-EXEMPT: Final = "exempt"
-
 
 class AuditLine(TypedDict):
     """One audit line, written as a JSON object with these keys in this order."""
@@ -61,6 +40,7 @@ class AuditLine(TypedDict):
     namespace: str
     name: str  # the object's name, or its generateName
     rule: str  # the first rule that failed, or "exempt"
+    paths: list[str]  # the fields the failed rules name, in the order found
     mode: str  # enforce, warn, audit
     decision: str  # see decision_label
     code: int  # in warn/audit mode: the code enforcing would have answered
@@ -71,6 +51,7 @@ class AuditLine(TypedDict):
     exempt: str  # why the requester is exempt ("" when not)
 
 
+# The keys of an audit line, in order: log queries and tests read them from here.
 LOG_KEYS: Final = tuple(AuditLine.__annotations__)
 # The "semantic" marker: every audit line carries it, operational logs never do.
 ADMISSION_EVENT: Final = "admission_decision"
@@ -106,6 +87,7 @@ def entry(
         namespace=request.namespace,
         name=request.name or _object_name(request.object),
         rule=decision.rule,
+        paths=decision.paths,
         mode=decision.mode,
         decision=decision_label(decision, endpoint=endpoint),
         code=decision.code,

@@ -10,8 +10,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterable
-
-from kubernetes import client
+from typing import Any
 
 from admission.cluster.events import EventSink
 from admission.core.decision import Decision
@@ -28,9 +27,10 @@ class Eventing:
         self.instance = socket.gethostname()  # the pod's name in a cluster
 
     @classmethod
-    def start(cls, configuration: client.Configuration, per_minute: int) -> Eventing:
-        """A started sender, at most `per_minute` Events a minute."""
-        sink = EventSink(client.ApiClient(configuration), limiter=Limiter(per_minute=per_minute))
+    def start(cls, api_client: Any, per_minute: int) -> Eventing:
+        """A started sender over `api_client` (admission.cluster.connect), at most `per_minute`
+        Events a minute."""
+        sink = EventSink(api_client, limiter=Limiter(per_minute=per_minute))
         sink.start()
         return cls(sink)
 

@@ -29,7 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from admission import __version__
 from admission.core.config import Config
-from admission.core.policy import KINDS
+from admission.core.policy import KINDS, rules
 from admission.core.review import OPERATIONS
 from admission.core.webhook import ENDPOINTS
 from admission.files.version import COMMIT_ENV as COMMIT_ENV
@@ -81,28 +81,8 @@ OTHER: Final = "other"  # a kind we do not police (bounded labels: the name is n
 KIND_LABELS: Final = (*sorted(set(KINDS.values())), OTHER)
 # How a request that broke rules was answered: by the mode (enforce denies).
 VIOLATION_DECISIONS: Final = ("deny", "warn", "audit")
-# The rules a Violation can name (admission/policy); tests/unit/test_metrics.py keeps this whole.
-RULES: Final = (
-    "entrypoint",
-    "instance-id",
-    "library-author",
-    "merge",
-    "overrides",
-    "request",
-    "restricted",
-    "secure",
-    "security-context",
-    "spelling",
-    "status",
-    "strict",
-    "task-result",
-    "task-set",
-    "template-library",
-    "template-lookup",
-    "template-ref",
-    "well-formed",
-    "workflow-lookup",
-)
+# The rules a Violation can name: the policy's closed set of rule names.
+RULES: Final = rules.ALL
 LOOKUP_RESULTS: Final = ("hit", "miss", "error")
 AUDIT_RESULTS: Final = ("ok", "failed")
 RELOAD_RESULTS: Final = ("ok", "failed")

@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from gunicorn.app.base import BaseApplication
-from kubernetes import client
-from kubernetes.config.config_exception import ConfigException
 
+from admission.cluster import ConnectError, configuration, connect
 from admission.cluster.argoconfigmap import ControllerConfigMap
-from admission.cluster.kube import KubeTemplateSource, cluster_config_exists, kube_configuration
+from admission.cluster.kube import KubeTemplateSource, cluster_config_exists
 from admission.cluster.leases import LeaseElector
 from admission.cluster.registration import Registrar, read_configurations
 from admission.core.config import Config, enforces_nothing
@@ -90,7 +89,7 @@ def serve(options: ServeOptions) -> int:
         templates, where = template_factory(options)
         generated = certs.ensure_certs(options.cert_dir, _cert_hosts(options.host))
         build_context(Path(options.cert_dir) / "tls.crt", Path(options.cert_dir) / "tls.key")
-    except (ConfigException, OSError) as exc:  # ssl.SSLError too: a key that does not match
+    except (ConnectError, OSError) as exc:  # ssl.SSLError too: a key that does not match
         log.error("cannot start: %s", exc)
         return 2
     if generated:
@@ -162,16 +161,14 @@ def template_factory(options: ServeOptions) -> tuple[SourceFactory, str]:
             "--templates for files)"
         )
         return (lambda observe: StaticSource(FileTemplateSource(), observe=observe), "nowhere")
-    configuration = kube_configuration(options.kubeconfig)
+    cluster = configuration(options.kubeconfig)
 
     def kube(observe: Callable[[str], None]) -> Any:
-        source = KubeTemplateSource(
-            configuration, lookup_timeout=options.lookup_timeout, observe=observe
-        )
+        source = KubeTemplateSource(cluster, lookup_timeout=options.lookup_timeout, observe=observe)
         source.start()  # in the worker: threads do not survive a fork
         return source
 
-    return kube, f"the API server {configuration.host}"
+    return kube, f"the API server {cluster.host}"
 
 
 def gunicorn_options(
@@ -248,7 +245,7 @@ def build_app(
     state.start()
     if options.register_webhooks:
         Registrar(
-            client.ApiClient(kube_configuration(options.kubeconfig)),
+            connect(options.kubeconfig),
             read_configurations(options.register_webhooks),
             owner=options.webhook_owner,
             ready=lambda: not state.readiness(),
@@ -278,7 +275,7 @@ def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:
     if not options.argo_configmap:
         return None
     namespace, name = options.argo_configmap.split("/", 1)
-    watch = ControllerConfigMap(kube_configuration(options.kubeconfig), namespace, name)
+    watch = ControllerConfigMap(configuration(options.kubeconfig), namespace, name)
     watch.start()
     return watch
 
@@ -289,7 +286,7 @@ def event_sink(options: ServeOptions) -> Any:
 
     per_minute = options.events_per_minute
     return (
-        Eventing.start(kube_configuration(options.kubeconfig), per_minute) if per_minute else None
+        Eventing.start(connect(options.kubeconfig), per_minute) if per_minute else None
     )
 
 
@@ -301,7 +298,7 @@ def background_audit(
 
     assert options.background_audit
     namespace, name = audit_lease(options).split("/", 1)
-    api_client = client.ApiClient(kube_configuration(options.kubeconfig))
+    api_client = connect(options.kubeconfig)
     audit = BackgroundAudit(
         api_client,
         interval=options.background_audit,

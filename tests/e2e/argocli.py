@@ -12,7 +12,7 @@ import subprocess
 from typing import TYPE_CHECKING
 
 from argocontroller import argo_env, argo_version
-from processes import find_binary
+from harness.processes import find_binary
 
 if TYPE_CHECKING:
     from argoserver import ArgoServer

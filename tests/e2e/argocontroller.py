@@ -15,8 +15,8 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
+from harness.processes import Process, Supervised, find_binary, wait_for
 from identities import ADMIN, ARGO_NAMESPACE, CONTROLLER
-from processes import Process, Supervised, find_binary, wait_for
 
 if TYPE_CHECKING:
     from controlplane import ControlPlane

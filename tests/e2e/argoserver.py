@@ -16,8 +16,8 @@ import urllib.request
 from typing import TYPE_CHECKING
 
 from argocontroller import ARGO_STOP_GRACE, CONFIGMAP, argo_env, argo_version
+from harness.processes import Process, Supervised, find_binary, free_port, wait_for
 from identities import ARGO_NAMESPACE, ARGO_SERVER
-from processes import Process, Supervised, find_binary, free_port, wait_for
 
 if TYPE_CHECKING:
     from controlplane import ControlPlane

@@ -28,9 +28,9 @@ from identities import (
     CONTROLLER,
     EXECUTOR,
     NAMESPACES,
-    PATCHED_ACCOUNT,
     TEMPLATE_ACCOUNT,
 )
+from kubelet import PodExecutor
 from webhook import SECURE, STRICT, Door
 from workflows import delete_all, delete_cluster_template, unique
 
@@ -172,8 +172,15 @@ def alice(control_plane: ControlPlane) -> k8s.ApiClient:
 
 
 @pytest.fixture
-def executor(control_plane: ControlPlane) -> k8s.ApiClient:
-    """A client acting as the executor in team-a's pods (the namespace's default account)."""
+def executor(control_plane: ControlPlane) -> PodExecutor:
+    """Argo's executor in team-a's pods: each write with a token bound to the node's pod."""
+    return PodExecutor(control_plane.client(ADMIN), control_plane.token_client)
+
+
+@pytest.fixture
+def executor_account(control_plane: ControlPlane) -> k8s.ApiClient:
+    """The executor's account (team-a's default) with a token bound to no pod: a token Secret,
+    or an impersonation of the account."""
     return control_plane.client(EXECUTOR)
 
 
@@ -181,12 +188,6 @@ def executor(control_plane: ControlPlane) -> k8s.ApiClient:
 def template_account(control_plane: ControlPlane) -> k8s.ApiClient:
     """A client acting as team-a's account `builder`, which a step template names as its own."""
     return control_plane.client(TEMPLATE_ACCOUNT)
-
-
-@pytest.fixture
-def patched_account(control_plane: ControlPlane) -> k8s.ApiClient:
-    """A client acting as team-a's account `patched`, which a podSpecPatch gives a step's pod."""
-    return control_plane.client(PATCHED_ACCOUNT)
 
 
 @pytest.fixture

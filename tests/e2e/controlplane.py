@@ -30,8 +30,8 @@ from kubernetes.client.rest import ApiException
 
 from admission.server.certs import make_ca, make_serving
 from argocontroller import WorkflowController, argo_version
+from harness.processes import Process, ProcessError, find_binary, free_port, wait_for
 from identities import ADMIN, ALICE, CONTROLLER, User, bootstrap_objects, make_users
-from processes import Process, ProcessError, find_binary, free_port, wait_for
 
 __all__ = ["ControlPlane", "WorkflowController", "find_binary", "wait_for"]
 
@@ -203,8 +203,9 @@ class ControlPlane:
             f"--tls-cert-file={tls_crt}", f"--tls-private-key-file={tls_key}",
             f"--cert-dir={cert_dir}",
             f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
-            # Without a token controller the ServiceAccount plugin would refuse every pod.
-            "--disable-admission-plugins=ServiceAccount",
+            # The ServiceAccount plugin stays on, as on any cluster: it gives a pod without an
+            # account `default` (which a token bound to the pod must match) and refuses a pod
+            # whose account does not exist, so bootstrap creates every account a pod names.
             f"--service-account-issuer={self.api_url}",
             f"--service-account-key-file={sa_pub}", f"--service-account-signing-key-file={sa_key}",
             "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
@@ -274,6 +275,14 @@ class ControlPlane:
             return self.users[name]
         except KeyError:
             raise KeyError(f"unknown user {name!r}; known: {sorted(self.users)}") from None
+
+    def token_client(self, token: str) -> k8s.ApiClient:
+        """An ApiClient that sends `token` (e.g. one the TokenRequest API minted for a pod)."""
+        config = k8s.Configuration(host=self.api_url)
+        config.ssl_ca_cert = str(self.ca_path)
+        config.api_key = {"BearerToken": token}
+        config.api_key_prefix = {"BearerToken": "Bearer"}
+        return k8s.ApiClient(config)
 
     def client(self, user: str) -> k8s.ApiClient:
         """A `kubernetes` ApiClient acting as `user` over HTTPS, trusting our CA (cached)."""

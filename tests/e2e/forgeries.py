@@ -18,6 +18,7 @@ from typing import Any
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
+from admission.core.policy.resubmit import memoized_nodes
 from expect import EVIL
 from kubelet import node_id, step_node_name
 from workflows import GROUP, VERSION, custom, make_ref_workflow, unique, with_extra_step
@@ -163,3 +164,24 @@ def swap_stored(*, suspend: bool | None = None) -> Edit:
         if suspend is not None:
             workflow["spec"]["suspend"] = suspend
     return change
+
+
+# -- a resubmit of another template ------------------------------------------------------------
+
+def memoized_resubmit_of(origin: dict[str, Any], template: str) -> dict[str, Any]:
+    """What `argo resubmit --memoized` creates from `origin` (its nodes renamed, its succeeded
+    pods Skipped with their outputs, its stored templates; FormulateResubmitWorkflow), but
+    referencing `template`: a Workflow whose next steps take the origin's outputs as theirs."""
+    meta = origin["metadata"]
+    name = f"{meta['name']}-{unique('m')[-5:]}"
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    nodes = memoized_nodes(meta["name"], origin["status"]["nodes"], name)
+    for node in nodes.values():
+        node["startedAt"] = node["finishedAt"] = now
+    body = make_ref_workflow(name, meta["namespace"], template)
+    body["metadata"]["labels"] = {"workflows.argoproj.io/resubmitted-from-workflow": meta["name"]}
+    body["status"] = {"phase": "", "nodes": nodes,
+                      "conditions": [{"type": "Completed", "status": "False"}],
+                      "storedTemplates": copy.deepcopy(origin["status"].get("storedTemplates")
+                                                       or {})}
+    return body

@@ -26,6 +26,10 @@ WEBHOOK = "argo-admission"
 ARGO_NAMESPACE = "argo"
 TEAM_NAMESPACES = {ALICE: ("team-a", "exempt"), BOB: ("team-b",)}
 NAMESPACES = (ARGO_NAMESPACE, "team-a", "team-b", "exempt")
+# The accounts the tests' pods name (the API server's ServiceAccount plugin refuses a pod whose
+# account does not exist): `default`, a step template's and a podSpecPatch's, and those the
+# forgeries and the mutation tests give (cluster-admin here is only a name, bound to nothing).
+POD_ACCOUNTS = ("default", "builder", "patched", "cluster-admin", "workflow-runner", "own-runner")
 
 RBAC = "rbac.authorization.k8s.io/v1"
 
@@ -139,6 +143,15 @@ def executor_role(namespace: str) -> dict:
             "metadata": {"name": "executor", "namespace": namespace}, "rules": rules}
 
 
+def agent_role(namespace: str) -> dict:
+    """Argo's minimum for the agent of HTTP and plugin templates in a Workflow's namespace
+    (manifests/quick-start/base/agent-role.yaml, v3.7.18 and v4.0.5)."""
+    rules = [rule(["argoproj.io"], ["workflowtasksets"], ["list", "watch"]),
+             rule(["argoproj.io"], ["workflowtasksets/status"], ["patch"])]
+    return {"apiVersion": RBAC, "kind": "Role",
+            "metadata": {"name": "agent", "namespace": namespace}, "rules": rules}
+
+
 def template_reader_cluster_role() -> dict:
     """Reading the cluster-scoped template library (`argo submit --from
     clusterworkflowtemplate/NAME`): Argo's argo-aggregate-to-view allows it, but a namespace
@@ -156,7 +169,8 @@ def team_role(namespace: str) -> dict:
     them to a namespace editor (workflow-aggregate-roles.yaml, v3.7.18 and v4.0.5); the
     WorkflowTemplates of the library only to read — under Strict the library is what users
     may run, and its owner (the admin here) writes it."""
-    rules = [rule(["argoproj.io"], ["workflows", "cronworkflows", "workflowtaskresults"], WRITE),
+    rules = [rule(["argoproj.io"], ["workflows", "cronworkflows"], WRITE),
+             rule(["argoproj.io"], ["workflowtaskresults"], [*WRITE, "deletecollection"]),
              rule(["argoproj.io"], ["workflowtemplates"], READ),
              # `argo retry` deletes the pods of the nodes it resets (RetryWorkflow in
              # server/workflow/workflow_server.go, which the CLI runs in-process when it
@@ -207,6 +221,8 @@ def bootstrap_objects() -> list[dict]:
     """Namespaces, the Argo ServiceAccounts and every role and binding, in creation order."""
     objects: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
                            for ns in NAMESPACES]
+    objects += [service_account(f"system:serviceaccount:{ns}:{name}")
+                for ns in NAMESPACES for name in POD_ACCOUNTS]
     # Argo's components authenticate by token as their ServiceAccounts; binding the
     # ServiceAccount subject (as Argo's manifests do) proves the identity is the one RBAC sees.
     controller, server = account_subject(CONTROLLER), account_subject(ARGO_SERVER)
@@ -228,6 +244,8 @@ def bootstrap_objects() -> list[dict]:
     objects.append(role)
     objects += [bind(role, account_subject(account), namespace=namespace)
                 for account in (EXECUTOR, TEMPLATE_ACCOUNT, PATCHED_ACCOUNT)]
+    agent = agent_role(namespace)
+    objects += [agent, bind(agent, account_subject(EXECUTOR), namespace=namespace)]
     webhook = webhook_cluster_role()
     objects += [webhook, bind(webhook, user_subject(WEBHOOK))]
     return objects

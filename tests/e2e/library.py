@@ -71,7 +71,8 @@ def renamed_refs(value: Any, names: dict[str, str]) -> Any:
 
 
 def submit_ref(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str, template: str,
-               until: Callable[[dict[str, Any]], Any], *, what: str, **spec: Any) -> str:
+               until: Callable[[dict[str, Any]], Any], *, what: str,
+               annotations: dict[str, str] | None = None, **spec: Any) -> str:
     """Create a ref Workflow of `template` as `api`'s user and wait (reading as `watcher`) until
     `until(workflow)` holds; its name.
 
@@ -85,7 +86,10 @@ def submit_ref(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str, templ
     for attempt in range(UNSEEN_ATTEMPTS):
         time.sleep(attempt and 2 ** (attempt - 1))
         name = unique("wf")
-        create(api, make_ref_workflow(name, namespace, template, **spec))
+        body = make_ref_workflow(name, namespace, template, **spec)
+        if annotations:
+            body["metadata"]["annotations"] = annotations
+        create(api, body)
         workflow = wait_for_workflow(
             watcher, namespace, name,
             lambda wf: until(wf) or status(wf).get("message") == unseen, what=what)
@@ -109,13 +113,13 @@ def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str,
 
 
 def submit_to_approval(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str,
-                       template: str) -> str:
+                       template: str, *, annotations: dict[str, str] | None = None) -> str:
     """Create a Workflow of a library template whose first step is `approve` (a suspend node),
-    as `api`'s user; wait (reading as `watcher`) until the controller runs it and waits there.
-    Its name."""
+    as `api`'s user (with `annotations`); wait (reading as `watcher`) until the controller runs
+    it and waits there. Its name."""
     return submit_ref(api, watcher, namespace, template,
                       lambda wf: node_phase(wf, "approve") == "Running",
-                      what="to have step approve Running")
+                      what="to have step approve Running", annotations=annotations)
 
 
 def start_relay(alice: k8s.ApiClient, admin: k8s.ApiClient, namespace: str) -> str:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the e2e control plane and tools from the Go module proxy, once, into a cache.
 #
-#   tests/e2e/setup.sh [all|kube-apiserver|etcd|workflow-controller|argo|helm|oracle]...
+#   tests/e2e/setup.sh [all|kube-apiserver|etcd|workflow-controller|argo|helm|oracle|ops-oracle]...
 #
 # Binaries land in $ARGO_ADMISSION_BIN (default ~/.cache/argo-admission/bin) and are
 # reused when present with the right version stamp. Any module version the proxy does
@@ -170,6 +170,24 @@ build_oracle() {
   stamp merge-oracle "$sum" $t
 }
 
+# The operations oracle: tests/oracle/ops, Argo's own client operations (retry, resubmit, resume,
+# node set, cron create/update, ...) behind a pipe, once per Argo version (ops-oracle-v4.0.5),
+# for the property tests of tests/unit/test_operations.py. Its source names Argo v3's packages;
+# for another major version the import paths are rewritten and that version's compat file used.
+build_ops_oracle() {
+  local version=$1 name=ops-oracle-$1 dir="$HERE/../oracle/ops" major sum
+  major=${version%%.*}
+  sum="$version-$(cat "$dir/main.go" "$dir/argo.go" "$dir/compat_$major.go" | sha256sum | cut -c1-12)"
+  fresh "$name" "$sum" && return 0
+  local t=$SECONDS; say "building the operations oracle on Argo $version (about 1 minute after Argo's CLI)"
+  argo_module "$name" "$version"
+  cp "$dir/main.go" "$dir/argo.go" "$dir/compat_$major.go" .
+  sed -i "s#github.com/argoproj/argo-workflows/v3/#$(argo_path "$version")/#" ./*.go
+  go mod tidy >/dev/null 2>&1 || die "go mod tidy failed for the operations oracle $version"
+  go build -o "$BIN/$name" . || die "go build of the operations oracle $version failed (see above)"
+  stamp "$name" "$sum" $t
+}
+
 build_helm() {
   fresh helm "$HELM_VERSION" && return 0
   local t=$SECONDS; say "building helm $HELM_VERSION (about 3 minutes cold)"
@@ -190,8 +208,10 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(all)
 for target in "${targets[@]}"; do
   case $target in
-    all) build_helm; build_etcd; build_kube_apiserver; build_argo; build_oracle ;;
+    all) build_helm; build_etcd; build_kube_apiserver; build_argo; build_oracle
+      for v in $ARGO_VERSIONS; do build_ops_oracle "$v"; done ;;
     oracle) build_oracle ;;
+    ops-oracle) for v in $ARGO_VERSIONS; do build_ops_oracle "$v"; done ;;
     kube-apiserver) build_kube_apiserver ;;
     etcd) build_etcd ;;
     workflow-controller) for v in $ARGO_VERSIONS; do build_workflow_controller "$v"; done ;;

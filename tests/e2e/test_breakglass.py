@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,13 +23,15 @@ from kubernetes.client.exceptions import ApiException
 
 from admission.server import certs
 from controlplane import ControlPlane
+from harness.processes import free_port, wait_for
+from harness.serve import CLI as BIN
 from identities import ADMIN, BOB
-from processes import free_port, wait_for
+from webhook import serve
 from workflows import create, unique
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent / "argo-admission"
+
 
 
 def configuration(kind: str, name: str, hook: str, url: str, ca: bytes) -> dict[str, Any]:
@@ -162,35 +163,11 @@ def test_readyz_names_the_403_that_keeps_the_template_cache_from_syncing(
     control_plane: ControlPlane, tmp_path: Path
 ) -> None:
     """bob may not list templates cluster-wide: the server stays unready and says why."""
-    cert_dir = tmp_path / "certs"
-    certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
-    port = free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(BIN),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--cert-dir",
-                str(cert_dir),
-                "--kubeconfig",
-                str(control_plane.kubeconfig(BOB)),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with serve(control_plane, tmp_path, user=BOB, ready=False) as hook:
 
         def waiting() -> list[str]:
             try:
-                resp = requests.get(
-                    f"https://127.0.0.1:{port}/readyz", verify=cert_dir / "ca.crt", timeout=5
-                )
+                resp = requests.get(f"{hook.url}/readyz", verify=hook.ca, timeout=5)
             except requests.RequestException:
                 return []
             return list(resp.json().get("waiting", [])) if resp.status_code == 503 else []
@@ -203,6 +180,3 @@ def test_readyz_names_the_403_that_keeps_the_template_cache_from_syncing(
             what=f"/readyz to name the 403 ({tmp_path / 'serve.log'})",
             timeout=60,
         )
-    finally:
-        process.terminate()
-        process.wait(15)

@@ -11,8 +11,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client.rest import ApiException
 
 from controlplane import ControlPlane, read_json
+from harness.processes import MissingBinaryError, find_binary, wait_for
 from identities import ALICE, CONTROLLER
-from processes import MissingBinaryError, find_binary, wait_for
 from workflows import (
     create,
     error_message,

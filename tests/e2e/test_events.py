@@ -5,8 +5,6 @@ and an admitted request makes none."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,15 +14,14 @@ import requests
 from kubernetes import client as k8s
 
 from admission.core.review import make_review
-from admission.server import certs
 from controlplane import ControlPlane
+from harness.processes import wait_for
 from identities import ADMIN, WEBHOOK
-from processes import free_port, wait_for
+from webhook import serve
 from workflows import unique
 
 pytestmark = pytest.mark.e2e
 
-BIN = Path(sys.executable).parent / "argo-admission"
 GRANT = "argo-admission-e2e-events"
 
 
@@ -74,42 +71,8 @@ def server(
     """`serve --events-per-minute 60` as the webhook's identity, until ready; URL and CA.
     Parametrized indirectly with extra flags."""
     extra = list(getattr(request, "param", ()))
-    cert_dir = tmp_path / "certs"
-    certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
-    port = free_port()
-    url, ca = f"https://127.0.0.1:{port}", cert_dir / "ca.crt"
-    with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(BIN),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--cert-dir",
-                str(cert_dir),
-                "--kubeconfig",
-                str(control_plane.kubeconfig(WEBHOOK)),
-                "--events-per-minute",
-                "60",
-                *extra,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(
-            lambda: requests.get(f"{url}/readyz", verify=ca, timeout=5).ok,
-            what=f"the server to be ready ({tmp_path / 'serve.log'})",
-            timeout=60,
-        )
-        yield url, ca
-    finally:
-        process.terminate()
-        process.wait(15)
+    with serve(control_plane, tmp_path, "--events-per-minute", "60", *extra) as hook:
+        yield hook.url, Path(hook.ca)
 
 
 def allowed(server: tuple[str, Path], obj: dict[str, Any]) -> bool:

@@ -29,10 +29,10 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from chart_render import CHART_DIR, KUBE_VERSION, render  # tests/ is on sys.path
+from chart_render import CHART_DIR, KUBE_VERSION, render
 from controlplane import ControlPlane
+from harness.processes import find_binary, wait_for
 from identities import ADMIN
-from processes import find_binary, wait_for
 from workflows import create, custom, make_inline_workflow, unique
 
 pytestmark = pytest.mark.e2e

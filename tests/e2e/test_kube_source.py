@@ -12,28 +12,25 @@ from __future__ import annotations
 import base64
 import contextlib
 import copy
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import yaml
 from kubernetes import client as k8s
 
-from admission.core.review import make_review
 from admission.server import certs
 from argocontroller import CONFIGMAP as CONTROLLER_CONFIGMAP
 from argocontroller import WorkflowController, render_config
 from controlplane import ControlPlane
 from expect import NS, SPEC_CHANGED
+from harness.processes import free_port, wait_for
 from identities import ARGO_NAMESPACE, WEBHOOK
-from kubelet import finish_step
+from kubelet import PodExecutor, finish_step
 from library import start_running
-from processes import free_port, wait_for
+from webhook import Webhook, serve
 from workflows import (
     create,
     get_workflow,
@@ -48,7 +45,6 @@ from workflows import (
 pytestmark = pytest.mark.e2e
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
-BIN = Path(sys.executable).parent / "argo-admission"
 
 
 def template(name: str) -> dict[str, Any]:
@@ -72,83 +68,10 @@ def ref_workflow(name: str) -> dict[str, Any]:
     }
 
 
-class Webhook:
-    """The server process and a client for it."""
-
-    def __init__(self, port: int, cert_dir: Path, process: subprocess.Popen[bytes]) -> None:
-        self.url, self.ca, self.process = f"https://127.0.0.1:{port}", cert_dir / "ca.crt", process
-
-    def answer(self, obj: dict[str, Any], *, old: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The server's response to alice's CREATE of `obj`, or to her UPDATE of `old` to it."""
-        operation = "CREATE" if old is None else "UPDATE"
-        review = make_review(
-            obj, namespace="team-a", username="alice", operation=operation, old=old
-        )
-        resp = requests.post(f"{self.url}/validate", json=review, verify=self.ca, timeout=30)
-        return dict(resp.json()["response"])
-
-    def allowed(self, obj: dict[str, Any]) -> bool:
-        return bool(self.answer(obj)["allowed"])
-
-    def ready(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/readyz", verify=self.ca, timeout=5).ok
-        except requests.RequestException:
-            return False
-
-
 @pytest.fixture
 def webhook(control_plane: ControlPlane, tmp_path: Path) -> Iterator[Webhook]:
     with serve(control_plane, tmp_path) as hook:
         yield hook
-
-
-@contextlib.contextmanager
-def serve(
-    control_plane: ControlPlane,
-    tmp_path: Path,
-    *args: str,
-    port: int | None = None,
-    user: str = WEBHOOK,
-    ready: bool = True,
-) -> Iterator[Webhook]:
-    """`argo-admission serve --kubeconfig` as `user` (the webhook's identity), until ready."""
-    cert_dir = tmp_path / "certs"
-    if not (cert_dir / "tls.crt").exists():
-        certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
-    port = port or free_port()
-    with (tmp_path / "serve.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                str(BIN),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-                "--cert-dir",
-                str(cert_dir),
-                "--kubeconfig",
-                str(control_plane.kubeconfig(user)),
-                *args,
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    hook = Webhook(port, cert_dir, process)
-    try:
-        if ready:
-            wait_for(
-                hook.ready,
-                what=f"the webhook to sync its cache ({tmp_path / 'serve.log'})",
-                timeout=60,
-            )
-        yield hook
-    finally:
-        process.terminate()
-        process.wait(15)
 
 
 def test_templates_created_and_deleted_after_the_start_reach_the_cache(
@@ -313,7 +236,7 @@ def test_argos_configmap_edited_to_secure_the_webhook_refuses_the_update_the_con
     argo_strict: WorkflowController,
     admin: k8s.ApiClient,
     alice: k8s.ApiClient,
-    executor: k8s.ApiClient,
+    executor: PodExecutor,
     tmp_path: Path,
     record_property: Any,
 ) -> None:

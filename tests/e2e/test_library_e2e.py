@@ -19,8 +19,8 @@ from kubernetes import client as k8s
 from argocontroller import WorkflowController
 from chart_render import deep_merge
 from expect import NS, refused
+from harness.processes import wait_for
 from identities import ALICE
-from processes import wait_for
 from webhook import DENIED, Door, chart_values
 from workflows import (
     create,

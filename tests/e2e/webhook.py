@@ -13,26 +13,27 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import ssl
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import requests
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 from prometheus_client.parser import text_string_to_metric_families
 
-from chart_render import deep_merge, render_policy, render_webhooks  # tests/ is on sys.path
+from admission.core.review import make_review
+from admission.server import certs
+from chart_render import deep_merge, render_policy, render_webhooks
 from controlplane import ControlPlane
+from harness.processes import Process, ProcessError, Supervised, find_binary, free_port, wait_for
+from harness.serve import CLI, serve_argv, serve_env, start_serve
 from identities import ADMIN, WEBHOOK
-from processes import Process, ProcessError, Supervised, find_binary, free_port, wait_for
 from workflows import API_VERSION, GROUP, VERSION, container, unique
 
-CLI = Path(sys.executable).parent / "argo-admission"
 # The webhook names the chart gives, and how the API server reports a denial by the first.
 VALIDATE_WEBHOOK = "validate.argo-admission.io"
 MUTATE_WEBHOOK = "mutate.argo-admission.io"
@@ -74,17 +75,11 @@ def apiserver_version() -> str:
     return result.stdout.strip().removeprefix("Kubernetes ").removeprefix("v")
 
 
-def server_env() -> dict[str, str]:
-    """Our environment without what would steer the server elsewhere (kubeconfig, metrics dir)."""
-    return {k: v for k, v in os.environ.items()
-            if k not in ("KUBECONFIG", "PROMETHEUS_MULTIPROC_DIR")}
-
-
 def generate_certs(out: Path) -> Path:
     """`argo-admission certs generate` for 127.0.0.1 into `out`; returns `out`."""
     result = subprocess.run([str(CLI), "certs", "generate", "--out", str(out),
                              "--host", "127.0.0.1"], capture_output=True, text=True,
-                            timeout=60, check=False, env=server_env())
+                            timeout=60, check=False, env=serve_env())
     if result.returncode != 0:
         raise ProcessError(f"argo-admission certs generate failed: {result.stderr.strip()}")
     return out
@@ -123,13 +118,10 @@ class AdmissionServer(Supervised):
         self.stop()
         self.policy_path.write_text(policy, encoding="utf-8")
         self.policy = policy
-        argv = [CLI, "serve", "--config", self.policy_path, "--cert-dir", self.cert_dir,
-                "--host", "127.0.0.1", "--port", str(self.port),
-                "--kubeconfig", self.plane.kubeconfig(WEBHOOK),
-                "--workers", str(self.workers), "--threads", "4",
-                "--audit-file", self.audit_path]
-        self.process = Process("argo-admission", argv, log_path=self.log_path,
-                               env=server_env()).start()
+        argv = serve_argv(port=self.port, cert_dir=self.cert_dir, config=self.policy_path,
+                          kubeconfig=self.plane.kubeconfig(WEBHOOK), workers=self.workers,
+                          args=["--threads", "4", "--audit-file", self.audit_path])
+        self.process = start_serve(argv, log_path=self.log_path)
         try:
             wait_for(lambda: self.get("/readyz"), until=lambda body: body.get("status") == "ok",
                      what=f"argo-admission /readyz at {self.url} ({self.log_path})",
@@ -281,3 +273,58 @@ class Door:
     def tail(self, lines: int = 40) -> str:
         """The server's log tail, for a failed test's report."""
         return self.server.tail(lines)
+
+
+# --- a bare server: what the tests of serve itself use ------------------------------------
+
+
+class Webhook:
+    """A bare `argo-admission serve --kubeconfig` (no chart, no registration) and a client."""
+
+    def __init__(self, port: int, cert_dir: Path, process: Process) -> None:
+        self.url, self.ca, self.process = f"https://127.0.0.1:{port}", cert_dir / "ca.crt", process
+
+    def answer(self, obj: dict[str, Any], *, old: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The server's response to alice's CREATE of `obj`, or to her UPDATE of `old` to it."""
+        operation = "CREATE" if old is None else "UPDATE"
+        review = make_review(
+            obj, namespace="team-a", username="alice", operation=operation, old=old
+        )
+        resp = requests.post(f"{self.url}/validate", json=review, verify=self.ca, timeout=30)
+        return dict(resp.json()["response"])
+
+    def allowed(self, obj: dict[str, Any]) -> bool:
+        return bool(self.answer(obj)["allowed"])
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/readyz", verify=self.ca, timeout=5).ok
+        except requests.RequestException:
+            return False
+
+
+@contextlib.contextmanager
+def serve(
+    control_plane: ControlPlane,
+    tmp_path: Path,
+    *args: str,
+    port: int | None = None,
+    user: str = WEBHOOK,
+    ready: bool = True,
+) -> Iterator[Webhook]:
+    """`argo-admission serve --kubeconfig` as `user` (the webhook's identity), until ready."""
+    cert_dir = tmp_path / "certs"
+    if not (cert_dir / "tls.crt").exists():
+        certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
+    port = port or free_port()
+    argv = serve_argv(port=port, cert_dir=cert_dir, workers=1,
+                      kubeconfig=control_plane.kubeconfig(user), args=args)
+    process = start_serve(argv, log_path=tmp_path / "serve.log")
+    hook = Webhook(port, cert_dir, process)
+    try:
+        if ready:
+            wait_for(hook.ready, what=f"the webhook to sync its cache ({tmp_path / 'serve.log'})",
+                     timeout=60)
+        yield hook
+    finally:
+        process.stop()

@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
-from processes import wait_for
+from harness.processes import wait_for
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"

@@ -10,11 +10,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import socket
 import ssl
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -25,18 +22,19 @@ import pytest
 import requests
 import yaml
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from prometheus_client.parser import text_string_to_metric_families
 
 from admission.core.review import make_review
 from admission.server import certs
+from harness.processes import Process, free_port
+from harness.serve import WORKER_STARTED, serve_argv, start_serve
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "integration"
 TEMPLATES = FIXTURES / "templates"
 POLICIES = FIXTURES / "policies"
-BIN = Path(sys.executable).parent / "argo-admission"
 START_SECONDS = 60.0
 STOP_SECONDS = 15.0
-WORKER_STARTED = "started with the policy from"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -50,14 +48,6 @@ def review_of(obj: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     kwargs.setdefault("namespace", "team-a")
     kwargs.setdefault("username", "alice")
     return make_review(obj, **kwargs)
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(check: Callable[[], bool], *, seconds: float = 30.0, what: str = "") -> None:
@@ -82,7 +72,7 @@ def decode_patch(response: dict[str, Any]) -> list[dict[str, Any]]:
 class Server:
     """A running `argo-admission serve` process and how to talk to it."""
 
-    process: subprocess.Popen[bytes]
+    process: Process
     port: int
     cert_dir: Path
     stdout: Path
@@ -185,17 +175,10 @@ class Server:
         assert der is not None
         return x509.load_der_x509_certificate(der).serial_number
 
-    def stop(self) -> int:
+    def stop(self) -> int | None:
         """SIGTERM, then SIGKILL if it has not stopped; the exit code."""
         self.session.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return self.process.stop(grace=STOP_SECONDS)
 
 
 def children(pid: int) -> list[int]:
@@ -212,6 +195,31 @@ def children(pid: int) -> list[int]:
         if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
             out.append(int(entry.name))
     return sorted(out)
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Replace a file whole, as a ConfigMap volume update does."""
+    tmp = path.with_name(f".{path.name}.new")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def rotate(cert_dir: Path, *, days: int = 365) -> int:
+    """A new serving certificate from the same CA, written over the old files; its serial."""
+    ca_cert = x509.load_pem_x509_certificate((cert_dir / "ca.crt").read_bytes())
+    ca_key = serialization.load_pem_private_key((cert_dir / "ca.key").read_bytes(), None)
+    cert, key = certs.make_serving(ca_cert, ca_key, certs.default_hosts(), days=days)  # type: ignore[arg-type]
+    pem = serialization.Encoding.PEM
+    certs.write_bundle(
+        cert_dir,
+        certs.Bundle(
+            (cert_dir / "ca.crt").read_bytes(),
+            (cert_dir / "ca.key").read_bytes(),
+            cert.public_bytes(pem),
+            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
+        ),
+    )
+    return cert.serial_number
 
 
 def write_certs(directory: Path) -> certs.Bundle:
@@ -233,18 +241,12 @@ def launch(
     """Start `argo-admission serve ARGS`; wait until `workers` workers run and it is ready."""
     port = free_port()
     stdout, stderr = directory / "stdout.log", directory / "stderr.log"
-    command = [str(BIN), "serve", "--host", "127.0.0.1", "--port", str(port), *args]
-    if cert_dir is not None:
-        command += ["--cert-dir", str(cert_dir)]
-    if policy is not None:
-        command += ["--config", str(policy)]
-    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, cwd=cwd or directory, env=env)
+    argv = serve_argv(port=port, cert_dir=cert_dir, config=policy, args=args)
+    process = start_serve(argv, log_path=stderr, stdout_path=stdout, cwd=cwd or directory)
     server = Server(process, port, cert_dir or (cwd or directory) / "certs", stdout, stderr, policy)
     deadline = time.monotonic() + START_SECONDS
     while not (server.log_text().count(WORKER_STARTED) >= workers and server.ready()):
-        if process.poll() is not None or time.monotonic() > deadline:
+        if not process.alive() or time.monotonic() > deadline:
             server.stop()
             pytest.fail(f"server did not start: {server.log_text()[-3000:]}")
         time.sleep(0.05)

@@ -8,7 +8,6 @@ lookup that never ends would otherwise run into the API server's own webhook tim
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import BIN, Server, free_port, load, review_of, wait_for, write_certs
+from harness.processes import free_port
+from harness.serve import serve_argv, start_serve
+
+from .conftest import Server, load, review_of, wait_for, write_certs
 
 LOOKUP_TIMEOUT = 1.0
 WEBHOOK_TIMEOUT = 10.0  # the API server's timeoutSeconds: an answer must come before it
@@ -93,27 +95,16 @@ def start(directory: Path, port: int, failure_policy: str) -> Server:
         )
     )
     server_port = free_port()
-    command = [
-        str(BIN),
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(server_port),
-        "--cert-dir",
-        str(cert_dir),
-        "--config",
-        str(policy),
-        "--workers",
-        "1",
-        "--kubeconfig",
-        str(kubeconfig(directory, port)),
-        "--lookup-timeout",
-        str(LOOKUP_TIMEOUT),
-    ]
+    argv = serve_argv(
+        port=server_port,
+        cert_dir=cert_dir,
+        config=policy,
+        workers=1,
+        kubeconfig=kubeconfig(directory, port),
+        args=["--lookup-timeout", str(LOOKUP_TIMEOUT)],
+    )
     out, err = directory / "stdout.log", directory / "stderr.log"
-    with out.open("wb") as stdout, err.open("wb") as stderr:
-        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=directory)
+    process = start_serve(argv, log_path=err, stdout_path=out, cwd=directory)
     server = Server(process, server_port, cert_dir, out, err, policy)
 
     def healthy() -> bool:

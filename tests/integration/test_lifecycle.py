@@ -11,28 +11,20 @@ from pathlib import Path
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
-from admission.server import certs
 from tests.integration.conftest import (
     POLICIES,
     Server,
     StartServer,
     launch,
     load,
+    replace_file,
     review_of,
+    rotate,
     wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def replace_file(path: Path, text: str) -> None:
-    """Replace a file whole, as a ConfigMap volume update does."""
-    tmp = path.with_name(f".{path.name}.new")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def plain_verdict(server: Server) -> bool:
@@ -113,24 +105,6 @@ def traffic(server: Server, *, threads: int = 3) -> Iterator[dict[str, list[str]
             worker.join()
 
 
-def rotate(cert_dir: Path, *, days: int = 365) -> int:
-    """A new serving certificate from the same CA, written over the old files; its serial."""
-    ca_cert = x509.load_pem_x509_certificate((cert_dir / "ca.crt").read_bytes())
-    ca_key = serialization.load_pem_private_key((cert_dir / "ca.key").read_bytes(), None)
-    cert, key = certs.make_serving(ca_cert, ca_key, certs.default_hosts(), days=days)  # type: ignore[arg-type]
-    pem = serialization.Encoding.PEM
-    certs.write_bundle(
-        cert_dir,
-        certs.Bundle(
-            (cert_dir / "ca.crt").read_bytes(),
-            (cert_dir / "ca.key").read_bytes(),
-            cert.public_bytes(pem),
-            key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()),
-        ),
-    )
-    return cert.serial_number
-
-
 def test_rotated_certificate_is_served_without_failing_a_request(start_server: StartServer) -> None:
     server = start_server("enforce.yaml", workers=2)
     old_serial = server.serial()
@@ -163,7 +137,7 @@ def test_killed_worker_is_respawned_and_requests_succeed_again(start_server: Sta
         server.admit(review_of(load("ref-workflow")), session=requests.Session()) for _ in range(20)
     ]
     assert all(response["allowed"] for response in after)
-    assert server.process.poll() is None
+    assert server.process.alive()
 
 
 def test_sigterm_stops_the_server_gracefully(start_server: StartServer) -> None:

@@ -22,10 +22,11 @@ from tests.integration.conftest import (
     StartServer,
     free_port,
     load,
+    replace_file,
     review_of,
+    rotate,
     wait_for,
 )
-from tests.integration.test_lifecycle import replace_file, rotate
 
 pytestmark = pytest.mark.integration
 

@@ -7,13 +7,9 @@ must stay flat. SOAK_SECONDS lengthens the run; the figures go to the test's out
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
 from soak import soak
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "60"))
@@ -21,6 +17,7 @@ GROWTH_MIB = 16  # allowed growth after the first load sample (caches, allocator
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_a_minute_of_mixed_load_is_answered_without_errors_and_memory_stays_flat(
     tmp_path: Path,
 ) -> None:

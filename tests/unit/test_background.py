@@ -12,8 +12,9 @@ import pytest
 from prometheus_client import generate_latest
 
 from admission.cli.argtypes import duration
+from admission.cluster.reports import unchanged
 from admission.core import inventory
-from admission.server.background import finding_counts, unchanged
+from admission.server.background import finding_counts
 from admission.server.metrics import Metrics
 
 

@@ -290,11 +290,12 @@ def test_ref_workflows_skip_mutate_unless_a_ref_default_can_be_set() -> None:
     assert mutate_condition(only_refs) is None  # plain ones get defaults too
 
 
-def test_the_validating_webhook_sees_template_deletes() -> None:
+def test_the_validating_webhook_sees_template_task_result_and_task_set_deletes() -> None:
     rules = webhooks(objects())["validate.argo-admission.io"]["rules"]
     deletes = [rule for rule in rules if rule["operations"] == ["DELETE"]]
     assert [set(rule["resources"]) for rule in deletes] == [
-        {"workflowtemplates", "clusterworkflowtemplates"}
+        {"workflowtemplates", "clusterworkflowtemplates"},
+        {"workflowtaskresults", "workflowtasksets"},
     ]
 
 
@@ -873,6 +874,7 @@ def test_every_policy_value_reaches_the_policy_file() -> None:
             "controllerInstanceIDs": ["", "team-a"],
             "mutation": {"refDefaults": ["podGC"]},
             "lookupFailurePolicy": "Ignore",
+            "taskResultWriters": "ServiceAccount",
         }
     }
     config = parse_config(policy_text(objects(values)))
@@ -891,6 +893,7 @@ def test_every_policy_value_reaches_the_policy_file() -> None:
     assert config.controller_instance_ids == {"", "team-a"}
     assert config.ref_defaults == ("podGC",)
     assert config.lookup_failure_policy == "Ignore"
+    assert config.task_result_writers == "ServiceAccount"
 
 
 def test_template_referencing_off_is_written_as_an_empty_string() -> None:
@@ -1161,6 +1164,12 @@ def test_schema_rejects_bad_values(values: dict[str, Any], path: str) -> None:
     assert path in message
 
 
+def test_kubernetes_blocks_take_every_field_kubernetes_has() -> None:
+    values = {"server": {"resources": {"limits": {"hugepages-2Mi": "1Gi"}}}}
+    container = one(objects(values), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["resources"]["limits"]["hugepages-2Mi"] == "1Gi"
+
+
 def test_validate_template_catches_what_the_schema_alone_cannot() -> None:
     message = render_fails({"server": {"replicas": 0}}, "--skip-schema-validation")
     assert "server.replicas must be at least 1" in message
@@ -1211,6 +1220,7 @@ def test_schema_enums_match_the_policy_loader() -> None:
         config.SECURITY_CONTEXT_MODES
     )
     assert tuple(policy["lookupFailurePolicy"]["enum"]) == config.FAILURE_POLICIES
+    assert tuple(policy["taskResultWriters"]["enum"]) == config.TASK_RESULT_WRITERS
     assert (
         tuple(policy["mutation"]["properties"]["refDefaults"]["items"]["enum"]) == REF_DEFAULTABLE
     )

@@ -9,29 +9,19 @@ values schema refuses.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import yaml
+
+from support import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts/argo-admission"
 
 
-def generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_readme", CHART / "gen-readme.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-GEN = generator()
+GEN = load_script("gen_readme", CHART / "gen-readme.py")
 TABLE = GEN.Table((CHART / "values.yaml").read_text())
 ROWS = {row.key: row for row in TABLE.rows}
 

@@ -149,6 +149,7 @@ def test_json_has_an_entry_per_object_with_rules_messages_and_patch(
         "allowed",
         "code",
         "rules",
+        "paths",
         "messages",
         "diff",
         "warnings",

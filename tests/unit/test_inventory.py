@@ -343,11 +343,11 @@ def test_audit_json_is_a_list_of_findings(capsys: pytest.CaptureFixture[str]) ->
     assert code == 1
     findings = json.loads(out)
     assert {tuple(f) for f in findings} == {
-        ("kind", "namespace", "name", "rule", "result", "message")
+        ("kind", "namespace", "name", "rule", "result", "message", "path")
     }
-    assert {(f["name"], f["rule"]) for f in findings} == {
-        ("hello-before-edit", "secure"),
-        ("nightly-legacy", "strict"),
+    assert {(f["name"], f["rule"], f["path"]) for f in findings} == {
+        ("hello-before-edit", "secure", ""),  # Argo's stored spec against the joined one
+        ("nightly-legacy", "strict", "spec.workflowSpec.workflowTemplateRef"),
     }
 
 

@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 import yaml
 
-from admission.core.diff import diff_lines, diff_normalised, equivalent, strip_empty
 from admission.core.merge import (
     DEFAULT_OVERRIDE_ALLOWLIST,
     MergeError,
@@ -22,7 +21,7 @@ from admission.core.merge import (
     join_workflow_spec,
     sanitize_user_spec,
 )
-from support import FIXTURES, MergeOracle, load_yaml
+from support import FIXTURES, MergeOracle, assert_same, load_yaml
 
 CASES_DIR = FIXTURES / "merge"
 CASE_FILES = {"case.yaml", "workflow.yaml", "template.yaml", "defaults.yaml", "expected.yaml"}
@@ -72,27 +71,6 @@ def oracle_request(case: dict[str, Any]) -> dict[str, Any]:
         "defaults": (case["defaults"] or {}).get("spec"),
         "sanitize": bool(meta.get("sanitize")),
     }
-
-
-def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
-    """Both errored, or both produced equivalent specs (and metadata for `defaults`)."""
-    if "error" in want:
-        assert "error" in got, f"Argo errors ({want['error']}) but we merged: {got}"
-        return
-    assert "error" not in got, f"we error ({got['error']}) but Argo merged"
-    if "workflow" in want:
-        for field in ("labels", "annotations"):
-            assert (got["workflow"].get("metadata") or {}).get(field) == (
-                want["workflow"].get("metadata") or {}
-            ).get(field)
-        got_spec, want_spec = got["workflow"].get("spec"), want["workflow"].get("spec")
-    else:
-        got_spec, want_spec = got["spec"], want["spec"]
-    assert equivalent(got_spec, want_spec), "\n".join(diff_lines(want_spec, got_spec))
-    # equivalent() reads values as Go does (`cpu: 0.5` equals "500m"); the join must also write
-    # them as Go does, in Go's order: compare with nothing but zero values left out.
-    strict_got, strict_want = strip_empty(got_spec), strip_empty(want_spec)
-    assert strict_got == strict_want, "\n".join(diff_normalised(strict_want, strict_got))
 
 
 @pytest.mark.parametrize("folder", CASES, ids=[c.name for c in CASES])

@@ -14,7 +14,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_merge import assert_same
 
 from admission.core.merge import (
     DEFAULT_OVERRIDE_ALLOWLIST,
@@ -24,7 +23,7 @@ from admission.core.merge import (
     overrides_message,
     sanitize_user_spec,
 )
-from support import MergeOracle
+from support import MergeOracle, assert_same
 
 EXAMPLES = int(os.environ.get("MERGE_EXAMPLES", "1000"))
 names = st.sampled_from(["a", "b", "c"])

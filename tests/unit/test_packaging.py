@@ -125,3 +125,12 @@ def test_the_wheel_holds_every_package_under_admission() -> None:
         for init in (ROOT / "admission").rglob("__init__.py")
     }
     assert found <= listed, sorted(found - listed)
+
+
+def test_the_pre_commit_ruff_is_the_one_the_test_tools_pin() -> None:
+    pinned = [r for r in PYPROJECT["project"]["optional-dependencies"]["test"] if "ruff" in r]
+    config = (ROOT / ".pre-commit-config.yaml").read_text()
+    hook = re.search(r"ruff-pre-commit\n\s+rev: v(\S+)", config)
+    assert hook, "the pre-commit config has no ruff hook"
+    assert pinned == [f"ruff=={hook[1]}"], (pinned, hook[1])
+    assert metadata.version("ruff") == hook[1], "the venv's ruff is not the pinned one"

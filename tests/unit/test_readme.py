@@ -8,7 +8,6 @@ import os
 import re
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from harness.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent / "argo-admission"
@@ -94,12 +95,6 @@ def test_each_offline_command_runs_as_written(line: str, workdir: Path) -> None:
         assert isinstance(json.loads(result.stdout), list)
     if args[1] == "review":
         assert json.loads(result.stdout)["kind"] == "AdmissionReview"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_as_written_answers_readyz_with_the_ca_it_generated(workdir: Path) -> None:

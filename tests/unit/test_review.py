@@ -8,7 +8,7 @@ import json
 import pytest
 
 from admission.core.decision import Decision, Outcome, Violation
-from admission.core.review import ReviewError, complete, parse_review, respond
+from admission.core.review import POD_NAME, POD_UID, ReviewError, complete, parse_review, respond
 
 
 def body(**request: object) -> bytes:
@@ -38,6 +38,25 @@ def test_a_request_is_parsed_with_user_groups_and_objects() -> None:
     assert req.groups == ("team",) and req.dry_run and req.object == {"spec": {}}
 
 
+def test_a_bound_tokens_pod_claims_are_read_from_user_info_extra() -> None:
+    extra = {POD_NAME: ["wf-scan-1"], POD_UID: ["9f"], "authentication.kubernetes.io/x": ["a", "b"]}
+    req = parse_review(
+        body(userInfo={"username": "system:serviceaccount:a:default", "extra": extra})
+    )
+    assert (req.claim(POD_NAME), req.claim(POD_UID)) == ("wf-scan-1", "9f")
+    assert req.claim("authentication.kubernetes.io/x") == ""  # two values: no one claim
+    assert parse_review(body()).claim(POD_NAME) == ""
+
+
+def test_a_delete_is_parsed_with_the_old_object_and_no_object() -> None:
+    req = parse_review(body(operation="DELETE", object=None, oldObject={"metadata": {"name": "x"}}))
+    assert (req.operation, req.object, req.old_object) == (
+        "DELETE",
+        None,
+        {"metadata": {"name": "x"}},
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -48,6 +67,7 @@ def test_a_request_is_parsed_with_user_groups_and_objects() -> None:
         ({"userInfo": {"username": "a", "groups": "admins"}}, "groups must be a list"),
         ({"object": "x"}, "request.object must be an object or null"),
         ({"resource": {"resource": ""}}, "request.resource.resource must be a non-empty string"),
+        ({"userInfo": {"username": "a", "extra": {"k": "v"}}}, "userInfo.extra must map strings"),
     ],
 )
 def test_a_broken_envelope_is_a_review_error(change: dict, message: str) -> None:

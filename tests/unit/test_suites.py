@@ -21,6 +21,7 @@ import yaml
 
 from admission.core.config import Config
 from admission.core.policyfile import load_config, parse_config
+from admission.core.review import POD_NAME, POD_UID
 from admission.core.webhook import handle
 from admission.files.templates import FileTemplateSource
 from support import FIXTURES, load_yaml, make_review
@@ -41,6 +42,7 @@ CASE_KEYS = {
     "expect",
     "dryRun",
     "raw",
+    "pod",
 }
 EXPECT_KEYS = {
     "allowed",
@@ -125,6 +127,11 @@ def run_case(config: Config, source: FileTemplateSource, case: dict[str, Any]) -
             groups=case.get("groups", USERS.get(user, ["system:authenticated"])),
         )
         review["request"]["dryRun"] = bool(case.get("dryRun", False))
+        if "pod" in case:  # a token bound to this pod (its name and a UID, as the API server adds)
+            review["request"]["userInfo"]["extra"] = {
+                POD_NAME: [case["pod"]],
+                POD_UID: ["0a1b2c3d-0000-4000-8000-000000000000"],
+            }
         if operation == "DELETE":  # the API server sends the object being deleted as oldObject
             review["request"]["object"] = None
         body = json.dumps(review)
@@ -199,4 +206,8 @@ def test_every_suite_case_is_well_formed() -> None:
         for case in suite["cases"]:
             assert set(case) <= CASE_KEYS, (path.name, case["name"], set(case) - CASE_KEYS)
             assert set(case["expect"]) <= EXPECT_KEYS, (path.name, case["name"])
+            # a case that names neither can pass whatever the verdict is
+            assert {"allowed", "http"} & set(case["expect"]), (
+                f"{path.name}: {case['name']}: expect names neither `allowed` nor `http`"
+            )
             assert case.get("why"), f"{path.name}: {case['name']}: every case says why"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
+from admission.core.goreading import kept_when_empty
 from admission.core.govalues import (
     OMITTED_WHEN_EMPTY,
     VALUE_FIELDS,
@@ -23,7 +24,6 @@ from admission.core.merge.gotypes import (
     ALWAYS_EMITTED,
     FIELDS,
     JSON,
-    KEPT_EMPTY_LISTS,
     KEPT_EMPTY_STRINGS,
     MAP_FIELDS,
     PLAIN_BOOLS,
@@ -183,7 +183,7 @@ def _omitted_when_empty(
         # Maps and slices are omitted when empty; pointers and structs are always written.
         return field_type in OMITTED_WHEN_EMPTY and not value
     if isinstance(value, list):
-        return not value and key not in KEPT_EMPTY_LISTS
+        return not value and not kept_when_empty(type_name, key)
     if isinstance(value, dict):
         return not value and key in MAP_FIELDS
     if value == "" and isinstance(value, str):

@@ -99,8 +99,6 @@ ALWAYS_EMITTED: Final[dict[str, dict[str, JSON]]] = {
 MAP_FIELDS: Final = frozenset(
     {"nodeSelector", "hooks", "labels", "annotations", "labelsFrom", "limits", "requests"}
 )
-# Slices Go writes even when empty (no omitempty); every other empty list is not written.
-KEPT_EMPTY_LISTS: Final = frozenset({"tasks"})
 # Strings Go writes even when "" below the types above (ConfigMapKeySelector.key, ...) and
 # *IntOrString fields (a pointer: "" is a value); any other "" is an omitempty zero.
 KEPT_EMPTY_STRINGS: Final = frozenset({"key", "help", "limit", "factor", "activeDeadlineSeconds"})

@@ -7,7 +7,9 @@ records what it finds on the Context; `decide` turns the findings into a Decisio
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 from admission.core.config import Config
@@ -18,9 +20,13 @@ from admission.core.policy import (
     authors,
     conflicts,
     exemptions,
+    instance_id,
     legacy,
     library,
+    metadata,
     overrides,
+    resubmit,
+    rules,
     secure,
     security_context,
     spelling,
@@ -36,6 +42,7 @@ from admission.core.policy.context import (
     WORKFLOW,
     WORKFLOW_TEMPLATE,
     Context,
+    namespace_of,
 )
 from admission.core.policy.source import (
     EmptySource,
@@ -45,7 +52,7 @@ from admission.core.policy.source import (
 )
 from admission.core.review import Request
 
-__all__ = ["evaluate", "route"]
+__all__ = ["Head", "evaluate", "head", "route"]
 
 GROUP: Final = "argoproj.io"
 KINDS: Final = {
@@ -88,14 +95,34 @@ def route(request: Request) -> tuple[str | None, str]:
     return found, ""
 
 
+@dataclass(frozen=True)
+class Head:
+    """What both webhooks decide first, in PSA's order: the kind policed (None: not ours), why
+    the request is malformed, why the requester is exempt."""
+
+    kind: str | None
+    problem: str = ""
+    exempt: str = ""
+
+
+def head(request: Request, config: Config) -> Head:
+    """Route the request to the kind it names, and say whether its requester is exempt."""
+    kind, problem = route(request)
+    if problem or kind is None:
+        return Head(kind, problem)
+    obj = request.old_object if request.operation == "DELETE" else request.object
+    return Head(kind, "", exemptions.exempt_reason(request, config, namespace_of(request, obj)))
+
+
 def evaluate(
     request: Request, *, config: Config, templates: TemplateSource | None = None
 ) -> Decision:
     """Decide one AdmissionRequest for the validating webhook."""
-    kind, problem = route(request)
-    if problem:
-        return _errored(config, 400, Violation("request", "malformed request", problem))
-    deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS
+    first = head(request, config)
+    kind = first.kind
+    if first.problem:
+        return _errored(config, 400, Violation(rules.REQUEST, "malformed request", first.problem))
+    deleting = request.operation == "DELETE" and kind in TEMPLATE_KINDS | RESULT_KINDS
     if kind is None or not (request.operation in ("CREATE", "UPDATE") or deleting):
         return _skip(config, "not a policed kind or operation")
     if request.sub_resource not in ("", "status"):
@@ -103,9 +130,8 @@ def evaluate(
     ctx = _context(request, config, templates or EmptySource(), kind)
     if isinstance(ctx, Decision):
         return ctx
-    reason = exemptions.exempt_reason(request, config, ctx.namespace)
-    if reason:
-        return _exempt(ctx, reason)
+    if first.exempt:
+        return _exempt(ctx, first.exempt)
     if kind in RESULT_KINDS:
         taskresults.check(ctx)
         return decide(ctx)
@@ -113,18 +139,22 @@ def evaluate(
         authors.check(ctx, ctx.obj)
         if deleting or ctx.findings.violations:
             return decide(ctx) if ctx.findings.violations else _skip(config, "DELETE")
+    if ctx.is_update and kind in METADATA_RULES:
+        METADATA_RULES[kind](ctx)  # metadata the templates or the cron controller read
+        if ctx.findings.violations:
+            return decide(ctx)
     if ctx.is_update and ctx.old is not None and not updates.is_significant(kind, ctx.old, ctx.obj):
         return _skip(config, "no significant change")
     if not isinstance(ctx.obj.get("spec"), dict):
         return _errored(
             config,
             400,
-            Violation("well-formed", f"{kind} spec must be an object", "set spec", "spec"),
+            Violation(rules.WELL_FORMED, f"{kind} spec must be an object", "set spec", "spec"),
         )
     try:
         RULES[kind](ctx)
     except MergeError as exc:
-        ctx.error(400, "merge", "the specs cannot be joined as Argo joins them", str(exc))
+        ctx.error(400, rules.MERGE, "the specs cannot be joined as Argo joins them", str(exc))
     return decide(ctx)
 
 
@@ -140,10 +170,10 @@ def _context(
         obj = old
     if not isinstance(obj, dict):
         which = "oldObject" if request.operation == "DELETE" else "object"
-        return _errored(config, 400, Violation("request", f"request.{which} must be an object"))
+        return _errored(config, 400, Violation(rules.REQUEST, f"request.{which} must be an object"))
     if request.operation == "UPDATE" and not isinstance(old, dict):
         return _errored(
-            config, 400, Violation("request", "request.oldObject must be an object on UPDATE")
+            config, 400, Violation(rules.REQUEST, "request.oldObject must be an object on UPDATE")
         )
     return Context(request, config, templates, kind, obj, old if isinstance(old, dict) else None)
 
@@ -169,7 +199,7 @@ def _workflow(ctx: Context) -> None:
     spec = spec_of(ctx.obj)
     spelling.check_object(ctx, ctx.obj, status=True)
     spelling.check_workflow_spec(ctx, spec, "spec")
-    exemptions.check_object_instance_id(ctx)
+    instance_id.check_object_instance_id(ctx)
     old_spec = spec_of(ctx.old) if ctx.is_update else None
     legacy.tolerate(ctx, lambda: _workflow_spec_rules(ctx, spec, old_spec, "spec"))
     if ctx.is_update:
@@ -177,6 +207,7 @@ def _workflow(ctx: Context) -> None:
         secure.check_update(ctx)
     else:
         status.check_create(ctx)
+        resubmit.check_spec(ctx)
 
 
 def _cron_workflow(ctx: Context) -> None:
@@ -186,13 +217,15 @@ def _cron_workflow(ctx: Context) -> None:
     workflow_spec = spec.get("workflowSpec")
     if not isinstance(workflow_spec, dict):
         ctx.error(
-            400, "well-formed", "spec.workflowSpec must be an object", "set spec.workflowSpec"
+            400, rules.WELL_FORMED, "spec.workflowSpec must be an object", "set spec.workflowSpec"
         )
         return
     spelling.check_workflow_spec(ctx, workflow_spec, "spec.workflowSpec")
-    exemptions.check_object_instance_id(ctx)
+    instance_id.check_object_instance_id(ctx)
     meta = spec.get("workflowMetadata")
-    exemptions.check_instance_id(ctx, labels_of({"metadata": meta}), "spec.workflowMetadata.labels")
+    instance_id.check_instance_id(
+        ctx, labels_of({"metadata": meta}), "spec.workflowMetadata.labels"
+    )
     old_spec = spec_of(ctx.old).get("workflowSpec") if ctx.is_update else None
     legacy.tolerate(
         ctx,
@@ -247,8 +280,9 @@ def _warn_running(ctx: Context) -> None:
         running = list(ctx.templates.workflows_using(TemplateKey(ctx.kind, namespace, name)))
     except TemplateLookupError as exc:
         ctx.warn(
-            f"[secure] running Workflows that reference this template could not be "
-            f"listed ({exc}); editing it fails them (templateReferencing: Secure)"
+            rules.SECURE,
+            f"running Workflows that reference this template could not be listed ({exc}); "
+            "editing it fails them (templateReferencing: Secure)",
         )
         return
     if running:
@@ -256,11 +290,17 @@ def _warn_running(ctx: Context) -> None:
             f" and {len(running) - 10} more" if len(running) > 10 else ""
         )
         ctx.warn(
-            f"[secure] editing this template fails the running Workflows that reference "
-            f"it (templateReferencing: Secure): {shown}"
+            rules.SECURE,
+            "editing this template fails the running Workflows that reference it "
+            "(templateReferencing: Secure)",
+            shown,
         )
 
 
+METADATA_RULES: Final[dict[str, Callable[[Context], None]]] = {
+    WORKFLOW: metadata.check_workflow,
+    CRON_WORKFLOW: metadata.check_cron,
+}
 RULES: Final[dict[str, Callable[[Context], None]]] = {
     WORKFLOW: _workflow,
     CRON_WORKFLOW: _cron_workflow,
@@ -275,13 +315,14 @@ RULES: Final[dict[str, Callable[[Context], None]]] = {
 def decide(ctx: Context) -> Decision:
     """Apply the mode and the lookup failure policy to what the rules found."""
     config, found = ctx.config, ctx.findings
-    warnings = list(found.warnings)
+    warned = list(found.warnings)
     errors = []
     for code, violation in found.errors:
         if code == 500 and config.lookup_failure_policy == "Ignore":
-            warnings.append(f"{violation.message()} (lookupFailurePolicy: Ignore)")
+            warned.append(_ignored(violation))
         else:
             errors.append((code, violation))
+    warnings = [w.message() for w in warned]
     problems = [*found.violations, *(v for _, v in errors)]
     if not problems:
         outcome = Outcome.WARN if warnings else Outcome.PASS
@@ -289,6 +330,7 @@ def decide(ctx: Context) -> Decision:
             True,
             outcome,
             warnings=tuple(warnings),
+            warned=tuple(warned),
             mode=config.mode,
             annotations=_annotations("allow", "", config.mode),
         )
@@ -306,9 +348,18 @@ def decide(ctx: Context) -> Decision:
         tuple(problems),
         tuple(warnings),
         tuple(found.diff),
+        warned=tuple(warned),
         mode=config.mode,
         annotations=_annotations(refusal if enforce else config.mode, rule, config.mode),
     )
+
+
+def _ignored(violation: Violation) -> Violation:
+    """A failed lookup the policy lets through (lookupFailurePolicy: Ignore), as a warning."""
+    note = " (lookupFailurePolicy: Ignore)"
+    if violation.detail:
+        return dataclasses.replace(violation, detail=violation.detail + note)
+    return dataclasses.replace(violation, reason=violation.reason + note)
 
 
 def _annotations(decision: str, rule: str, mode: str) -> dict[str, str]:

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from admission.core.objects import labels_of, metadata_of, spec_of
+from admission.core.policy import rules
 from admission.core.policy.context import CLUSTER_WORKFLOW_TEMPLATE, Context
-from admission.core.policy.library import outside_library
+from admission.core.policy.membership import outside_library
 from admission.core.policy.source import TemplateKey
 
 
@@ -42,7 +43,7 @@ def check(ctx: Context, obj: Mapping[str, Any]) -> None:
     else:
         action = "change"
     ctx.deny(
-        "library-author",
+        rules.LIBRARY_AUTHOR,
         f"only the template library's authors may {action} {key}",
         f"authors: {authors.describe()}; {ctx.request.username} is not one of them",
         "metadata" if action.endswith("library") else "spec",

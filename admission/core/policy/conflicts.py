@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from admission.core.config import SecurityContextPolicy
+from admission.core.objects import containers
+from admission.core.policy import rules
 from admission.core.policy.context import Context
-from admission.core.policy.security_context import containers
 
-RULE: Final = "security-context"
 CHOICES: Final = (
     "choose: fix the template ({fix}), set securityContext.restricted: true to refuse such "
     "templates, or exempt its namespace or author"
@@ -51,13 +51,14 @@ class Conflict:
     """What Kubernetes says of a pod with both."""
     fix: str
 
-    def message(self, where: str) -> str:
-        """The warning: `[security-context] reason: detail`, with the choices."""
+    def reason(self, where: str) -> str:
+        """What was not applied, and where: the warning's reason."""
         target = f" to {where}.securityContext" if self.level == "pod" else ""
-        return (
-            f"[{RULE}] baseline {self.field}: {BASELINE_VALUES[self.field]} not applied{target}: "
-            f"{self.label} sets {self.seen}, and {self.refusal}; " + CHOICES.format(fix=self.fix)
-        )
+        return f"baseline {self.field}: {BASELINE_VALUES[self.field]} not applied{target}"
+
+    def detail(self) -> str:
+        """What it contradicts, what Kubernetes would say, and the choices."""
+        return f"{self.label} sets {self.seen}, and {self.refusal}; " + CHOICES.format(fix=self.fix)
 
 
 def find(policy: SecurityContextPolicy, spec: Mapping[str, Any]) -> list[Conflict]:
@@ -80,12 +81,12 @@ def warn(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
     policy = ctx.config.security_context
     if policy.mode == "mutate":
         for conflict in find(policy, spec):
-            ctx.warn(conflict.message(where))
+            ctx.warn(rules.SECURITY_CONTEXT, conflict.reason(where), conflict.detail())
     elif policy.mode == "require":
         for conflict in find(policy, spec):
             value = BASELINE_VALUES[conflict.field]
             ctx.deny(
-                RULE,
+                rules.SECURITY_CONTEXT,
                 f"the required baseline {conflict.field}: {value} cannot go beside what "
                 f"{conflict.label} sets ({conflict.seen}): {conflict.refusal}",
                 f"fix the template ({conflict.fix}), exempt its namespace or author, or use "

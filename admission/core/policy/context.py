@@ -8,6 +8,8 @@ from typing import Any
 
 from admission.core.config import Config
 from admission.core.decision import Violation
+from admission.core.policy import rules
+from admission.core.policy.rules import Rule
 from admission.core.policy.source import (
     CLUSTER,
     NAMESPACED,
@@ -25,13 +27,20 @@ CLUSTER_WORKFLOW_TEMPLATE = CLUSTER
 INSTANCE_ID_LABEL = "workflows.argoproj.io/controller-instanceid"
 
 
+def namespace_of(request: Request, obj: Any) -> str:
+    """The namespace the API server states for the request, else the one the object names."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    own = meta.get("namespace") if isinstance(meta, dict) else None
+    return request.namespace or (own if isinstance(own, str) else "")
+
+
 @dataclass
 class Findings:
     """Violations (deny), errors (cannot evaluate), warnings and diff lines, in order found."""
 
     violations: list[Violation] = field(default_factory=list)
     errors: list[tuple[int, Violation]] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Violation] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)
 
 
@@ -51,27 +60,26 @@ class Context:
     @property
     def namespace(self) -> str:
         """The object's namespace (the request's, as the API server states it)."""
-        meta = self.obj.get("metadata")
-        own = meta.get("namespace") if isinstance(meta, dict) else None
-        return self.request.namespace or (own if isinstance(own, str) else "")
+        return namespace_of(self.request, self.obj)
 
     @property
     def is_update(self) -> bool:
         """An UPDATE with a previous object to compare with."""
         return self.request.operation == "UPDATE" and isinstance(self.old, dict)
 
-    def deny(self, rule: str, reason: str, detail: str = "", path: str = "") -> None:
+    def deny(self, rule: Rule, reason: str, detail: str = "", path: str = "") -> None:
         """Record a broken rule (403 in enforce mode)."""
         self.findings.violations.append(Violation(rule, reason, detail, path))
 
-    def error(self, code: int, rule: str, reason: str, detail: str = "") -> None:
+    def error(self, code: int, rule: Rule, reason: str, detail: str = "") -> None:
         """Record what could not be evaluated: 400 for a broken object, 500 for a lookup, 429
         for what the object names but does not exist yet (the writer retries)."""
         self.findings.errors.append((code, Violation(rule, reason, detail)))
 
-    def warn(self, message: str) -> None:
-        """Record a warning for the client (admission warnings) and the audit log."""
-        self.findings.warnings.append(message)
+    def warn(self, rule: Rule, reason: str, detail: str = "") -> None:
+        """Record a warning for the client (admission warnings) and the audit log: `[rule]
+        reason: detail`, kept as values so the audit reads the rule without parsing."""
+        self.findings.warnings.append(Violation(rule, reason, detail))
 
     def lookup(self, key: TemplateKey) -> tuple[bool, Mapping[str, Any] | None]:
         """(ok, template): ok is False when the lookup failed; the failure is recorded."""
@@ -80,7 +88,7 @@ class Context:
         try:
             found = self.templates.get(key)
         except TemplateLookupError as exc:
-            self.error(500, "template-lookup", f"cannot look up {key}", str(exc))
+            self.error(500, rules.TEMPLATE_LOOKUP, f"cannot look up {key}", str(exc))
             return False, None
         self._lookups[key] = found
         return True, found
@@ -91,6 +99,6 @@ class Context:
             return True, self.templates.workflow(namespace, name)
         except TemplateLookupError as exc:
             self.error(
-                500, "workflow-lookup", f"cannot look up Workflow {namespace}/{name}", str(exc)
+                500, rules.WORKFLOW_LOOKUP, f"cannot look up Workflow {namespace}/{name}", str(exc)
             )
             return False, None

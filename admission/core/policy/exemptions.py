@@ -1,4 +1,4 @@
-"""Who the rules skip (exact names only), and which controller instances the policy covers.
+"""Who the rules skip (exact names only).
 
 Exemption is by the API server's view of the requester and namespace, never by anything the
 object says about itself: labels and annotations are written by the same user the policy checks.
@@ -6,12 +6,7 @@ object says about itself: labels and annotations are written by the same user th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from admission.core.config import Config
-from admission.core.objects import labels_of
-from admission.core.policy.context import INSTANCE_ID_LABEL, Context
 from admission.core.review import Request
 
 
@@ -20,23 +15,3 @@ def exempt_reason(request: Request, config: Config, namespace: str) -> str:
     return config.exemptions.matches(
         namespace=namespace, username=request.username, groups=request.groups
     )
-
-
-def check_instance_id(ctx: Context, labels: Mapping[str, Any], where: str) -> None:
-    """Deny a Workflow routed to a controller instance the policy does not cover."""
-    value = labels.get(INSTANCE_ID_LABEL, "")
-    if value in ctx.config.controller_instance_ids:
-        return
-    covered = ", ".join(repr(v) for v in sorted(ctx.config.controller_instance_ids))
-    ctx.deny(
-        "instance-id",
-        f"{where} label {INSTANCE_ID_LABEL}={value!r} routes the Workflow to a controller "
-        "instance this policy does not cover",
-        f"covered instance ids: {covered}; remove the label or use a covered id",
-        f"{where}.{INSTANCE_ID_LABEL}",
-    )
-
-
-def check_object_instance_id(ctx: Context) -> None:
-    """The object's own label (Workflows)."""
-    check_instance_id(ctx, labels_of(ctx.obj), "metadata.labels")

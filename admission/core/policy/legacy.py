@@ -17,6 +17,7 @@ from typing import Any, Final
 from admission.core.diff import equivalent
 from admission.core.objects import FINISHED, metadata_of, spec_of, status_of
 from admission.core.policy.context import CRON_WORKFLOW, Context, Findings
+from admission.core.policy.rules import LEGACY
 
 WORKFLOW_DAY2: Final = frozenset({"shutdown", "suspend"})
 CRON_DAY2: Final = frozenset({"suspend"})
@@ -62,7 +63,8 @@ def tolerate(ctx: Context, rules: Callable[[], None]) -> None:
         name = metadata_of(ctx.obj).get("name", "")
         broken = ", ".join(sorted({v.rule for v in found.violations}))
         ctx.warn(
-            f"[legacy] {ctx.kind} {ctx.namespace}/{name} predates the policy (it breaks: "
+            LEGACY,
+            f"{ctx.kind} {ctx.namespace}/{name} predates the policy (it breaks: "
             f"{broken}); this UPDATE only stops, suspends or resumes it and is admitted, "
-            "any other change is refused"
+            "any other change is refused",
         )

@@ -8,13 +8,14 @@ into the library too.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-from admission.core.config import TemplateLibrary
-from admission.core.objects import labels_of, ref_key, spec_of
+from admission.core.objects import ref_key, spec_of, template_names, template_refs
+from admission.core.policy import rules
 from admission.core.policy.context import Context
-from admission.core.policy.source import CLUSTER, NAMESPACED, TemplateKey
+from admission.core.policy.membership import in_library
+from admission.core.policy.source import CLUSTER, TemplateKey
 
 MAX_DEPTH: Final = 8
 
@@ -34,41 +35,15 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
             "fix the name"
         )
         if ctx.config.strict:
-            ctx.deny("template-ref", reason, detail, f"{where}.workflowTemplateRef")
+            ctx.deny(rules.TEMPLATE_REF, reason, detail, f"{where}.workflowTemplateRef")
         else:
-            ctx.warn(f"[template-ref] {reason}: Argo will fail the Workflow")
+            ctx.warn(rules.TEMPLATE_REF, reason, "Argo will fail the Workflow")
         return
     if not in_library(ctx, key, template, f"{where}.workflowTemplateRef"):
         return
     check_entrypoint(ctx, spec, key, template, where)
     if ctx.config.strict:
         check_nested_refs(ctx, key, template)
-
-
-def in_library(ctx: Context, key: TemplateKey, template: Mapping[str, Any], path: str) -> bool:
-    """Deny a template outside the configured library; True when it is inside."""
-    problem = outside_library(ctx.config.template_library, key, template)
-    if problem:
-        ctx.deny("template-library", f"{key} is not in the template library", problem, path)
-        return False
-    return True
-
-
-def outside_library(library: TemplateLibrary, key: TemplateKey, template: Mapping[str, Any]) -> str:
-    """Why a template is not in the library ("" when it is)."""
-    problem = ""
-    if key.kind == CLUSTER and not library.allow_cluster_templates:
-        problem = "ClusterWorkflowTemplates are not part of the library"
-    elif key.kind == NAMESPACED and library.cluster_scoped_only:
-        problem = "only ClusterWorkflowTemplates may be referenced (clusterScope: true)"
-    elif key.kind == NAMESPACED and library.namespaces and key.namespace not in library.namespaces:
-        problem = (
-            f"namespace {key.namespace} is not a library namespace "
-            f"({', '.join(sorted(library.namespaces))})"
-        )
-    elif library.selector is not None and not library.selector.matches(labels_of(template)):
-        problem = f"it lacks the library labels {library.selector.describe()}"
-    return problem
 
 
 def check_entrypoint(
@@ -85,26 +60,18 @@ def check_entrypoint(
     names = template_names(tmpl_spec) | template_names(defaults_spec)
     if not entry:
         ctx.deny(
-            "entrypoint",
+            rules.ENTRYPOINT,
             f"no entrypoint: neither {where} nor {key} sets one",
             f"set {where}.entrypoint to one of: {', '.join(sorted(names)) or '(none)'}",
             f"{where}.entrypoint",
         )
     elif entry not in names:
         ctx.deny(
-            "entrypoint",
+            rules.ENTRYPOINT,
             f"entrypoint {entry!r} is not a template of {key}",
             f"choose one of: {', '.join(sorted(names)) or '(none)'}",
             f"{where}.entrypoint",
         )
-
-
-def template_names(spec: Mapping[str, Any]) -> set[str]:
-    """Names of the templates in a Workflow spec."""
-    templates = spec.get("templates")
-    if not isinstance(templates, list):
-        return set()
-    return {t["name"] for t in templates if isinstance(t, dict) and isinstance(t.get("name"), str)}
 
 
 def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, Any]) -> None:
@@ -124,7 +91,7 @@ def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, An
             path = f"{chain[-1]} templateRef"
             if len(chain) >= MAX_DEPTH:
                 ctx.deny(
-                    "template-ref",
+                    rules.TEMPLATE_REF,
                     f"templateRefs nest deeper than {MAX_DEPTH} templates",
                     f"the chain {' -> '.join(map(str, (*chain, nested)))} is not followed "
                     "further; Argo would run whatever is at its end",
@@ -136,7 +103,7 @@ def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, An
                 continue
             if found is None:
                 ctx.deny(
-                    "template-ref",
+                    rules.TEMPLATE_REF,
                     f"{chain[-1]} uses templateRef {nested}, which does not exist",
                     "Argo would resolve it at run time from whatever is created later",
                     path,
@@ -144,62 +111,3 @@ def check_nested_refs(ctx: Context, root: TemplateKey, template: Mapping[str, An
                 continue
             if in_library(ctx, nested, found, path):
                 frontier.append((found, (*chain, nested)))
-
-
-def template_refs(spec: Mapping[str, Any], namespace: str) -> Iterator[TemplateKey]:
-    """Every `templateRef` of a spec, where Argo resolves them: steps, DAG tasks and hooks."""
-    for holder in _ref_holders(spec):
-        ref = holder.get("templateRef")
-        if isinstance(ref, dict) and isinstance(ref.get("name"), str):
-            if ref.get("clusterScope") is True:
-                yield TemplateKey(CLUSTER, "", ref["name"])
-            else:
-                yield TemplateKey(NAMESPACED, namespace, ref["name"])
-
-
-def _ref_holders(spec: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """What may carry a templateRef: steps, DAG tasks, hooks, at any depth of inline templates."""
-    yield from _hooks(spec)
-    for template, call in walk(spec):
-        if call is None:
-            yield from _hooks(template)
-        else:
-            yield call
-            yield from _hooks(call)
-
-
-def walk(spec: Mapping[str, Any]) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any] | None]]:
-    """(template, None) for each template, inline ones at any depth, then (template, call) for
-    each of its steps and DAG tasks."""
-    pending = list(_dicts(spec.get("templates")))
-    while pending:
-        template = pending.pop()
-        yield template, None
-        for call in calls(template):
-            yield template, call
-            inline = call.get("inline")
-            if isinstance(inline, dict):
-                pending.append(inline)
-
-
-def calls(template: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    """The steps and DAG tasks of a template."""
-    for group in spec_list(template.get("steps")):
-        yield from _dicts(group)
-    dag = template.get("dag")
-    yield from _dicts(dag.get("tasks") if isinstance(dag, dict) else None)
-
-
-def _hooks(holder: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
-    hooks = holder.get("hooks")
-    if isinstance(hooks, dict):
-        yield from (hook for hook in hooks.values() if isinstance(hook, dict))
-
-
-def _dicts(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def spec_list(value: Any) -> list[Any]:
-    """`value` if it is a list, else []."""
-    return value if isinstance(value, list) else []

@@ -138,20 +138,17 @@ def _awaits_supply(param: Mapping[str, Any]) -> bool:
 
 
 def _is_reset(old: Mapping[str, Any], new: Mapping[str, Any], deleted: set[str]) -> bool:
-    """`resetNode` of FormulateRetryWorkflow, children pruned of the deleted nodes."""
-    phase = "Skipped" if old.get("phase") == "Skipped" else "Running"
-    if new.get("phase") not in (phase, old.get("phase")) or new.get("finishedAt") not in (
-        None,
-        "",
-        old.get("finishedAt"),
-    ):
-        return False
-    if new.get("message") not in (None, "", old.get("message")):
-        return False
+    """`resetNode` of FormulateRetryWorkflow, or a kept node, children pruned of deleted nodes."""
     for key in ("children", "outboundNodes"):
         kept = [c for c in _list(old.get(key)) if c not in deleted]
         if _list(new.get(key)) not in (kept, _list(old.get(key))):
             return False
+    rest = RESET_FIELDS - {"children", "outboundNodes"}
+    if all(strip_empty(old.get(k)) == strip_empty(new.get(k)) for k in rest):
+        return True  # kept as it was: only its links to deleted nodes went
+    phase = "Skipped" if old.get("phase") == "Skipped" else "Running"
+    if new.get("phase") != phase or new.get("finishedAt") or new.get("message"):
+        return False
     if strip_empty(_outputs(old)) == strip_empty(_outputs(new)):
         return True
     return (

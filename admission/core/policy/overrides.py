@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from admission.core.merge import WORKFLOW_SPEC_FIELDS, override_violations, overrides_message
+from admission.core.policy import rules
 from admission.core.policy.context import Context
 
 _JSON_NAMES = {go: name for name, (go, _) in WORKFLOW_SPEC_FIELDS.items()}
@@ -20,7 +21,7 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
         return
     paths = [f"{where}.{_json_path(go)}" for go in fields]
     ctx.deny(
-        "overrides",
+        rules.OVERRIDES,
         overrides_message(fields),
         f"remove {', '.join(paths)}: beside workflowTemplateRef a Workflow may set only "
         f"{', '.join(sorted(ctx.config.override_allowlist))}; put the rest in the template",

@@ -15,8 +15,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from admission.core.diff import diff_lines, strip_empty
-from admission.core.objects import labels_of, metadata_of, nodes_of, status_of
+from admission.core.diff import diff_lines, equivalent, strip_empty
+from admission.core.objects import labels_of, metadata_of, nodes_of, spec_of, status_of
+from admission.core.podnames import node_id
 from admission.core.policy.context import Context
 
 RESUBMITTED_FROM: Final = "workflows.argoproj.io/resubmitted-from-workflow"
@@ -24,16 +25,6 @@ MEMOIZABLE_PHASES: Final = ("Failed", "Error")
 # What a memoized resubmit writes beside the nodes (util.go FormulateResubmitWorkflow).
 CONDITIONS: Final = [{"status": "False", "type": "Completed"}]
 TIMES: Final = ("startedAt", "finishedAt")  # set to "now" by the client
-
-
-def node_id(workflow: str, name: str) -> str:
-    """Argo's node ID: the Workflow's name, or name-<FNV-1a 32 of the name> (Workflow.NodeID)."""
-    if name == workflow:
-        return workflow
-    digest = 0x811C9DC5
-    for byte in name.encode():
-        digest = ((digest ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return f"{workflow}-{digest}"
 
 
 def memoized_nodes(original: str, nodes: Mapping[str, Any], new: str) -> dict[str, dict[str, Any]]:
@@ -163,3 +154,104 @@ def _compare(ctx: Context, expected: dict[str, Any], written: Any, original: str
                 path,
             )
             ctx.findings.diff.extend(diff_lines(want, got, prefix=path, type_name=None))
+
+
+# --- the spec a resubmit copies -------------------------------------------------------------
+
+
+def check_spec(ctx: Context) -> None:
+    """A Workflow labelled as resubmitted that carries status from its original has the spec
+    Argo's resubmit copies from it (FormulateResubmitWorkflow: the original's spec without
+    `shutdown` and a zero `activeDeadlineSeconds`, its parameters after those given with -p)."""
+    original = labels_of(ctx.obj).get(RESUBMITTED_FROM)
+    status = status_of(ctx.obj)
+    carried = [k for k in ("nodes", "compressedNodes", "storedTemplates") if status.get(k)]
+    if not isinstance(original, str) or not original or not carried:
+        return
+    ok, found = ctx.lookup_workflow(ctx.namespace, original)
+    if not ok:
+        return
+    if found is None:
+        ctx.deny(
+            "resubmit",
+            f"the original Workflow {ctx.namespace}/{original} ({RESUBMITTED_FROM}) does not "
+            f"exist, so status.{carried[0]} cannot be checked against it",
+            "resubmit without --memoized, or submit afresh without the label",
+            "metadata.labels",
+        )
+        return
+    expected = resubmitted_spec(spec_of(found))
+    written = spec_of(ctx.obj)
+    problem = _parameters_problem(_params(expected), _params(written)) or _other_fields(
+        ctx, expected, written
+    )
+    if problem:
+        path, detail = problem
+        ctx.deny(
+            "resubmit",
+            f"{path} differs from the original Workflow {ctx.namespace}/{original}'s",
+            f"Argo's resubmit copies {detail} from the original; expected writer: Argo's "
+            f"resubmit of {original}, seen: {ctx.request.username}",
+            path,
+        )
+        ctx.findings.diff.extend(diff_lines(expected, written, prefix="spec"))
+
+
+def resubmitted_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec FormulateResubmitWorkflow copies from the original's (before -p)."""
+    out = {k: v for k, v in spec.items() if k != "shutdown"}
+    if out.get("activeDeadlineSeconds") == 0:
+        del out["activeDeadlineSeconds"]
+    return out
+
+
+def _params(spec: Mapping[str, Any]) -> list[Any]:
+    arguments = spec.get("arguments")
+    found = arguments.get("parameters") if isinstance(arguments, dict) else None
+    return found if isinstance(found, list) else []
+
+
+def _parameters_problem(original: list[Any], written: list[Any]) -> tuple[str, str] | None:
+    """None when `written` is what -p makes of `original` (overrideParameters): the given
+    parameters (name and value only) first, then the original's others in their order."""
+    for given in range(len(written) + 1):
+        head = written[:given]
+        if not all(_is_override(p) for p in head):
+            break
+        names = {p.get("name") for p in head}
+        rest = [p for p in original if not (isinstance(p, dict) and p.get("name") in names)]
+        if equivalent(rest, written[given:], None):
+            return None
+    return (
+        "spec.arguments.parameters",
+        "the parameters (after the ones given with -p NAME=VALUE)",
+    )
+
+
+def _is_override(param: Any) -> bool:
+    return (
+        isinstance(param, dict)
+        and set(param) <= {"name", "value"}
+        and isinstance(param.get("name"), str)
+    )
+
+
+def _other_fields(
+    ctx: Context, expected: Mapping[str, Any], written: Mapping[str, Any]
+) -> tuple[str, str] | None:
+    defaults = spec_of(ctx.config.workflow_defaults)
+    for key in sorted(set(expected) | set(written)):
+        want, got = expected.get(key), written.get(key)
+        if key == "arguments":
+            want = {k: v for k, v in (want or {}).items() if k != "parameters"}
+            got = {k: v for k, v in (got or {}).items() if k != "parameters"}
+        if equivalent({key: want}, {key: got}):
+            continue
+        if (
+            want is None
+            and key in ctx.config.ref_defaults
+            and equivalent({key: got}, {key: defaults.get(key)})
+        ):
+            continue  # /mutate set it from workflowDefaults, as it did for the original
+        return f"spec.{key}", f"spec.{key} as it is"
+    return None

@@ -14,9 +14,9 @@ from typing import Any, Final
 
 from admission.core.diff import diff_normalised, equivalent, normalise
 from admission.core.merge import MergeError, join_workflow_spec, sanitize_user_spec
-from admission.core.objects import ref_key, spec_of, status_of
+from admission.core.objects import STORED_SPEC, ref_key, spec_of, status_of
+from admission.core.policy import rules
 from admission.core.policy.context import Context
-from admission.core.policy.status import STORED_SPEC
 
 # Argo's wording (operator.go setStoredWfSpec).
 SECURE_MESSAGE: Final = (
@@ -48,7 +48,7 @@ def check_update(ctx: Context) -> None:
                 "spec.workflowTemplateRef",
             )
         else:
-            ctx.warn(f"[secure] {key} no longer exists: Argo will fail this Workflow")
+            ctx.warn(rules.SECURE, f"{key} no longer exists", "Argo will fail this Workflow")
         return
     try:
         merged_new = normalise(_without_refreshed(_merged(ctx, new_spec, template)))
@@ -75,8 +75,10 @@ def check_update(ctx: Context) -> None:
         ctx.findings.diff.extend(lines)
         return
     ctx.warn(
-        f"[secure] {key} changed after this Workflow started; Argo will fail it "
-        f"(templateReferencing: Secure): {'; '.join(lines[:5])}"
+        rules.SECURE,
+        f"{key} changed after this Workflow started; Argo will fail it "
+        "(templateReferencing: Secure)",
+        "; ".join(lines[:5]),
     )
 
 

@@ -17,39 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
-from admission.core.objects import pod_spec_patch
+from admission.core.objects import containers, dicts, pod_spec_patch
 from admission.core.policy.context import Context
 
 Check = Callable[[Mapping[str, Any]], str]
-CONTAINER_LISTS: Final = ("initContainers", "sidecars")
 ALLOWED_CAPABILITIES: Final = frozenset({"NET_BIND_SERVICE"})
 ALLOWED_SECCOMP: Final = frozenset({"RuntimeDefault", "Localhost"})
-
-
-def containers(spec: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
-    """(path, label, container) for every container a spec's templates can start."""
-    templates = spec.get("templates")
-    for i, template in enumerate(templates if isinstance(templates, list) else []):
-        if not isinstance(template, dict):
-            continue
-        name = template.get("name", i)
-        base = f"spec.templates[name={name}]"
-        for field in ("container", "script"):
-            if isinstance(template.get(field), dict):
-                yield f"{base}.{field}", f"template {name!r} {field}", template[field]
-        for field in CONTAINER_LISTS:
-            for j, item in enumerate(_dicts(template.get(field))):
-                label = f"template {name!r} {field[:-1]} {item.get('name', j)!r}"
-                yield f"{base}.{field}[{j}]", label, item
-        container_set = template.get("containerSet")
-        if isinstance(container_set, dict):
-            for j, item in enumerate(_dicts(container_set.get("containers"))):
-                label = f"template {name!r} containerSet container {item.get('name', j)!r}"
-                yield f"{base}.containerSet.containers[{j}]", label, item
-
-
-def _dicts(value: Any) -> list[Mapping[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 # --- require: the baseline must be present ----------------------------------------------------
@@ -129,7 +102,7 @@ def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, st
         for host in ("hostNetwork", "hostPID", "hostIPC"):
             if pod.get(host) is True:
                 yield f"{path}.{host} is true", "host namespaces are not allowed", f"{path}.{host}"
-        for i, volume in enumerate(_dicts(pod.get("volumes"))):
+        for i, volume in enumerate(dicts(pod.get("volumes"))):
             if "hostPath" in volume:
                 yield (
                     f"{path}.volumes[{i}] ({volume.get('name')}) uses hostPath",
@@ -145,7 +118,7 @@ def _pod_problems(spec: Mapping[str, Any], where: str) -> Iterator[tuple[str, st
                     "not allowed by the restricted profile",
                     f"{path}.securityContext",
                 )
-        for j, item in enumerate(_dicts(pod.get("containers"))):
+        for j, item in enumerate(dicts(pod.get("containers"))):
             sc = item.get("securityContext")
             for check in CONTAINER_CHECKS:
                 found = check(sc) if isinstance(sc, dict) else ""

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from admission.core.merge import WORKFLOW_SPEC_FIELDS
+from admission.core.policy import rules
 from admission.core.policy.context import Context
 
 OBJECT_FIELDS: Final = ("apiVersion", "kind", "metadata", "spec", "status")
@@ -53,14 +54,14 @@ def check_keys(ctx: Context, doc: Mapping[str, Any], known: Iterable[str], where
         path = f"{where}.{key}" if where else key
         if folded in canonical and key != canonical[folded]:
             ctx.deny(
-                "spelling",
+                rules.SPELLING,
                 f"field {path!r} is a case variant of {canonical[folded]!r}",
                 "Argo's Go decoder may read it as that field; spell it exactly",
                 path,
             )
         elif folded in seen:
             ctx.deny(
-                "spelling",
+                rules.SPELLING,
                 f"fields {seen[folded]!r} and {key!r} differ only in case",
                 "a Go reader would take one for the other",
                 path,

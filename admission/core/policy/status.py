@@ -25,13 +25,12 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from admission.core import goreading
 from admission.core.diff import diff_lines, equivalent, normalise, strip_empty
-from admission.core.objects import nodes_of, status_of
+from admission.core.objects import STORED_SPEC, STORED_TEMPLATES, nodes_of, status_of
 from admission.core.policy import nodes, resubmit, stored_templates
 from admission.core.policy.context import Context
 
-STORED_SPEC: Final = "storedWorkflowTemplateSpec"
-STORED_TEMPLATES: Final = "storedTemplates"
 RETRYABLE_PHASES: Final = ("Failed", "Error", "Succeeded")  # Succeeded: --restart-successful
 FROM_RESUBMIT: Final = frozenset({"nodes", "conditions"})
 # Read back and acted on, never written by a user's operation (docs/status-trust.md).
@@ -43,12 +42,21 @@ CONTROLLERS: Final = (
     "offloadNodeStatusVersion",
 )
 COMPLETED: Final = "Completed"
+# Argo's Go types of the two statuses (admission/core/gofields.py), for goreading.
+WORKFLOW_STATUS: Final = "WorkflowStatus"
+CRON_STATUS: Final = "CronWorkflowStatus"
 
 
 def check_create(ctx: Context) -> None:
     """A new Workflow's status: only what Argo's clients write, and only as Argo would."""
     status = ctx.obj.get("status")
-    written = strip_empty(status) if status is not None else None
+    # Go's zero WorkflowStatus, as Argo's clients send it (`startedAt: null, finishedAt: null`),
+    # read field by field as Argo's types read it: no status.
+    written = (
+        strip_empty(goreading.read_set(WORKFLOW_STATUS, status))
+        if isinstance(status, dict)
+        else status
+    )
     if not written:
         return
     if not isinstance(status, dict) or not isinstance(written, dict):
@@ -74,14 +82,16 @@ def check_cron(ctx: Context) -> None:
     With `concurrencyPolicy: Replace` the cron controller terminates, by name, every Workflow
     listed in `status.active` (workflow/cron/operator.go terminateOutstandingWorkflows), and
     `Forbid` skips a run while the list is non-empty; no user operation of Argo writes it.
+    Argo's Go clients write its fields without `omitempty` as zero values: `argo cron create`
+    sends `{active: null, failed: 0, phase: "", ...}`, and `argo cron update FILE` sends the
+    file's object, whose status is all zero (cron/update.go copies only the resourceVersion);
+    the cron controller then writes its status again. Both are read as "no status".
     """
     before = status_of(ctx.old) if ctx.is_update else {}
     after = status_of(ctx.obj)
-    if equivalent(before, after, None):
+    if goreading.same(CRON_STATUS, before, after) or not goreading.read_set(CRON_STATUS, after):
         return
-    fields = sorted(
-        f for f in set(before) | set(after) if not equivalent(before.get(f), after.get(f), None)
-    )
+    fields = goreading.changed_fields(CRON_STATUS, before, after)
     ctx.deny(
         "status",
         "a CronWorkflow's status is written by Argo's cron controller, not by users",

@@ -23,20 +23,22 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from admission.core.diff import diff_lines, equivalent
-from admission.core.objects import spec_of
-from admission.core.policy import library
+from admission.core.objects import labels_of, spec_list, spec_of, walk
+from admission.core.policy import rules
 from admission.core.policy.context import Context
+from admission.core.policy.membership import in_library
 from admission.core.policy.source import CLUSTER, NAMESPACED, TemplateKey
 
 SCOPES: Final = {"namespaced": NAMESPACED, "cluster": CLUSTER}
 INLINE: Final = "inline/"
+MEMOIZED_FROM: Final = "workflows.argoproj.io/resubmitted-from-workflow"
 
 
 def check_create(ctx: Context, stored: Any) -> None:
     """Deny every stored template that is not the library's template under the same key."""
     if not isinstance(stored, dict):
         ctx.deny(
-            "status",
+            rules.STATUS,
             "status.storedTemplates must map template keys to templates",
             f"got {type(stored).__name__}",
             "status.storedTemplates",
@@ -53,7 +55,7 @@ def _check_entry(ctx: Context, key: str, written: Any) -> None:
     holder_name, _, template = rest.partition("/")
     if scope not in SCOPES or not holder_name or not template:
         ctx.deny(
-            "status",
+            rules.STATUS,
             reason,
             f"{key!r} is not a key Argo stores (namespaced|cluster/NAME/TEMPLATE)",
             path,
@@ -65,32 +67,36 @@ def _check_entry(ctx: Context, key: str, written: Any) -> None:
     if not ok:
         return
     if holder is None:
-        ctx.deny("status", reason, f"{holder_key} does not exist", path)
+        ctx.deny(rules.STATUS, reason, f"{holder_key} does not exist", path)
         return
-    if not library.in_library(ctx, holder_key, holder, path):
+    if not in_library(ctx, holder_key, holder, path):
         return
     candidates = list(_expected(holder, template))
     if not candidates:
-        ctx.deny("status", reason, f"{holder_key} has no template {template!r}", path)
+        ctx.deny(rules.STATUS, reason, f"{holder_key} has no template {template!r}", path)
         return
     if any(equivalent(want, written, "Template") for want in candidates):
         return
-    ctx.deny(
-        "status",
-        reason,
-        f"it differs from {holder_key}; Argo would run the stored copy instead:",
-        path,
-    )
+    origin = labels_of(ctx.obj).get(MEMOIZED_FROM)
+    if origin:  # resubmitted: only --memoized copies the original's stored templates
+        detail = (
+            f"{holder_key} was edited since the original Workflow {origin} ran: a memoized "
+            "resubmit copies the original's stored templates and would re-run the version no "
+            "longer in the library; resubmit without --memoized to run the library's version:"
+        )
+    else:
+        detail = f"it differs from {holder_key}; Argo would run the stored copy instead:"
+    ctx.deny(rules.STATUS, reason, detail, path)
     ctx.findings.diff.extend(diff_lines(candidates[0], written, prefix=path, type_name="Template"))
 
 
 def _expected(holder: Mapping[str, Any], template: str) -> Iterator[dict[str, Any]]:
     """What Argo's resolution stores under `template` of `holder`."""
     spec = spec_of(holder)
-    templates = [t for t in library.spec_list(spec.get("templates")) if isinstance(t, dict)]
+    templates = [t for t in spec_list(spec.get("templates")) if isinstance(t, dict)]
     if template.startswith(INLINE):
         step = template[len(INLINE) :]
-        for _, call in library.walk(spec):
+        for _, call in walk(spec):
             if (
                 call is not None
                 and call.get("name") == step

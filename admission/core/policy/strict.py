@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from admission.core.policy import rules
 from admission.core.policy.context import Context
 
 # Argo's own wording (workflow/controller/operator.go setExecWorkflow).
@@ -18,7 +19,7 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
     ref = spec.get("workflowTemplateRef")
     if ctx.config.strict and ref is None:
         ctx.deny(
-            "strict",
+            rules.STRICT,
             STRICT_MESSAGE,
             f"set {where}.workflowTemplateRef to a WorkflowTemplate or ClusterWorkflowTemplate "
             f"of the library instead of inline templates "
@@ -31,14 +32,14 @@ def check(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
         return
     if not isinstance(ref, dict) or not isinstance(ref.get("name"), str) or not ref["name"]:
         ctx.deny(
-            "strict",
+            rules.STRICT,
             f"{where}.workflowTemplateRef.name must name a template",
             "set workflowTemplateRef.name (and clusterScope: true for a ClusterWorkflowTemplate)",
             f"{where}.workflowTemplateRef.name",
         )
     elif "clusterScope" in ref and not isinstance(ref["clusterScope"], bool):
         ctx.deny(
-            "strict",
+            rules.STRICT,
             f"{where}.workflowTemplateRef.clusterScope must be true or false",
             f"got {ref['clusterScope']!r}",
             f"{where}.workflowTemplateRef.clusterScope",

@@ -13,12 +13,14 @@ status back as the result of its HTTP and plugin nodes (taskset.go). Argo's own
 - a task set: the controller (spec; exempt), the agent pod (status) as the Workflow's service
   account (agent.go), the set named after the Workflow.
 
-So a non-exempt requester must be one of the Workflow's service accounts, writes no completed
-result, never a task set's spec, only for nodes of a running Workflow (a task result is named
+So a non-exempt requester must be one of the Workflow's service accounts and, as its bound
+token says, the node's own pod or the agent pod (podclaims.py), writes no completed result,
+never a task set's spec, only for nodes of a running Workflow (a task result is named
 after its node; a task set reports HTTP and plugin nodes), and never moves a result to another
 Workflow. A node the Workflow does not have yet gets "retry later" (429), not a refusal: the
 controller writes a new node into the Workflow only after it has created the node's pod, and the
-executor's first write (InitializeOutput, as the wait container starts) can come first.
+executor's first write (InitializeOutput, as the wait container starts) can come first. A
+user deletes neither while the Workflow runs (check_delete).
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ from admission.core.objects import (
     spec_of,
     status_of,
 )
+from admission.core.policy import podclaims, rules
 from admission.core.policy.context import Context
+from admission.core.policy.rules import Rule
 
 TASK_RESULT: Final = "WorkflowTaskResult"
 TASK_SET: Final = "WorkflowTaskSet"
@@ -51,6 +55,9 @@ AGENT_NODES: Final = frozenset({"HTTP", "Plugin"})
 def check(ctx: Context) -> None:
     """A task result or task set written by anyone but its Workflow's executor or agent."""
     what = "task results" if ctx.kind == TASK_RESULT else "task sets"
+    if ctx.request.operation == "DELETE":
+        check_delete(ctx)
+        return
     if ctx.kind == TASK_RESULT and labels_of(ctx.old).get(COMPLETED_LABEL) == "true":
         ctx.deny(
             "task-result",
@@ -109,7 +116,7 @@ def _workflow_name(ctx: Context) -> str:
 
 
 def _check_writer(ctx: Context, workflow: str, what: str) -> None:
-    rule = "task-result" if ctx.kind == TASK_RESULT else "task-set"
+    rule: Rule = rules.TASK_RESULT if ctx.kind == TASK_RESULT else rules.TASK_SET
     prefix = f"{SERVICE_ACCOUNT}{ctx.namespace}:"
     user = ctx.request.username
     ok, found = ctx.lookup_workflow(ctx.namespace, workflow)
@@ -132,7 +139,7 @@ def _check_writer(ctx: Context, workflow: str, what: str) -> None:
     )
 
 
-def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: str) -> None:
+def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: Rule) -> None:
     """The nodes written are running nodes of the Workflow that this kind reports on."""
     name = metadata_of(workflow).get("name")
     if is_finished(workflow):
@@ -140,7 +147,9 @@ def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: str) -> None:
         return
     nodes = nodes_of(workflow)
     if nodes is None:
-        return  # offloaded: the controller's own copy is the only one
+        # Offloaded: the controller's own copy is the only one; the pod is named by the ID.
+        podclaims.check_offloaded(ctx, workflow, str(metadata_of(ctx.obj).get("name")), rule)
+        return
     if ctx.kind == TASK_RESULT:
         wanted = {str(metadata_of(ctx.obj).get("name"))}
         kinds = None
@@ -169,6 +178,8 @@ def _check_nodes(ctx: Context, workflow: Mapping[str, Any], rule: str) -> None:
                 "the controller copies results into the node of that ID",
                 f"status.nodes.{node_id}",
             )
+        else:
+            podclaims.check(ctx, workflow, node, rule)
 
 
 def _specs(workflow: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -231,3 +242,30 @@ def _patched_account(holder: Mapping[str, Any]) -> str:
     patch = pod_spec_patch(holder) or {}
     name = patch.get("serviceAccountName")
     return name if isinstance(name, str) and "{{" not in name else ""
+
+
+def check_delete(ctx: Context) -> None:
+    """A user deletes a task result or task set only once its Workflow has finished or gone.
+
+    The controller deletes a Workflow's task results itself once the Workflow is complete
+    (operator.go deleteTaskResults, a deletecollection by label), and Kubernetes' garbage
+    collector deletes both kinds with their Workflow (ownerReferences); both are exempt or come
+    after the Workflow. A running Workflow's result deleted by a user makes room for a forged
+    one written again from scratch (and a deleted task set stops its HTTP and plugin nodes).
+    """
+    rule: Rule = rules.TASK_RESULT if ctx.kind == TASK_RESULT else rules.TASK_SET
+    workflow = _workflow_name(ctx)
+    if not workflow:
+        return  # nothing the controller would copy from
+    ok, found = ctx.lookup_workflow(ctx.namespace, workflow)
+    if not ok or found is None or is_finished(found):
+        return
+    name = metadata_of(ctx.obj).get("name")
+    ctx.deny(
+        rule,
+        f"{ctx.kind} {ctx.namespace}/{name} belongs to Workflow {ctx.namespace}/{workflow}, "
+        f"which is still running; {ctx.request.username} may not delete it",
+        "it goes once the Workflow has finished (the controller deletes its task results) or "
+        "with the Workflow (Kubernetes' garbage collector); stop or delete the Workflow instead",
+        "metadata.name",
+    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from admission.core.objects import spec_of
+from admission.core.objects import spec_of, template_names
+from admission.core.policy import rules
 from admission.core.policy.context import Context
-from admission.core.policy.library import template_names
 
 
 def check(ctx: Context) -> None:
@@ -21,14 +21,14 @@ def check(ctx: Context) -> None:
     if templates is None:
         templates = []
     if not isinstance(templates, list):
-        ctx.deny("well-formed", "spec.templates must be a list", path="spec.templates")
+        ctx.deny(rules.WELL_FORMED, "spec.templates must be a list", path="spec.templates")
         return
     names: Counter[str] = Counter()
     for i, template in enumerate(templates):
         name = template.get("name") if isinstance(template, dict) else None
         if not isinstance(name, str) or not name:
             ctx.deny(
-                "well-formed",
+                rules.WELL_FORMED,
                 f"spec.templates[{i}] has no name",
                 "every template needs a unique name",
                 f"spec.templates[{i}].name",
@@ -38,7 +38,7 @@ def check(ctx: Context) -> None:
     for name, count in sorted(names.items()):
         if count > 1:
             ctx.deny(
-                "well-formed",
+                rules.WELL_FORMED,
                 f"template name {name!r} is used {count} times",
                 "template names must be unique (Argo merges templates by name)",
                 f"spec.templates[name={name}]",
@@ -46,7 +46,7 @@ def check(ctx: Context) -> None:
     entry = spec.get("entrypoint")
     if entry and entry not in template_names(spec):
         ctx.deny(
-            "well-formed",
+            rules.WELL_FORMED,
             f"entrypoint {entry!r} is not a template of this spec",
             f"choose one of: {', '.join(sorted(names)) or '(none)'}",
             "spec.entrypoint",

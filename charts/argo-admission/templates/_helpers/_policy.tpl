@@ -69,4 +69,5 @@ controller identity (it writes status and the stored spec; denying it stops Argo
 {{ toYaml (dict "controllerInstanceIDs" $p.controllerInstanceIDs) }}
 {{ toYaml (dict "mutation" (dict "refDefaults" ($p.mutation.refDefaults | default list))) }}
 {{ toYaml (dict "lookupFailurePolicy" $p.lookupFailurePolicy) }}
+{{ toYaml (dict "taskResultWriters" $p.taskResultWriters) }}
 {{- end -}}

@@ -18,7 +18,8 @@ The validating webhooks also see the DELETE of a template (only the library's au
 a library template) and what the controller reads back as step results: task results
 (written by each step's executor) and task sets (status written by the agent). Argo's own
 `argo-aggregate-to-edit` role lets namespace editors write both; the policy lets only their real
-writers through (docs/status-trust.md).
+writers through (docs/status-trust.md). Their DELETE too (a deletecollection reaches the webhook
+once per object): a deleted result of a running Workflow makes room for a forged one.
 */}}
 {{- define "argo-admission.webhook.validateRules" -}}
 {{ include "argo-admission.webhook.rules" . }}
@@ -32,6 +33,11 @@ writers through (docs/status-trust.md).
   operations: ["DELETE"]
   resources: ["workflowtemplates", "clusterworkflowtemplates"]
   scope: "*"
+- apiGroups: ["argoproj.io"]
+  apiVersions: ["*"]
+  operations: ["DELETE"]
+  resources: ["workflowtaskresults", "workflowtasksets"]
+  scope: "Namespaced"
 {{- end -}}
 
 {{/* include "argo-admission.webhook.clientConfig" (dict "ctx" . "path" "/validate") */}}

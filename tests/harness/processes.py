@@ -1,4 +1,5 @@
-"""Child processes for the e2e suite: found, started, waited on and stopped — only our own.
+"""Child processes for the suites and benchmarks: found, started, waited on and stopped — only
+our own.
 
 Each process runs in a process group it leads (so stopping it never touches anything we did not
 start), writes its output to a log file, and is stopped at interpreter exit (atexit) or killed
@@ -11,6 +12,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -68,6 +70,16 @@ def find_binary(name: str) -> Path:
         f"(or `{SETUP}` for everything) — the e2e suite does not skip without it")
 
 
+def built(name: str) -> Path | None:
+    """A binary tests/e2e/setup.sh built (or one on PATH), or None: for what may be skipped."""
+    for directory in bin_dirs():
+        path = directory / name
+        if path.is_file() and os.access(path, os.X_OK):
+            return path
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -89,11 +101,14 @@ class Process:
     """One child process, logging to a file, stopped with SIGTERM then SIGKILL."""
 
     def __init__(self, name: str, argv: Sequence[str | os.PathLike[str]], *, log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, stdout_path: Path | None = None,
+                 cwd: Path | None = None) -> None:
         self.name = name
         self.argv = [str(arg) for arg in argv]
         self.log_path = log_path
+        self.stdout_path = stdout_path  # None: stdout goes to the log with stderr
         self.env = env
+        self.cwd = cwd
         self.popen: subprocess.Popen[bytes] | None = None
 
     def __repr__(self) -> str:
@@ -102,10 +117,13 @@ class Process:
 
     def start(self) -> Process:
         """Start the process in a new session (its own process group), output to the log."""
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT, env=self.env,
-                                          start_new_session=True, preexec_fn=die_with_parent)
+        with contextlib.ExitStack() as files:
+            log = files.enter_context(open(self.log_path, "ab"))
+            out = files.enter_context(open(self.stdout_path, "ab")) if self.stdout_path else log
+            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=log if self.stdout_path else subprocess.STDOUT,
+                                          env=self.env, cwd=self.cwd, start_new_session=True,
+                                          preexec_fn=die_with_parent)
         _RUNNING.add(self)
         return self
 
@@ -126,17 +144,20 @@ class Process:
             code = self.popen.returncode if self.popen else None
             raise ProcessError(f"{self.name} exited with {code}; {self.describe_log()}")
 
-    def stop(self, *, grace: float = STOP_GRACE) -> None:
-        """SIGTERM our process group, wait up to `grace` seconds, then SIGKILL it."""
+    def stop(self, *, grace: float = STOP_GRACE) -> int | None:
+        """SIGTERM our process group, wait up to `grace` seconds, then SIGKILL it; the exit code."""
         _RUNNING.discard(self)
-        if self.popen is None or self.popen.poll() is not None:
-            return
+        if self.popen is None:
+            return None
+        if self.popen.poll() is not None:
+            return self.popen.returncode
         self._signal(signal.SIGTERM)
         try:
             self.popen.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             self._signal(signal.SIGKILL)
             self.popen.wait(timeout=grace)
+        return self.popen.returncode
 
     def _signal(self, sig: signal.Signals) -> None:
         # The group is the one start_new_session made for this child: its id is our PID.
