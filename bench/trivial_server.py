@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from flask import Flask, Response, request
 
+from admission.server.options import ServeOptions
 from admission.server.serving import (
-    ServeOptions,
     WebhookApplication,
     gunicorn_options,
     use_metrics_dir,

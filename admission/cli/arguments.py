@@ -246,6 +246,21 @@ def add_serve(sub: Subparsers) -> None:
         help="also append audit JSON lines to this file, rotated (default: stdout only)",
     )
     serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="also serve /metrics, alone, over plain HTTP on this port (default: 0, none: "
+        "/metrics only on the HTTPS port)",
+    )
+    serve.add_argument(
+        "--events-per-minute",
+        type=int,
+        default=0,
+        help="Kubernetes Events (reason PolicyViolation) on refusals and background-audit "
+        "findings, at most this many a minute, one per object and rule in 5 minutes "
+        "(default: 0, none)",
+    )
+    serve.add_argument(
         "--log-level",
         type=str.lower,
         choices=LOG_LEVELS,

@@ -84,7 +84,11 @@ def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
     from admission.cluster import objects_api
     from admission.cluster.listing import list_objects
 
-    return list_objects(objects_api(api_client(options.kubeconfig)), namespace=options.namespace)
+    return list_objects(
+        objects_api(api_client(options.kubeconfig)),
+        namespace=options.namespace,
+        skipped=lambda why: print(f"warning: {why}", file=sys.stderr),
+    )
 
 
 def api_client(kubeconfig: str | None) -> Any:
@@ -151,7 +155,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve /validate and /mutate over TLS under gunicorn."""
     # imported here: gunicorn and the kubernetes client take most of a second to import,
     # which the offline commands do not need
-    from admission.server.serving import ServeOptions, serve
+    from admission.server.options import ServeOptions
+    from admission.server.serving import serve
 
     return serve(options_of(ServeOptions, args))
 

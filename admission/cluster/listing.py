@@ -10,7 +10,7 @@ and why.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 GROUP: Final = "argoproj.io"
@@ -34,12 +34,21 @@ class ClusterError(RuntimeError):
     """The API server could not be reached, or refused a list; one line saying which."""
 
 
-def list_objects(api: Any, *, namespace: str | None = None) -> list[dict[str, Any]]:
+def list_objects(
+    api: Any, *, namespace: str | None = None, skipped: Callable[[str], None] | None = None
+) -> list[dict[str, Any]]:
     """Every Workflow, CronWorkflow, WorkflowTemplate (of `namespace`, or of all namespaces)
-    and ClusterWorkflowTemplate, through `api` (a kubernetes.client.CustomObjectsApi)."""
+    and ClusterWorkflowTemplate, through `api` (a kubernetes.client.CustomObjectsApi).
+
+    With a namespace, a user who may not list ClusterWorkflowTemplates (403) still gets the
+    namespace's audit: `skipped` is told, and refs to cluster templates cannot be judged.
+    """
     out: list[dict[str, Any]] = []
     for kind, plural, namespaced in KINDS:
-        for item in _pages(api, plural, namespace if namespaced else None, namespaced):
+        pages = _pages(api, plural, namespace if namespaced else None, namespaced)
+        if namespace is not None and not namespaced:
+            pages = _forbidden_is_empty(pages, plural, skipped)
+        for item in pages:
             if isinstance(item, dict):
                 item.setdefault("apiVersion", API_VERSION)
                 item.setdefault("kind", kind)
@@ -48,6 +57,18 @@ def list_objects(api: Any, *, namespace: str | None = None) -> list[dict[str, An
                     item["status"] = {k: status[k] for k in KEPT_STATUS if k in status}
                 out.append(item)
     return out
+
+
+def _forbidden_is_empty(
+    pages: Iterator[Any], plural: str, skipped: Callable[[str], None] | None
+) -> Iterator[Any]:
+    try:
+        yield from pages
+    except ClusterError as exc:
+        if getattr(exc.__cause__, "status", None) != 403:
+            raise
+        if skipped is not None:
+            skipped(f"{exc}: refs to them are reported as not found")
 
 
 def _pages(api: Any, plural: str, namespace: str | None, namespaced: bool) -> Iterator[Any]:

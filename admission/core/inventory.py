@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from admission.core import policy
+from admission.core import mutate, policy
 from admission.core.config import Config
 from admission.core.decision import Decision, Outcome, Violation
 from admission.core.diff import normalise
@@ -45,7 +45,12 @@ from admission.core.objects import (
     status_of,
 )
 from admission.core.policy import rules, secure
-from admission.core.policy.context import CLUSTER_WORKFLOW_TEMPLATE, WORKFLOW, Context
+from admission.core.policy.context import (
+    CLUSTER_WORKFLOW_TEMPLATE,
+    WORKFLOW,
+    WORKFLOW_TEMPLATE,
+    Context,
+)
 from admission.core.policy.source import TemplateLookupError, TemplateSource
 from admission.core.review import Request, make_review, parse_review
 
@@ -63,6 +68,7 @@ PASSED: Final = "all-rules"
 """The rule name of a pass result: the object meets every rule of the policy."""
 LOOKUP_RULES: Final = frozenset({"template-lookup", "workflow-lookup", "request"})
 RESULTS: Final = ("pass", "fail", "warn", "error", "skip")
+TEMPLATE_KINDS: Final = frozenset({WORKFLOW_TEMPLATE, CLUSTER_WORKFLOW_TEMPLATE})
 REPORT_API: Final = "wgpolicyk8s.io/v1alpha2"
 MANAGED_BY: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
 # A report is one object, and the API server stores none above 1.5 MiB: a namespace of thousands
@@ -157,11 +163,36 @@ def audit_object(
     if decision.exempt:
         return [Finding(resource, PASSED, "skip", f"exempt: {decision.exempt}")]
     findings = _from_decision(resource, decision)
+    if request.kind in TEMPLATE_KINDS:
+        findings += _baseline_missing(resource, request, config)
     if request.kind == WORKFLOW and not is_finished(obj):
         findings += _stored_spec(resource, obj, request, config, templates)
     if not findings:
         findings.append(Finding(resource, PASSED, "pass", "meets every rule of the policy"))
     return findings
+
+
+def _baseline_missing(resource: Resource, request: Request, config: Config) -> list[Finding]:
+    """What /mutate would add to this template at its CREATE, which it no longer gets: a
+    template is mutated at CREATE only, so one stored before the door keeps lacking it."""
+    enforcing = dataclasses.replace(config, mode="enforce")
+    ops = mutate.patches(request, config=enforcing).patch
+    if not ops:
+        return []
+    shown = "; ".join(
+        v.reason.removesuffix(" (mode: enforce applies it)")
+        for v in mutate.would_set([dict(op) for op in ops])
+    )
+
+    return [
+        Finding(
+            resource,
+            rules.MUTATE,
+            "warn",
+            f"[mutate] the securityContext baseline is not in this template, and an UPDATE does "
+            f"not add it (docs/rollout.md): put it in the template's files: {shown}",
+        )
+    ]
 
 
 def _without_authors(config: Config) -> Config:

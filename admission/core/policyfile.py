@@ -16,7 +16,7 @@ from typing import Any, Final
 
 import yaml
 
-from admission.core import securityfields, yamldoc
+from admission.core import configmaps, securityfields, yamldoc
 from admission.core.config import (
     FAILURE_POLICIES,
     MODES,
@@ -75,13 +75,13 @@ def parse_config(text: str, *, source: str = "<string>", keyless: bool = False) 
     if not isinstance(doc, dict):
         raise ConfigError(source, ["(top): must be a mapping"])
     if doc.get("kind") == "ConfigMap":
-        chart = _chart_policy(doc, source)
+        chart = configmaps.chart_policy(doc, source)
         if chart is not None:
-            return chart
+            return parse_config(chart, source=f"{source} (data.{configmaps.CHART_POLICY_KEY})")
         data = doc.get("data")
-        doc = _from_configmap(doc, errors)
+        doc = configmaps.argo_keys(doc, errors)
         if not doc and not errors and not keyless:
-            raise NoPolicyError(source, [_no_configmap_keys(data)])
+            raise NoPolicyError(source, [configmaps.no_policy_keys(data)])
     elif not set(doc) - ENVELOPE_KEYS and not errors and not keyless:
         raise NoPolicyError(source, [NO_POLICY])
     config = _build(doc, errors, source)
@@ -109,7 +109,7 @@ def load_workflow_defaults(path: str | Path) -> dict[str, Any]:
         raise DefaultsError(str(path), [f"cannot read: {exc}"]) from exc
     doc, errors = _read_yaml(text, str(path))
     configmap = isinstance(doc, dict) and doc.get("kind") == "ConfigMap"
-    policy = _from_configmap(doc, []) if configmap else doc
+    policy = configmaps.argo_keys(doc, []) if configmap else doc
     if isinstance(policy, dict) and "workflowDefaults" in policy:
         return dict(parse_config(text, source=str(path)).workflow_defaults)
     if configmap or not isinstance(doc, dict) or not doc or not set(doc) <= FRAGMENT_KEYS:
@@ -128,75 +128,11 @@ NO_DEFAULTS: Final = (
 
 
 ENVELOPE_KEYS: Final = frozenset({"apiVersion", "kind", "metadata"})
-CHART_POLICY_KEY: Final = "policy.yaml"
-"""The data key of the chart's policy ConfigMap (templates/configmap-policy.yaml)."""
-ARGO_KEYS: Final = ("workflowRestrictions", "workflowDefaults", "config")
 NO_POLICY: Final = (
     "no policy in it (expected at least one of "
     + ", ".join(sorted(POLICY_KEYS))
     + "; or a ConfigMap: Argo's workflow-controller ConfigMap or the chart's policy ConfigMap)"
 )
-
-
-def _chart_policy(doc: Mapping[str, Any], source: str) -> Config | None:
-    """The chart's own policy ConfigMap: our policy file under data["policy.yaml"]."""
-    data = doc.get("data")
-    if not isinstance(data, dict) or CHART_POLICY_KEY not in data:
-        return None
-    if any(key in data for key in ARGO_KEYS):
-        raise ConfigError(
-            source,
-            [
-                f"data: holds both {CHART_POLICY_KEY} (a policy) and Argo's keys; "
-                "give one or the other"
-            ],
-        )
-    text = data[CHART_POLICY_KEY]
-    if not isinstance(text, str):
-        raise ConfigError(source, [f"data.{CHART_POLICY_KEY}: must be a YAML string"])
-    return parse_config(text, source=f"{source} (data.{CHART_POLICY_KEY})")
-
-
-def _no_configmap_keys(data: Any) -> str:
-    found = sorted(str(k) for k in data) if isinstance(data, dict) else []
-    shown = ", ".join(f"data.{k}" for k in found) or "no data"
-    return (
-        f"a ConfigMap with no policy in it ({shown}); expected Argo's workflow-controller "
-        f"ConfigMap (data.workflowRestrictions, data.workflowDefaults or data.config) or the "
-        f"chart's policy ConfigMap (data.{CHART_POLICY_KEY})"
-    )
-
-
-def _from_configmap(doc: Mapping[str, Any], errors: list[str]) -> dict[str, Any]:
-    """Argo's controller ConfigMap: data values are YAML strings; `config` is the legacy form."""
-    data = doc.get("data") or {}
-    if not isinstance(data, dict):
-        errors.append("data: must be a mapping of strings")
-        return {}
-    out: dict[str, Any] = {}
-    if "config" in data:
-        legacy = _yaml_value(data["config"], "data.config", errors)
-        if isinstance(legacy, dict):
-            for key in ("workflowRestrictions", "workflowDefaults"):
-                if key in legacy:
-                    out[key] = legacy[key]
-    for key in ("workflowRestrictions", "workflowDefaults"):
-        if key in data:
-            out[key] = _yaml_value(data[key], f"data.{key}", errors)
-    return out
-
-
-def _yaml_value(value: Any, path: str, errors: list[str]) -> Any:
-    if not isinstance(value, str):
-        errors.append(f"{path}: must be a YAML string, as in a ConfigMap")
-        return None
-    try:
-        doc, duplicates = yamldoc.load(value)
-    except yaml.YAMLError as exc:
-        errors.append(f"{path}: not valid YAML: {exc}")
-        return None
-    errors.extend(duplicate.describe(within=path) for duplicate in duplicates)
-    return doc
 
 
 class _Reader:

@@ -13,7 +13,7 @@ import fcntl
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from logging.handlers import RotatingFileHandler
 from typing import IO, Any, Final, TypedDict
 
@@ -168,9 +168,11 @@ class Audit:
         stream: IO[str] | None = None,
         file: str | None = None,
         level: int = logging.INFO,
+        events: Callable[[Request, Decision], None] | None = None,
     ) -> None:
         self.metrics = metrics
         self.logger = _audit_logger(stream or sys.stdout, file, level)
+        self.events = events
 
     def record(
         self, request: Request, decision: Decision, *, endpoint: str, seconds: float
@@ -185,6 +187,8 @@ class Audit:
             operation=request.operation,
             rules=(violation.rule for violation in decision.violations),
         )
+        if self.events is not None and decision.violations:
+            self.events(request, decision)
         level = logging.INFO if is_notable(decision) else logging.DEBUG
         if self.logger.isEnabledFor(level):
             line = entry(request, decision, endpoint=endpoint)

@@ -75,7 +75,9 @@ class BackgroundAudit:
         ran: Callable[[bool], None],
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], float] = time.time,
+        on_findings: Callable[[list[inventory.Finding]], None] | None = None,
     ) -> None:
+        self.on_findings = on_findings
         self.objects = objects_api(api_client)
         self.writer = ReportWriter(self.objects)
         self.interval, self.elector = interval, elector
@@ -130,6 +132,8 @@ class BackgroundAudit:
         if not self.elector.is_leader():  # the Lease moved while listing: the new holder writes
             return Run(len(audited), sum(counts.values()), 0, 0, "lost the Lease")
         self.findings(counts)
+        if self.on_findings is not None:
+            self.on_findings(findings)
         error = ""
         written = deleted = 0
         try:

@@ -17,7 +17,6 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,12 +25,13 @@ from gunicorn.app.base import BaseApplication
 from admission.cluster import ConnectError, configuration, connect
 from admission.cluster.argoconfigmap import ControllerConfigMap
 from admission.cluster.kube import KubeTemplateSource, cluster_config_exists
-from admission.cluster.leases import LeaseElector, own_namespace
-from admission.cluster.registration import Registrar, RegistrationError, read_configurations
+from admission.cluster.leases import LeaseElector
+from admission.cluster.registration import Registrar, read_configurations
 from admission.core.config import Config, enforces_nothing
 from admission.files.templates import FileTemplateSource
 from admission.server import certs
 from admission.server.logs import LEVELS, QuietAccessLogger, logging_dict
+from admission.server.options import ServeOptions, audit_lease, start_problem
 from admission.server.state import PolicyFile, State, StaticSource, load_policy
 from admission.server.tls import CertReloader, build_context
 
@@ -43,7 +43,6 @@ KEEPALIVE_SECONDS: Final = 120
 WORKER_TIMEOUT: Final = 30
 GRACEFUL_SECONDS: Final = 20  # under a Pod's default 30 s termination grace period
 KEPT_POLICY: Final = "policy.yaml"
-DEFAULT_LEASE: Final = "argo-admission-audit"
 GC_GEN0_THRESHOLD: Final = 20_000  # CPython's default is 700 allocations
 
 
@@ -75,42 +74,6 @@ class WebhookApplication(BaseApplication):  # type: ignore[misc]
 SourceFactory = Callable[[Callable[[str], None]], Any]
 
 
-@dataclass(frozen=True)
-class ServeOptions:
-    """What `argo-admission serve` is asked to do (the CLI's flags, typed)."""
-
-    config: str | None = None
-    """Policy file or workflow-controller ConfigMap; None: the shipped default policy."""
-    cert_dir: str = "certs"
-    """Where tls.crt/tls.key are read from (generated there when absent)."""
-    host: str = "0.0.0.0"
-    port: int = 8443
-    workers: int = 2
-    threads: int = 4
-    templates: tuple[str, ...] = ()
-    """Template files or directories to serve instead of the cluster's."""
-    kubeconfig: str | None = None
-    """Kubeconfig for template lookups; None: in-cluster, then the default kubeconfig."""
-    no_cluster: bool = False
-    """No Kubernetes API at all: templates only from `templates`."""
-    argo_configmap: str | None = None
-    """NAMESPACE/NAME of Argo's controller ConfigMap, watched where it lives."""
-    register_webhooks: str | None = None
-    """Webhook configurations to create or update on the API server once ready."""
-    webhook_owner: str | None = None
-    """ClusterRole that owns the registered configurations."""
-    background_audit: float | None = None
-    """Seconds between two audits of the cluster (PolicyReports); None: no background audit."""
-    audit_lease: str | None = None
-    """NAMESPACE/NAME of the Lease electing the one server that audits; None: the default."""
-    audit_file: str | None = None
-    library_configmap: str | None = None
-    """NAMESPACE/NAME of the library index for the exported policy; None: not kept."""
-    log_level: str = "info"
-    lookup_timeout: float = 3.0
-    """Seconds a template lookup may take on a cache miss."""
-
-
 def serve(options: ServeOptions) -> int:
     """Run the webhook until SIGTERM/SIGINT; returns an exit code on start-up errors."""
     if options.log_level.upper() not in LEVELS:
@@ -118,18 +81,7 @@ def serve(options: ServeOptions) -> int:
         return 2
     logging.config.dictConfig(logging_dict(options.log_level))
     config = load_policy(options.config)  # a ConfigError ends the start here, with every problem
-    problem = (
-        _configmap_problem(options)
-        or _registration_problem(options)
-        or _background_audit_problem(options)
-        or (
-            options.library_configmap
-            and (
-                _namespaced_problem("--library-configmap", options.library_configmap)
-                or _cluster_problem("--library-configmap", options, files_too=True)
-            )
-        )
-    )
+    problem = start_problem(options)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -170,61 +122,6 @@ def serve(options: ServeOptions) -> int:
         lambda: build_app(options, config, templates, run_dir=run_dir, certificate=reloader),
     ).run()
     return 0
-
-
-def _configmap_problem(options: ServeOptions) -> str:
-    """Why --argo-configmap cannot be used ("" when it can, or is not given)."""
-    given = options.argo_configmap
-    if not given:
-        return ""
-    return _namespaced_problem("--argo-configmap", given) or _cluster_problem(
-        "--argo-configmap", options, files_too=True
-    )
-
-
-def _registration_problem(options: ServeOptions) -> str:
-    """Why --register-webhooks cannot be used ("" when it can, or is not given)."""
-    path = options.register_webhooks
-    if not path:
-        return ""
-    try:
-        read_configurations(path)
-    except RegistrationError as exc:
-        return f"--register-webhooks {exc}"
-    return _cluster_problem("--register-webhooks", options)
-
-
-def _background_audit_problem(options: ServeOptions) -> str:
-    """Why --background-audit cannot be used ("" when it can, or is not given)."""
-    if options.audit_lease and not options.background_audit:
-        return "--audit-lease elects the server of --background-audit, which is not given"
-    if not options.background_audit:
-        return ""
-    return _namespaced_problem("--audit-lease", audit_lease(options)) or _cluster_problem(
-        "--background-audit", options, files_too=True
-    )
-
-
-def _namespaced_problem(flag: str, given: str) -> str:
-    """Why `given` is not NAMESPACE/NAME ("" when it is)."""
-    namespace, sep, name = given.partition("/")
-    if not sep or not namespace or not name or "/" in name:
-        return f"{flag} {given!r} must be NAMESPACE/NAME"
-    return ""
-
-
-def _cluster_problem(flag: str, options: ServeOptions, *, files_too: bool = False) -> str:
-    """Why `flag`, which needs the cluster, cannot have it ("" when it can)."""
-    if files_too and (options.no_cluster or options.templates):
-        return f"{flag} reads the cluster; it cannot go with --no-cluster or --templates"
-    if options.kubeconfig is None and not cluster_config_exists():
-        return f"{flag} needs a cluster: no in-cluster config and no --kubeconfig"
-    return ""
-
-
-def audit_lease(options: ServeOptions) -> str:
-    """NAMESPACE/NAME of the audit Lease: as given, or argo-admission-audit in our namespace."""
-    return options.audit_lease or f"{own_namespace()}/{DEFAULT_LEASE}"
 
 
 def _cert_hosts(host: str) -> list[str]:
@@ -299,7 +196,15 @@ def gunicorn_options(
         "child_exit": _child_exit,
         "worker_exit": _worker_exit,
         "on_exit": lambda arbiter: shutil.rmtree(run_dir, ignore_errors=True),
+        "when_ready": lambda arbiter: _plain_metrics(options),
     }
+
+
+def _plain_metrics(options: ServeOptions) -> None:
+    if options.metrics_port:
+        from admission.server import metricsport
+
+        metricsport.start(options.host, options.metrics_port, https_port=options.port)
 
 
 def _child_exit(arbiter: Any, worker: Any) -> None:
@@ -345,8 +250,9 @@ def build_app(
             owner=options.webhook_owner,
             ready=lambda: not state.readiness(),
         ).start()
+    events = event_sink(options)
     if options.background_audit:
-        state.on_close(background_audit(options, state, metrics))
+        state.on_close(background_audit(options, state, metrics, events))
     if options.library_configmap:
         from admission.server.libraryparam import marker, start_library_param
 
@@ -367,7 +273,10 @@ def build_app(
     # denials and warnings are always written; --log-level debug adds the admitted requests
     debug = options.log_level.lower() == "debug"
     audit = Audit(
-        metrics=metrics, file=options.audit_file, level=logging.DEBUG if debug else logging.INFO
+        metrics=metrics,
+        file=options.audit_file,
+        level=logging.DEBUG if debug else logging.INFO,
+        events=events.refusal if events else None,
     )
     log.info("worker %d started with the policy from %s", os.getpid(), policy.config.source)
     app = create_app(state, audit=audit)
@@ -385,7 +294,17 @@ def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:
     return watch
 
 
-def background_audit(options: ServeOptions, state: State, metrics: Any) -> Callable[[], None]:
+def event_sink(options: ServeOptions) -> Any:
+    """The Events sender of this worker, started; None without --events-per-minute."""
+    from admission.server.eventing import Eventing
+
+    per_minute = options.events_per_minute
+    return Eventing.start(connect(options.kubeconfig), per_minute) if per_minute else None
+
+
+def background_audit(
+    options: ServeOptions, state: State, metrics: Any, events: Any = None
+) -> Callable[[], None]:
     """The periodic audit, started in this worker (a candidate for the Lease); its closer."""
     from admission.server.background import BackgroundAudit
 
@@ -400,6 +319,7 @@ def background_audit(options: ServeOptions, state: State, metrics: Any) -> Calla
         ready=lambda: not state.readiness(),
         findings=metrics.set_audit_findings,
         ran=metrics.count_audit,
+        on_findings=events.findings if events else None,
     )
     audit.start()
     return audit.close

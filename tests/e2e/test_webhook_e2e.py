@@ -215,6 +215,20 @@ def test_a_workflow_template_comes_back_with_the_security_context_baseline(
     assert "securityContext" not in spec["templates"][0]  # a steps template runs no container
 
 
+def test_an_update_of_a_template_adds_no_baseline(strict: Door, admin: k8s.ApiClient) -> None:
+    """Mutated at CREATE only: re-applying a file without the baseline stores it as written, so
+    the first write after the door never changes the spec running Workflows joined."""
+    body = baseline_template(unique("library"))
+    stored = create(admin, body)
+    assert stored["spec"]["securityContext"] == POD_BASELINE
+    again = {**body, "metadata": {**body["metadata"],
+                                  "resourceVersion": stored["metadata"]["resourceVersion"]}}
+    updated = dict(custom(admin).replace_namespaced_custom_object(
+        GROUP, VERSION, NS, "workflowtemplates", body["metadata"]["name"], again))
+    assert "securityContext" not in updated["spec"]
+    assert updated["spec"]["templates"][1]["container"]["securityContext"] == {"runAsUser": 1000}
+
+
 def test_a_cluster_workflow_template_comes_back_with_the_security_context_baseline(
         strict: Door, admin: k8s.ApiClient, cluster_templates: list[str]) -> None:
     name = unique("cluster-library")

@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     POLICIES,
     Server,
     StartServer,
+    free_port,
     load,
     replace_file,
     review_of,
@@ -119,3 +120,30 @@ def test_policy_info_follows_a_reload_and_the_expiry_a_rotation(start_server: St
         ),
         what="the rotated certificate's expiry from every worker",
     )
+
+
+def test_the_plain_metrics_port_serves_what_the_https_port_serves(
+    start_server: StartServer,
+) -> None:
+    """--metrics-port: the same series over plain HTTP (for scrapers without TLS), only /metrics."""
+    port = free_port()
+    server = start_server(args=["--metrics-port", str(port)])
+    wait_for(lambda: _plain(port).status_code == 200, what="the plain metrics port")
+    plain = {
+        s.name
+        for family in text_string_to_metric_families(_plain(port).text)
+        for s in family.samples
+    }
+    assert {"argo_admission_build_info", "argo_admission_requests_total"} <= plain
+    assert "argo_admission_certificate_expiry_timestamp_seconds" in plain
+    assert requests.get(f"http://127.0.0.1:{port}/validate", timeout=10).status_code == 404
+    assert series(server, "argo_admission_build_info")
+
+
+def _plain(port: int) -> requests.Response:
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+    except requests.RequestException:
+        response = requests.Response()
+        response.status_code = 0
+        return response

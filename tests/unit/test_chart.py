@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import tempfile
 from functools import cache
@@ -624,6 +625,8 @@ def test_server_args_serve_the_mounted_policy_and_certificates() -> None:
         "1h",
         "--audit-lease",
         "argo-admission/argo-admission-audit",
+        "--events-per-minute",
+        "60",
         "--lookup-timeout",
         "2",
     ]
@@ -695,7 +698,7 @@ NO_AUDIT: Final = {"backgroundAudit": {"enabled": False}}
 
 
 def test_cluster_role_only_reads_argo_templates_and_workflows() -> None:
-    docs = objects({"webhook": {"registration": "helm"}, **NO_AUDIT})
+    docs = objects({"webhook": {"registration": "helm"}, "events": {"enabled": False}, **NO_AUDIT})
     (rule,) = one(docs, "ClusterRole")["rules"]
     assert rule["apiGroups"] == ["argoproj.io"]
     assert set(rule["resources"]) == {"workflowtemplates", "clusterworkflowtemplates", "workflows"}
@@ -722,11 +725,13 @@ def test_role_reads_only_the_policy_config_map() -> None:
 
 def test_no_rbac_rule_grants_writes_or_wildcards() -> None:
     """Reads only, but for its own webhook configurations, audit Lease and PolicyReports: each
-    written by name, but create (Kubernetes cannot limit create, or list, by name)."""
+    written by name, but create (Kubernetes cannot limit create, or list, by name); and the
+    creation of Events (new objects, named by the API server)."""
     writes = {
         frozenset({"validatingwebhookconfigurations", "mutatingwebhookconfigurations"}),
         frozenset({"leases"}),
         frozenset({"policyreports", "clusterpolicyreports"}),
+        frozenset({"events"}),
     }
     for doc in objects():
         for rule in doc.get("rules", []) if doc["kind"] in ("Role", "ClusterRole") else []:
@@ -1320,3 +1325,122 @@ def test_notes_read_every_replicas_logs_and_give_the_break_glass() -> None:
 def test_notes_example_workflow_runs_as_a_non_root_user() -> None:
     """busybox runs as root; under the default baseline's runAsNonRoot it would never start."""
     assert "securityContext: {runAsUser: 65534}" in notes()
+
+
+# --- PrometheusRule and Grafana dashboard ------------------------------------------------------
+
+METRIC = re.compile(r"\b(argo_admission_[a-z_]+|up)\{")
+KNOWN_METRICS = {
+    *(
+        f"argo_admission_{name}_total"
+        for name in (
+            "requests",
+            "reviewed_objects",
+            "rule_violations",
+            "template_lookups",
+            "config_reloads",
+            "audit_runs",
+        )
+    ),
+    "argo_admission_request_duration_seconds_bucket",
+    "argo_admission_audit_findings",
+    "argo_admission_audit_last_run_timestamp_seconds",
+    "argo_admission_certificate_expiry_timestamp_seconds",
+    "argo_admission_build_info",
+    "up",
+}
+MONITORING = {"metrics": {"prometheusRule": {"enabled": True}, "dashboard": {"enabled": True}}}
+
+
+def test_metrics_the_rules_and_dashboard_read_are_metrics_the_server_exports() -> None:
+    """A renamed metric would leave an alert that never fires: every name is checked against
+    what admission/server/metrics.py registers (its source names them)."""
+    source = (Path(__file__).resolve().parents[2] / "admission/server/metrics.py").read_text()
+    for name in KNOWN_METRICS - {"up"}:
+        base = re.sub(r"_(total|bucket)$", "", name)
+        assert f'"{base}"' in source, name
+    docs = objects(MONITORING)
+    rules = one(docs, "PrometheusRule")["spec"]["groups"][0]["rules"]
+    dashboard = json.loads(
+        next(d for d in docs if d["kind"] == "ConfigMap" and "argo-admission.json" in d["data"])[
+            "data"
+        ]["argo-admission.json"]
+    )
+    exprs = [r["expr"] for r in rules] + [
+        t["expr"] for panel in dashboard["panels"] for t in panel["targets"]
+    ]
+    for expr in exprs:
+        used = set(METRIC.findall(expr))
+        assert used and used <= KNOWN_METRICS, expr
+
+
+def test_the_rules_select_what_the_service_monitor_scrapes() -> None:
+    docs = objects(
+        {**MONITORING, "metrics": {**MONITORING["metrics"], "serviceMonitor": {"enabled": True}}}
+    )
+    service = one(docs, "Service")["metadata"]
+    assert one(docs, "ServiceMonitor")["spec"]["selector"]["matchLabels"]
+    rules = one(docs, "PrometheusRule")["spec"]["groups"][0]["rules"]
+    down = next(r for r in rules if r["alert"] == "ArgoAdmissionDown")
+    assert f'namespace="{service["namespace"]}",job="{service["name"]}"' in down["expr"]
+    assert {r["alert"] for r in rules} >= {
+        "ArgoAdmissionDown",
+        "ArgoAdmissionErrors",
+        "ArgoAdmissionCertificateExpiry",
+        "ArgoAdmissionAuditStale",
+    }
+    slow = next(r for r in rules if r["alert"] == "ArgoAdmissionSlow")
+    assert slow["expr"].endswith("> 5")  # half the default timeoutSeconds (10)
+
+
+def test_monitoring_objects_are_off_by_default_and_the_audit_alerts_follow_the_audit() -> None:
+    assert not {"PrometheusRule", "ServiceMonitor"} & kinds(objects())
+    assert not any("argo-admission.json" in d.get("data", {}) for d in objects())
+    off = objects({**MONITORING, "backgroundAudit": {"enabled": False}})
+    alerts = {r["alert"] for r in one(off, "PrometheusRule")["spec"]["groups"][0]["rules"]}
+    assert "ArgoAdmissionAuditStale" not in alerts
+
+
+def test_the_dashboard_has_its_sidecar_label_and_a_namespace_variable() -> None:
+    docs = objects(MONITORING)
+    cm = next(d for d in docs if d["kind"] == "ConfigMap" and "argo-admission.json" in d["data"])
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(cm["data"]["argo-admission.json"])
+    names = [v["name"] for v in dashboard["templating"]["list"]]
+    assert names == ["datasource", "namespace"]
+    assert dashboard["uid"] == "argo-admission" and len(dashboard["panels"]) >= 5
+
+
+# --- Events ------------------------------------------------------------------------------------
+
+
+def test_events_are_on_by_default_limited_and_granted() -> None:
+    docs = objects()
+    args = server_container(docs)["args"]
+    assert args[args.index("--events-per-minute") + 1] == "60"
+    rules = one(docs, "ClusterRole")["rules"]
+    assert {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]} in rules
+
+
+def test_events_switched_off_leave_no_flag_and_no_grant() -> None:
+    docs = objects({"events": {"enabled": False}})
+    assert "--events-per-minute" not in server_container(docs)["args"]
+    assert all("events" not in r["resources"] for r in one(docs, "ClusterRole")["rules"])
+
+
+def test_a_plain_metrics_port_is_served_exposed_and_scraped() -> None:
+    values = {"metrics": {"plainPort": 9090, "serviceMonitor": {"enabled": True}}}
+    values["networkPolicy"] = {"enabled": True}
+    docs = objects(values)
+    container = server_container(docs)
+    assert container["args"][container["args"].index("--metrics-port") + 1] == "9090"
+    assert {"name": "metrics", "containerPort": 9090, "protocol": "TCP"} in container["ports"]
+    ports = {p["name"]: p for p in one(docs, "Service")["spec"]["ports"]}
+    assert ports["metrics"]["port"] == 9090 and ports["metrics"]["targetPort"] == "metrics"
+    (endpoint,) = one(docs, "ServiceMonitor")["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["scheme"]) == ("metrics", "http")
+    assert "tlsConfig" not in endpoint
+    allowed = one(docs, "NetworkPolicy")["spec"]["ingress"][0]["ports"]
+    assert {"protocol": "TCP", "port": 9090} in allowed
+    assert "--metrics-port" not in server_container(objects())["args"]
+    assert "plainPort" in render_fails({"metrics": {"plainPort": 8443}})  # the HTTPS port

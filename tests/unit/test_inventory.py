@@ -299,6 +299,21 @@ def test_a_refused_list_is_one_line_naming_what_was_listed() -> None:
         list_objects(FakeApi(cluster_objects(), fail="cronworkflows"), namespace="a")
 
 
+def test_a_namespace_audit_goes_on_without_cluster_templates_it_may_not_list() -> None:
+    """audit -n NS by a namespace's user: a 403 on ClusterWorkflowTemplates is said, not fatal;
+    all namespaces (no -n) still need them."""
+    said: list[str] = []
+    api = FakeApi(cluster_objects(), fail="clusterworkflowtemplates")
+    listed = list_objects(api, namespace="team-a", skipped=said.append)
+    assert listed and all(o["kind"] != "ClusterWorkflowTemplate" for o in listed)
+    assert said == [
+        "cannot list clusterworkflowtemplates: 403 Forbidden: refs to them are reported as "
+        "not found"
+    ]
+    with pytest.raises(ClusterError, match="clusterworkflowtemplates: 403 Forbidden"):
+        list_objects(FakeApi(cluster_objects(), fail="clusterworkflowtemplates"))
+
+
 def test_audit_of_a_cluster_judges_what_it_lists() -> None:
     out = io.StringIO()
     options = AuditOptions(config=str(ROOT / "policies/secure.yaml"), output="json")
@@ -396,3 +411,34 @@ def test_a_template_edit_is_still_blamed_on_the_template() -> None:
     edited = [f for f in findings if f.resource.name == "hello-before-edit" and f.rule == "secure"]
     assert [f.result for f in edited] == ["fail"]
     assert "changed after this Workflow started" in edited[0].message
+
+
+def test_a_template_without_the_baseline_is_told_what_mutate_would_add_and_where_to_put_it() -> (
+    None
+):
+    """Templates are mutated at CREATE only: one stored before the door never gets the baseline
+    from the door, so the audit says what it lacks (the default policy's baseline)."""
+    hello = next(o for o in OBJECTS if o["kind"] == "WorkflowTemplate")
+    config = load_config(ROOT / "policies/default.yaml")
+    found = [
+        f
+        for f in audit_objects([hello], config=config, templates=FileTemplateSource(OBJECTS))
+        if f.rule == "mutate"
+    ]
+    assert [f.result for f in found] == ["warn"]
+    assert found[0].message.startswith(
+        "[mutate] the securityContext baseline is not in this template, and an UPDATE does not "
+        "add it (docs/rollout.md): put it in the template's files: would set /spec/"
+    )
+    assert 'would set /spec/securityContext to {"runAsNonRoot": true' in found[0].message
+    with_baseline = copy.deepcopy(hello)
+    spec = with_baseline["spec"]
+    spec["securityContext"] = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    for template in spec["templates"]:
+        if "container" in template:
+            template["container"]["securityContext"] = {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            }
+    again = audit_objects([with_baseline], config=config, templates=FileTemplateSource(OBJECTS))
+    assert not [f for f in again if f.rule == "mutate"]  # the twin: nothing to add

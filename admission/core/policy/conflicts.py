@@ -76,12 +76,23 @@ def skipped(conflicts: list[Conflict], level: str) -> frozenset[str]:
 
 
 def warn(ctx: Context, spec: Mapping[str, Any], where: str) -> None:
-    """In mutate mode, warn of each baseline field /mutate leaves unset, and why."""
+    """In mutate mode, warn of each baseline field /mutate leaves unset, and why. In require
+    mode the template is refused for lacking the field already; say why it cannot have it."""
     policy = ctx.config.security_context
-    if policy.mode != "mutate":
-        return
-    for conflict in find(policy, spec):
-        ctx.warn(rules.SECURITY_CONTEXT, conflict.reason(where), conflict.detail())
+    if policy.mode == "mutate":
+        for conflict in find(policy, spec):
+            ctx.warn(rules.SECURITY_CONTEXT, conflict.reason(where), conflict.detail())
+    elif policy.mode == "require":
+        for conflict in find(policy, spec):
+            value = BASELINE_VALUES[conflict.field]
+            ctx.deny(
+                rules.SECURITY_CONTEXT,
+                f"the required baseline {conflict.field}: {value} cannot go beside what "
+                f"{conflict.label} sets ({conflict.seen}): {conflict.refusal}",
+                f"fix the template ({conflict.fix}), exempt its namespace or author, or use "
+                "securityContext.mode: mutate (which leaves the field out and warns)",
+                f"{where}.securityContext" if conflict.level == "pod" else conflict.level,
+            )
 
 
 def _pod_conflicts(
