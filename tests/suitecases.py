@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from admission.core.config import Config
-from admission.core.policyfile import load_config, parse_config
+from admission.core.policyfile import parse_config
+from admission.files.policy import load_config
 from support import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]

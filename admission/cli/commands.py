@@ -27,12 +27,11 @@ from admission.core.merge import (
     sanitize_user_spec,
 )
 from admission.core.policy import KINDS
-from admission.core.policyfile import load_workflow_defaults
 from admission.core.verdict import WRITERS, judge
 from admission.core.webhook import handle
 from admission.files.manifests import Document, ManifestError, Reader, describe_yaml_error
+from admission.files.policy import load_policy, load_workflow_defaults
 from admission.files.templates import FileTemplateSource
-from admission.server.state import load_policy
 
 EXIT_OK: Final = 0
 EXIT_DENIED: Final = 1

@@ -36,8 +36,8 @@ from admission.cluster.listing import ClusterError
 from admission.core.config import ConfigError
 from admission.core.vap import policy_objects
 from admission.files.manifests import ManifestError, Reader
+from admission.files.policy import load_policy
 from admission.server import certs
-from admission.server.state import load_policy
 
 EXIT_INTERRUPTED: Final = 130
 Options = TypeVar("Options")

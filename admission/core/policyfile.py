@@ -11,7 +11,6 @@ YAML strings), and the securityContext baseline must be Kubernetes' own field na
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, Final
 
 import yaml
@@ -52,16 +51,6 @@ POLICY_KEYS: Final = {
 }
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate a policy file or a workflow-controller ConfigMap manifest."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror or exc}"]) from exc
-    return parse_config(text, source=str(path))
-
-
 def parse_config(text: str, *, source: str = "<string>", keyless: bool = False) -> Config:
     """Validate policy YAML text; raises ConfigError listing every problem.
 
@@ -99,24 +88,19 @@ def _read_yaml(text: str, source: str) -> tuple[Any, list[str]]:
     return doc, [duplicate.describe() for duplicate in duplicates]
 
 
-def load_workflow_defaults(path: str | Path) -> dict[str, Any]:
-    """The workflowDefaults a file gives: a policy file or controller ConfigMap with the key, or
-    the fragment itself (metadata, spec). DefaultsError when the file gives none."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DefaultsError(str(path), [f"cannot read: {exc}"]) from exc
-    doc, errors = _read_yaml(text, str(path))
+def parse_workflow_defaults(text: str, *, source: str) -> dict[str, Any]:
+    """The workflowDefaults a document gives: a policy file or controller ConfigMap with the
+    key, or the fragment itself (metadata, spec). DefaultsError when it gives none."""
+    doc, errors = _read_yaml(text, source)
     configmap = isinstance(doc, dict) and doc.get("kind") == "ConfigMap"
     policy = configmaps.argo_keys(doc, []) if configmap else doc
     if isinstance(policy, dict) and "workflowDefaults" in policy:
-        return dict(parse_config(text, source=str(path)).workflow_defaults)
+        return dict(parse_config(text, source=source).workflow_defaults)
     if configmap or not isinstance(doc, dict) or not doc or not set(doc) <= FRAGMENT_KEYS:
-        raise DefaultsError(str(path), [NO_DEFAULTS])
+        raise DefaultsError(source, [NO_DEFAULTS])
     defaults = _defaults(_Reader(errors), doc)
     if errors:
-        raise ConfigError(str(path), errors)
+        raise ConfigError(source, errors)
     return defaults
 
 

@@ -28,11 +28,12 @@ from admission.cluster.kube import KubeTemplateSource, cluster_config_exists
 from admission.cluster.leases import LeaseElector
 from admission.cluster.registration import Registrar, read_configurations
 from admission.core.config import Config, enforces_nothing
+from admission.files.policy import load_policy
 from admission.files.templates import FileTemplateSource
 from admission.server import certs
 from admission.server.logs import LEVELS, QuietAccessLogger, logging_dict
 from admission.server.options import ServeOptions, audit_lease, start_problem
-from admission.server.state import PolicyFile, State, StaticSource, load_policy
+from admission.server.state import PolicyFile, State, StaticSource
 from admission.server.tls import CertReloader, build_context
 
 log = logging.getLogger("argo_admission.serving")

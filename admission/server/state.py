@@ -11,15 +11,15 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Protocol
 
 from admission.core.config import Config, ConfigError, enforces_nothing
 from admission.core.controllerconfig import overlay
 from admission.core.policy.source import TemplateKey, TemplateLookupError, TemplateSource
-from admission.core.policyfile import load_config, parse_config
+from admission.core.policyfile import parse_config
 from admission.core.review import Request
+from admission.files.policy import load_config
 
 log = logging.getLogger("argo_admission.state")
 
@@ -102,20 +102,6 @@ class StaticSource:
 
 
 # --- the policy -----------------------------------------------------------------------------
-
-DEFAULT_POLICY: Final = "policies/default.yaml"
-
-
-def default_policy_text() -> str:
-    """The shipped `policies/default.yaml`, what `serve` uses with no --config."""
-    return resources.files("admission.policies").joinpath("default.yaml").read_text("utf-8")
-
-
-def load_policy(path: str | None) -> Config:
-    """The policy at `path`, or the shipped default policy; raises ConfigError."""
-    if path is None:
-        return parse_config(default_policy_text(), source=DEFAULT_POLICY)
-    return load_config(path)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:

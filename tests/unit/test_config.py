@@ -23,7 +23,8 @@ from admission.core.config import (
     enforces_nothing,
 )
 from admission.core.controllerconfig import overlay
-from admission.core.policyfile import NO_DEFAULTS, load_config, load_workflow_defaults, parse_config
+from admission.core.policyfile import NO_DEFAULTS, parse_config
+from admission.files.policy import load_config, load_workflow_defaults
 from support import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]

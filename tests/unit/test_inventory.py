@@ -17,9 +17,9 @@ from admission.cluster.listing import ClusterError, list_objects
 from admission.core import inventory, policy
 from admission.core.inventory import Finding, policy_reports, problems
 from admission.core.inventory import audit as audit_objects
-from admission.core.policyfile import load_config
 from admission.core.review import make_review, parse_review
 from admission.files.manifests import Reader, read_documents
+from admission.files.policy import load_config
 from admission.files.templates import FileTemplateSource
 from support import FIXTURES, run_cli
 

@@ -30,8 +30,8 @@ import yaml
 import shapes
 import userops
 from admission.core import gofields
-from admission.core.policyfile import load_config
 from admission.core.webhook import handle
+from admission.files.policy import load_config
 from admission.files.templates import FileTemplateSource
 from harness.processes import built
 from support import FIXTURES, MergeOracle, make_review, require_binaries
