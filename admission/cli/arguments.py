@@ -250,6 +250,14 @@ def add_serve(sub: Subparsers) -> None:
         default=3.0,
         help="seconds a template lookup may take on a cache miss",
     )
+    serve.add_argument(
+        "--workflow-cache",
+        type=int,
+        default=10_000,
+        metavar="N",
+        help="unfinished Workflows kept from a watch to decide executors' task-result writes "
+        "without a GET (least recently used dropped first; 0: no watch, one GET a write)",
+    )
     serve.set_defaults(command="serve")
 
 

@@ -72,7 +72,7 @@ class WebhookApplication(BaseApplication):  # type: ignore[misc]
 
 # --- the run --------------------------------------------------------------------------------
 
-SourceFactory = Callable[[Callable[[str], None]], Any]
+SourceFactory = Callable[[Callable[[str], None], Callable[[str], None]], Any]
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,8 @@ class ServeOptions:
     log_level: str = "info"
     lookup_timeout: float = 3.0
     """Seconds a template lookup may take on a cache miss."""
+    workflow_cache: int = 10_000
+    """Unfinished Workflows the watch keeps for task-result writes (0: none, GET each time)."""
 
 
 def serve(options: ServeOptions) -> int:
@@ -245,7 +247,7 @@ def template_factory(options: ServeOptions) -> tuple[SourceFactory, str]:
     if options.templates or options.no_cluster:
         files = FileTemplateSource.from_paths(options.templates)
         return (
-            lambda observe: StaticSource(files, observe=observe),
+            lambda observe, _workflows: StaticSource(files, observe=observe),
             f"files ({', '.join(options.templates) or 'none'})",
         )
     if options.kubeconfig is None and not cluster_config_exists():
@@ -254,11 +256,20 @@ def template_factory(options: ServeOptions) -> tuple[SourceFactory, str]:
             "every workflowTemplateRef is reported as not found (pass --kubeconfig, or "
             "--templates for files)"
         )
-        return (lambda observe: StaticSource(FileTemplateSource(), observe=observe), "nowhere")
+        return (
+            lambda observe, _workflows: StaticSource(FileTemplateSource(), observe=observe),
+            "nowhere",
+        )
     cluster = configuration(options.kubeconfig)
 
-    def kube(observe: Callable[[str], None]) -> Any:
-        source = KubeTemplateSource(cluster, lookup_timeout=options.lookup_timeout, observe=observe)
+    def kube(observe: Callable[[str], None], observe_workflow: Callable[[str], None]) -> Any:
+        source = KubeTemplateSource(
+            cluster,
+            lookup_timeout=options.lookup_timeout,
+            observe=observe,
+            observe_workflow=observe_workflow,
+            workflow_cache=options.workflow_cache,
+        )
         source.start()  # in the worker: threads do not survive a fork
         return source
 
@@ -327,7 +338,11 @@ def build_app(
         keep=run_dir / KEPT_POLICY,
         on_reload=lambda ok: metrics.count_reload(ok=ok),
     )
-    state = State(policy, templates(metrics.count_lookup), controller_configmap(options))
+    state = State(
+        policy,
+        templates(metrics.count_lookup, metrics.count_workflow_lookup),
+        controller_configmap(options),
+    )
     state.start()
     if options.register_webhooks:
         Registrar(
