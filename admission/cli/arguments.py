@@ -17,6 +17,7 @@ from typing import Any, Final, NoReturn
 import shtab
 
 from admission.cli.argtypes import (
+    count,
     dns_label,
     duration,
     positive_float,
@@ -252,7 +253,7 @@ def add_serve(sub: Subparsers) -> None:
     )
     serve.add_argument(
         "--workflow-cache",
-        type=int,
+        type=count,
         default=10_000,
         metavar="N",
         help="unfinished Workflows kept from a watch to decide executors' task-result writes "
