@@ -43,6 +43,13 @@ def main() -> int:
             "--creates",
             "200" if quick else "400",
         ],
+        [
+            "tests/e2e/netns.sh",
+            py,
+            "bench/taskresults.py",
+            "--workflows",
+            "2000" if quick else "10000",
+        ],
     ]
     failed = 0
     for argv in runs:

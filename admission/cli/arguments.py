@@ -17,6 +17,7 @@ from typing import Any, Final, NoReturn
 import shtab
 
 from admission.cli.argtypes import (
+    count,
     dns_label,
     duration,
     positive_float,
@@ -272,6 +273,14 @@ def add_serve(sub: Subparsers) -> None:
         type=positive_float,
         default=3.0,
         help="seconds a template lookup may take on a cache miss",
+    )
+    serve.add_argument(
+        "--workflow-cache",
+        type=count,
+        default=10_000,
+        metavar="N",
+        help="unfinished Workflows kept from a watch to decide executors' task-result writes "
+        "without a GET (least recently used dropped first; 0: no watch, one GET a write)",
     )
     serve.set_defaults(command="serve")
 

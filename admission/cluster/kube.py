@@ -7,11 +7,13 @@ naming the API server, so the policy applies its lookupFailurePolicy well within
 own timeout. Absent templates are remembered for a few seconds, so a burst of Workflows naming
 a missing template costs one GET, not one each.
 
-Workflows are not watched. Only the template-edit warning needs them, and template edits are
-rare, while every Workflow event (each create, each of the controller's many status updates)
-would cross every worker: measured through a real API server, that watch cost argo-admission a
-quarter of its create throughput. The warning instead lists unfinished Workflows when a
-template is edited - one bounded, paginated LIST, remembered for a few seconds.
+The template-edit warning does not use a Workflow watch: it lists unfinished Workflows when a
+template is edited - one bounded, paginated LIST, remembered for a few seconds. Executors'
+task-result writes do (about three a step): `workflow()` answers from a bounded cache of the
+unfinished Workflows a third reflector keeps (admission/cluster/workflows.py), one GET on a
+miss. Asked `fresh`, it always GETs: the policy does so before answering "not yet" for a node
+the cached copy lacks, because the watch may lag the controller's write of that node. The
+watch costs every worker each Workflow event; `workflow_cache=0` turns it off.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from admission.cluster.reflector import CONNECT_SECONDS, GROUP, VERSION, Reflector
+from admission.cluster.workflows import DEFAULT_SIZE, WorkflowCache
 from admission.core.objects import (
     CLUSTER,
     NAMESPACED,
@@ -88,6 +91,8 @@ class KubeTemplateSource:
         *,
         lookup_timeout: float,
         observe: Callable[[str], None] | None = None,
+        observe_workflow: Callable[[str], None] | None = None,
+        workflow_cache: int = DEFAULT_SIZE,
     ) -> None:
         self.host = configuration.host
         self.lookup_timeout = lookup_timeout
@@ -103,6 +108,16 @@ class KubeTemplateSource:
         self.generation = 0
         """Counts the watch's changes to the templates (the library index follows it)."""
         self._reflectors = self._make_reflectors()
+        self._observe_workflow = observe_workflow or (lambda result: None)
+        self.workflows = WorkflowCache(workflow_cache)
+        self._workflow_reflector = Reflector(
+            self._watch_api,
+            WORKFLOWS,
+            replace=self.workflows.replace,
+            apply=self.workflows.apply,
+            stop=self._stop,
+            label_selector=UNFINISHED,
+        )
 
     def _make_reflectors(self) -> list[Reflector]:
         return [
@@ -122,6 +137,14 @@ class KubeTemplateSource:
             threading.Thread(
                 target=reflector.run, name=f"watch-{reflector.plural}", daemon=True
             ).start()
+        if self.workflows.max_size > 0:  # not in synced(): until listed, lookups GET
+            threading.Thread(
+                target=self._workflow_reflector.run, name="watch-workflows", daemon=True
+            ).start()
+
+    def workflows_synced(self) -> bool:
+        """Whether the first list of unfinished Workflows has filled the cache."""
+        return self._workflow_reflector.synced.is_set()
 
     def synced(self) -> bool:
         """Whether every initial list has completed."""
@@ -318,8 +341,23 @@ class KubeTemplateSource:
             if not token:
                 return
 
-    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """The Workflow from one bounded GET (never cached: its status moves on every pass)."""
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
+        """The running Workflow from the cache, else (or when `fresh`) from one bounded GET."""
+        if not fresh:
+            cached = self.workflows.get(namespace, name)
+            if cached is not None:
+                self._observe_workflow("hit")
+                return cached
+        self._observe_workflow("fresh" if fresh else "miss")
+        try:
+            return self._get_workflow(namespace, name)
+        except TemplateLookupError:
+            self._observe_workflow("error")
+            raise
+
+    def _get_workflow(self, namespace: str, name: str) -> dict[str, Any] | None:
         timeout = (min(CONNECT_SECONDS, self.lookup_timeout), self.lookup_timeout)
         return self._read(
             lambda: self._lookup_api.get_namespaced_custom_object(
@@ -353,9 +391,11 @@ class DryRunView:
         """As the source answers, remembering nothing."""
         return self._source.workflows_using(key, remember=False)
 
-    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """The Workflow (never remembered anyway)."""
-        return self._source.workflow(namespace, name)
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
+        """The Workflow (a lookup remembers nothing: the watch alone fills the cache)."""
+        return self._source.workflow(namespace, name, fresh=fresh)
 
 
 def _with_kind(obj: dict[str, Any], kind: str) -> dict[str, Any]:

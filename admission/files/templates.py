@@ -65,7 +65,9 @@ class FileTemplateSource:
             found = self._templates.get(TemplateKey(NAMESPACED, "", key.name))
         return found
 
-    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
         """The Workflow of that name (one without a namespace matches any)."""
         for wf in self._workflows:
             meta = metadata_of(wf)

@@ -84,6 +84,8 @@ VIOLATION_DECISIONS: Final = ("deny", "warn", "audit")
 # The rules a Violation can name: the policy's closed set of rule names.
 RULES: Final = rules.ALL
 LOOKUP_RESULTS: Final = ("hit", "miss", "error")
+# A Workflow lookup: from the watch's cache, a GET on a miss, a GET asked fresh, a failed GET.
+WORKFLOW_LOOKUP_RESULTS: Final = ("hit", "miss", "fresh", "error")
 AUDIT_RESULTS: Final = ("ok", "failed")
 RELOAD_RESULTS: Final = ("ok", "failed")
 
@@ -98,6 +100,7 @@ class Metrics:
     violations: Counter
     latency: Histogram
     lookups: Counter
+    workflow_lookups: Counter
     reloads: Counter
     audit_findings: Gauge
     audit_runs: Counter
@@ -142,6 +145,13 @@ class Metrics:
                 "argo_admission_template_lookups",
                 "Template lookups: hit (cache), miss (asked the API server or "
                 "not found in files), error (lookup failed).",
+                ["result"],
+                registry=registry,
+            ),
+            workflow_lookups=Counter(
+                "argo_admission_workflow_lookups",
+                "Workflow lookups (task results, task sets, resubmits): hit (watch cache), "
+                "miss (one GET), fresh (a GET to confirm a refusal or a retry), error.",
                 ["result"],
                 registry=registry,
             ),
@@ -192,6 +202,8 @@ class Metrics:
                     self.violations.labels(endpoint, rule, decision)
         for result in LOOKUP_RESULTS:
             self.lookups.labels(result)
+        for result in WORKFLOW_LOOKUP_RESULTS:
+            self.workflow_lookups.labels(result)
         for result in RELOAD_RESULTS:
             self.reloads.labels(result)
         for result in AUDIT_RESULTS:
@@ -229,6 +241,10 @@ class Metrics:
     def count_lookup(self, result: str) -> None:
         """One template lookup: hit, miss or error."""
         self.lookups.labels(result).inc()
+
+    def count_workflow_lookup(self, result: str) -> None:
+        """One Workflow lookup: hit, miss, fresh or error."""
+        self.workflow_lookups.labels(result).inc()
 
     def count_reload(self, *, ok: bool) -> None:
         """One attempt to reload the policy file."""

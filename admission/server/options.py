@@ -55,6 +55,8 @@ class ServeOptions:
     log_level: str = "info"
     lookup_timeout: float = 3.0
     """Seconds a template lookup may take on a cache miss."""
+    workflow_cache: int = 10_000
+    """Unfinished Workflows the watch keeps for task-result writes (0: none, GET each time)."""
 
 
 def _configmap_problem(options: ServeOptions) -> str:

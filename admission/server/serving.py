@@ -72,7 +72,7 @@ class WebhookApplication(BaseApplication):  # type: ignore[misc]
 
 # --- the run --------------------------------------------------------------------------------
 
-SourceFactory = Callable[[Callable[[str], None]], Any]
+SourceFactory = Callable[[Callable[[str], None], Callable[[str], None]], Any]
 
 
 def serve(options: ServeOptions) -> int:
@@ -152,7 +152,7 @@ def template_factory(options: ServeOptions) -> tuple[SourceFactory, str]:
     if options.templates or options.no_cluster:
         files = FileTemplateSource.from_paths(options.templates)
         return (
-            lambda observe: StaticSource(files, observe=observe),
+            lambda observe, _workflows: StaticSource(files, observe=observe),
             f"files ({', '.join(options.templates) or 'none'})",
         )
     if options.kubeconfig is None and not cluster_config_exists():
@@ -161,11 +161,20 @@ def template_factory(options: ServeOptions) -> tuple[SourceFactory, str]:
             "every workflowTemplateRef is reported as not found (pass --kubeconfig, or "
             "--templates for files)"
         )
-        return (lambda observe: StaticSource(FileTemplateSource(), observe=observe), "nowhere")
+        return (
+            lambda observe, _workflows: StaticSource(FileTemplateSource(), observe=observe),
+            "nowhere",
+        )
     cluster = configuration(options.kubeconfig)
 
-    def kube(observe: Callable[[str], None]) -> Any:
-        source = KubeTemplateSource(cluster, lookup_timeout=options.lookup_timeout, observe=observe)
+    def kube(observe: Callable[[str], None], observe_workflow: Callable[[str], None]) -> Any:
+        source = KubeTemplateSource(
+            cluster,
+            lookup_timeout=options.lookup_timeout,
+            observe=observe,
+            observe_workflow=observe_workflow,
+            workflow_cache=options.workflow_cache,
+        )
         source.start()  # in the worker: threads do not survive a fork
         return source
 
@@ -242,7 +251,11 @@ def build_app(
         keep=run_dir / KEPT_POLICY,
         on_reload=lambda ok: metrics.count_reload(ok=ok),
     )
-    state = State(policy, templates(metrics.count_lookup), controller_configmap(options))
+    state = State(
+        policy,
+        templates(metrics.count_lookup, metrics.count_workflow_lookup),
+        controller_configmap(options),
+    )
     state.start()
     if options.register_webhooks:
         Registrar(

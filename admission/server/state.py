@@ -37,7 +37,9 @@ class LiveSource(Protocol):
         """Unfinished Workflows referencing `key`."""
         ...
 
-    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
         """The Workflow as stored, or None."""
         ...
 
@@ -81,9 +83,11 @@ class StaticSource:
         """Unfinished Workflows referencing `key`, from the files."""
         return self._source.workflows_using(key)
 
-    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
         """The Workflow from the files."""
-        return self._source.workflow(namespace, name)
+        return self._source.workflow(namespace, name, fresh=fresh)
 
     def synced(self) -> bool:
         """Files are read before the server starts."""

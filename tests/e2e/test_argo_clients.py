@@ -25,6 +25,7 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
+from prometheus_client.parser import text_string_to_metric_families
 
 from argocli import ArgoCLI
 from argocontroller import WorkflowController
@@ -593,6 +594,49 @@ def test_a_task_result_written_before_its_node_exists_is_asked_to_retry_then_tak
     produce = wait_for_step_pod(admin, NS, name, "produce")
     result = report_outputs(executor, workflow, node, outputs)
     complete_outputs(executor, NS, result)
+    finish_pod(admin, produce)
+    assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-the-executor"]]
+
+
+def workflow_lookups(door: Door) -> dict[str, float]:
+    """The door's Workflow lookups so far, by result (hit: its watch cache; the rest GET)."""
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(door.server.get("/metrics")):
+        if family.name == "argo_admission_workflow_lookups":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    result = sample.labels["result"]
+                    counts[result] = counts.get(result, 0.0) + sample.value
+    return counts
+
+
+def lookups_since(door: Door, before: dict[str, float]) -> dict[str, float]:
+    now = workflow_lookups(door)
+    return {k: now.get(k, 0.0) - before.get(k, 0.0) for k in ("hit", "miss", "fresh", "error")}
+
+
+def test_task_results_of_a_running_workflow_are_decided_from_the_watch_without_a_get(
+        strict: WorkflowController, door: Door, admin: k8s.ApiClient, alice: k8s.ApiClient,
+        executor: PodExecutor, executor_account: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
+    """The door keeps running Workflows from a watch. The early write finds the Workflow
+    there without its node: a fresh GET confirms before the 429, never the cache alone. The
+    node the controller writes after the cache was filled comes through the watch, and the
+    executor's writes are taken; the last, with the node long in the cache, costs no GET."""
+    name = start_relay(alice, admin, NS)
+    workflow = get_workflow(admin, NS, name)
+    node = step_node_name(name, 1, "produce")
+    outputs = {"parameters": [{"name": "out", "value": "from-the-executor"}]}
+    before = workflow_lookups(door)
+    with pytest.raises(ApiException) as early:
+        report_outputs(executor_account, workflow, node, outputs, retry=False)
+    assert early.value.status == 429
+    assert lookups_since(door, before) == {"hit": 1, "miss": 0, "fresh": 1, "error": 0}
+    kube_argo("resume", name)
+    produce = wait_for_step_pod(admin, NS, name, "produce")
+    result = report_outputs(executor, workflow, node, outputs)
+    before = workflow_lookups(door)
+    complete_outputs(executor, NS, result)
+    assert lookups_since(door, before) == {"hit": 1, "miss": 0, "fresh": 0, "error": 0}
     finish_pod(admin, produce)
     assert main_args([wait_for_step_pod(admin, NS, name, "consume")]) == [["from-the-executor"]]
 

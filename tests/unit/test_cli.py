@@ -180,6 +180,10 @@ ERRORS = {
     "serve-host-not-a-name": (["serve", "--host", "no such host"], "--host: 'no such host'"),
     "serve-workers-zero": (["serve", "--workers", "0"], "--workers: 0"),
     "serve-lookup-timeout-negative": (["serve", "--lookup-timeout", "-1"], "--lookup-timeout"),
+    "serve-workflow-cache-negative": (
+        ["serve", "--workflow-cache", "-1"],
+        "--workflow-cache: -1 is below zero",
+    ),
     "serve-log-level-unknown": (["serve", "--log-level", "loud"], "'loud'"),
     "serve-audit-interval-not-a-duration": (
         ["serve", "--background-audit", "5 minutes"],

@@ -99,11 +99,19 @@ def api() -> Iterator[tuple[FakeAPI, str]]:
 
 
 def source_for(
-    host: str, seen: list[str] | None = None, timeout: float = 2.0
+    host: str,
+    seen: list[str] | None = None,
+    timeout: float = 2.0,
+    workflow_cache: int = 0,
+    workflows_seen: list[str] | None = None,
 ) -> KubeTemplateSource:
     observe = seen.append if seen is not None else None
     return KubeTemplateSource(
-        client.Configuration(host=host), lookup_timeout=timeout, observe=observe
+        client.Configuration(host=host),
+        lookup_timeout=timeout,
+        observe=observe,
+        observe_workflow=workflows_seen.append if workflows_seen is not None else None,
+        workflow_cache=workflow_cache,
     )
 
 
@@ -268,3 +276,64 @@ def test_an_unreachable_api_server_raises_within_the_lookup_timeout() -> None:
         host = f"http://127.0.0.1:{silent.getsockname()[1]}"
         with pytest.raises(TemplateLookupError, match=rf"API server {host} unreachable"):
             source_for(host, timeout=0.2).get(TemplateKey(NAMESPACED, "team-a", "x"))
+
+
+def running_workflow(name: str, uid: str, nodes: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "team-a", "uid": uid},
+        "spec": {"entrypoint": "main"},
+        "status": {"phase": "Running", "nodes": nodes},
+    }
+
+
+def test_a_running_workflow_listed_at_start_is_looked_up_without_a_get(
+    api: tuple[FakeAPI, str],
+) -> None:
+    fake, host = api
+    fake.lists["workflows"] = [[running_workflow("wf", "u1", {"wf": {"id": "wf"}})]]
+    seen: list[str] = []
+    source = source_for(host, workflow_cache=10, workflows_seen=seen)
+    source.start()
+    wait_until(source.workflows_synced)
+    found = source.workflow("team-a", "wf")
+    assert found is not None and found["status"]["nodes"] == {"wf": {"id": "wf"}}
+    assert seen == ["hit"]
+    listed = [c for c in fake.calls if c.split("?")[0].endswith("/workflows")]
+    assert listed and all("labelSelector=workflows.argoproj.io" in c for c in listed)
+    assert not any("/namespaces/team-a/workflows/" in c for c in fake.calls)
+    source.close()
+
+
+def test_a_workflow_the_cache_lacks_costs_one_get_and_fresh_always_gets(
+    api: tuple[FakeAPI, str],
+) -> None:
+    fake, host = api
+    fake.lists["workflows"] = [[running_workflow("wf", "u1", {})]]
+    path = f"{PREFIX}/namespaces/team-a/workflows/other"
+    fake.gets[path] = (200, running_workflow("other", "u2", {}))
+    seen: list[str] = []
+    source = source_for(host, workflow_cache=10, workflows_seen=seen)
+    source.start()
+    wait_until(source.workflows_synced)
+    assert source.workflow("team-a", "other") is not None
+    assert fake.calls.count(path) == 1
+    source.workflow("team-a", "wf", fresh=True)
+    assert seen == ["miss", "fresh"]
+    assert fake.calls.count(f"{PREFIX}/namespaces/team-a/workflows/wf") == 1
+    source.close()
+
+
+def test_with_the_workflow_cache_off_nothing_watches_workflows_and_each_lookup_gets(
+    api: tuple[FakeAPI, str],
+) -> None:
+    fake, host = api
+    path = f"{PREFIX}/namespaces/team-a/workflows/wf"
+    fake.gets[path] = (200, running_workflow("wf", "u1", {}))
+    source = source_for(host, workflow_cache=0)
+    source.start()
+    assert source.wait_synced(10)
+    source.workflow("team-a", "wf")
+    source.workflow("team-a", "wf")
+    assert fake.calls.count(path) == 2
+    assert not any(c.split("?")[0].endswith("/workflows") for c in fake.calls)
+    source.close()

@@ -53,6 +53,9 @@ def test_fresh_metrics_show_every_known_series_at_zero() -> None:
     assert named(found, "argo_admission_template_lookups_total").keys() == {
         (("result", r),) for r in metrics.LOOKUP_RESULTS
     }
+    assert named(found, "argo_admission_workflow_lookups_total") == {
+        (("result", r),): 0 for r in ("hit", "miss", "fresh", "error")
+    }
     assert named(found, "argo_admission_config_reloads_total").keys() == {
         (("result", r),) for r in metrics.RELOAD_RESULTS
     }
@@ -147,3 +150,13 @@ def test_policy_info_and_certificate_expiry_are_read_when_scraped() -> None:
     assert named(samples(state), "argo_admission_policy_info") == {
         (("mode", "warn"), ("source", "b.yaml"), ("template_referencing", "")): 1
     }
+
+
+def test_workflow_lookups_are_counted_by_result() -> None:
+    created = Metrics.create()
+    created.count_workflow_lookup("hit")
+    created.count_workflow_lookup("hit")
+    created.count_workflow_lookup("fresh")
+    found = named(samples(created), "argo_admission_workflow_lookups_total")
+    assert found[(("result", "hit"),)] == 2 and found[(("result", "fresh"),)] == 1
+    assert found[(("result", "miss"),)] == 0

@@ -93,10 +93,13 @@ class Context:
         self._lookups[key] = found
         return True, found
 
-    def lookup_workflow(self, namespace: str, name: str) -> tuple[bool, Mapping[str, Any] | None]:
-        """(ok, Workflow as stored): ok is False when the lookup failed; the failure is recorded."""
+    def lookup_workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> tuple[bool, Mapping[str, Any] | None]:
+        """(ok, Workflow as stored): ok is False when the lookup failed; the failure is recorded.
+        `fresh`: as the API server has it now, not as a cache last saw it."""
         try:
-            return True, self.templates.workflow(namespace, name)
+            return True, self.templates.workflow(namespace, name, fresh=fresh)
         except TemplateLookupError as exc:
             self.error(
                 500, rules.WORKFLOW_LOOKUP, f"cannot look up Workflow {namespace}/{name}", str(exc)

@@ -36,8 +36,11 @@ class TemplateSource(Protocol):
         """`namespace/name` of unfinished Workflows referencing `key` ([] when unknown)."""
         ...
 
-    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
-        """The Workflow `namespace/name` as stored, or None when it does not exist."""
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
+        """The Workflow `namespace/name` as stored, or None when it does not exist; `fresh`:
+        as the API server has it now (a cache may answer otherwise)."""
         ...
 
 
@@ -52,6 +55,8 @@ class EmptySource:
         """No Workflows are known."""
         return ()
 
-    def workflow(self, namespace: str, name: str) -> Mapping[str, Any] | None:
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
         """No Workflows are known."""
         return None
