@@ -58,6 +58,16 @@ def kept(key: str, value: str, depth: int = 0) -> str:
     )
 
 
+def zero(value: str) -> str:
+    """Whether `value` is a Go zero value: null, "", 0, false, [] or {} (how Argo's clients
+    write a CronWorkflow's status fields, none of which has omitempty)."""
+    return (
+        f"({blank(value)} || (type({value}) == bool && !{value}) || "
+        f"((type({value}) == int || type({value}) == uint || type({value}) == double) && "
+        f"{value} == 0))"
+    )
+
+
 def blank(value: str) -> str:
     """Whether `value` is null, "", [] or {} (no member looked at)."""
     return (

@@ -439,9 +439,10 @@ def status_rules() -> list[dict[str, str]]:
         f"{others}.sort().map(s, 'status.' + s).join(', ') + ' from the new Workflow'",
         "[status] status is written by Argo's workflow-controller, not by users",
     )
-    listed = "variables.status.filter(s, variables.status[s] != null)"
+    # a CronWorkflow's status is read as Argo's Go types read it: zero values are unset
+    listed = f"variables.status.filter(s, !{cel.zero('variables.status[s]')})"
     cron = _check(
-        f"!variables.cron || size({written}) == 0",
+        f"!variables.cron || size({listed}) == 0",
         "'[status] a CronWorkflow\\'s status is written by Argo\\'s cron controller, not by "
         f"users: leave ' + {listed}.sort().map(s, 'status.' + s).join(', ') + ' as the "
         "controller wrote it (it terminates the Workflows listed in status.active)'",
