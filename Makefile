@@ -22,8 +22,9 @@ install: ## create .venv and install the package with its test tools
 	.venv/bin/pip install -q --upgrade pip
 	.venv/bin/pip install -q -e '.[test]'
 
-lint: ## ruff, mypy --strict on admission/, import-linter contracts
+lint: ## ruff (lint and format), mypy --strict on admission/, import-linter contracts
 	$(BIN)ruff check admission tests bench
+	$(BIN)ruff format --check admission tests bench
 	$(BIN)mypy
 	$(BIN)lint-imports
 

@@ -24,8 +24,15 @@ TIMEOUT = 60.0
 class ArgoCLI:
     """`argo` as one user in one namespace, directly or through `argo server`."""
 
-    def __init__(self, plane: ControlPlane, user: str, namespace: str, *,
-                 server: ArgoServer | None = None, http1: bool = False) -> None:
+    def __init__(
+        self,
+        plane: ControlPlane,
+        user: str,
+        namespace: str,
+        *,
+        server: ArgoServer | None = None,
+        http1: bool = False,
+    ) -> None:
         self.binary = find_binary(f"argo-{argo_version()}")
         self.namespace = namespace
         self.server = server
@@ -36,19 +43,20 @@ class ArgoCLI:
         else:
             self.path = f"argo-server {'http' if http1 else 'grpc'}"
             self.options = []
-            self.env = argo_env(**server.client_env(plane.user(user).token, namespace,
-                                                    http1=http1))
+            self.env = argo_env(**server.client_env(plane.user(user).token, namespace, http1=http1))
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `argo ARGS...`; the finished process (the caller checks the return code)."""
         argv = [str(self.binary), *self.options, "-n", self.namespace, *args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT,
-                              check=False, env=self.env)
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=TIMEOUT, check=False, env=self.env
+        )
 
     def __call__(self, *args: str) -> str:
         """Run `argo ARGS...` and return its stdout; AssertionError with stderr if it fails."""
         result = self.run(*args)
         assert result.returncode == 0, (
             f"argo {' '.join(args)} ({self.path}) exited {result.returncode}: "
-            f"{result.stderr.strip()}")
+            f"{result.stderr.strip()}"
+        )
         return result.stdout

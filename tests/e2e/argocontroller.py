@@ -47,8 +47,9 @@ def argo_version() -> str:
 INITIAL_DELAY = "200ms"
 
 
-def render_config(restrictions: str | None,
-                  defaults: dict[str, Any] | None = None) -> dict[str, str]:
+def render_config(
+    restrictions: str | None, defaults: dict[str, Any] | None = None
+) -> dict[str, str]:
     """The controller ConfigMap's `data`: one YAML document per top-level key.
 
     Every value ends in a newline: Argo joins the keys into one document and indents only
@@ -57,15 +58,21 @@ def render_config(restrictions: str | None,
     """
     if restrictions not in RESTRICTIONS:
         raise ValueError(f"restrictions must be one of {RESTRICTIONS}, not {restrictions!r}")
-    data: dict[str, Any] = {"metricsConfig": {"enabled": False},
-                            "telemetryConfig": {"enabled": False},
-                            "initialDelay": INITIAL_DELAY}
+    data: dict[str, Any] = {
+        "metricsConfig": {"enabled": False},
+        "telemetryConfig": {"enabled": False},
+        "initialDelay": INITIAL_DELAY,
+    }
     if restrictions:
         data["workflowRestrictions"] = {"templateReferencing": restrictions}
     if defaults:
         data["workflowDefaults"] = defaults
-    return {key: f"{value}\n" if isinstance(value, str) else
-            yaml.safe_dump(value, default_flow_style=False) for key, value in data.items()}
+    return {
+        key: f"{value}\n"
+        if isinstance(value, str)
+        else yaml.safe_dump(value, default_flow_style=False)
+        for key, value in data.items()
+    }
 
 
 def argo_env(**extra: str) -> dict[str, str]:
@@ -76,8 +83,7 @@ def argo_env(**extra: str) -> dict[str, str]:
     ARGO_SERVER, ARGO_TOKEN, ARGO_NAMESPACE from the environment: the test run's own settings
     must not leak in. Whatever an Argo process is to use is passed in `extra`.
     """
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ARGO_") and k != "KUBECONFIG"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARGO_") and k != "KUBECONFIG"}
     return {**env, **extra}
 
 
@@ -114,17 +120,27 @@ class WorkflowController(Supervised):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def start(self, restrictions: str | None = "Strict", *,
-              defaults: dict[str, Any] | None = None) -> WorkflowController:
+    def start(
+        self, restrictions: str | None = "Strict", *, defaults: dict[str, Any] | None = None
+    ) -> WorkflowController:
         """Write the ConfigMap, start the controller and wait until it processes Workflows."""
         self.stop()
         self.write_configmap(render_config(restrictions, defaults))
-        argv = [self.binary, "--kubeconfig", self.plane.kubeconfig(CONTROLLER),
-                "--namespace", ARGO_NAMESPACE, "--configmap", CONFIGMAP,
-                # Never pulled (no kubelet); pinned so pod specs name a real image.
-                "--executor-image", f"quay.io/argoproj/argoexec:{self.version}"]
-        self.process = Process("workflow-controller", argv, log_path=self.log_path,
-                               env=controller_env()).start()
+        argv = [
+            self.binary,
+            "--kubeconfig",
+            self.plane.kubeconfig(CONTROLLER),
+            "--namespace",
+            ARGO_NAMESPACE,
+            "--configmap",
+            CONFIGMAP,
+            # Never pulled (no kubelet); pinned so pod specs name a real image.
+            "--executor-image",
+            f"quay.io/argoproj/argoexec:{self.version}",
+        ]
+        self.process = Process(
+            "workflow-controller", argv, log_path=self.log_path, env=controller_env()
+        ).start()
         try:
             self.wait_until_working()
         except BaseException:
@@ -132,8 +148,9 @@ class WorkflowController(Supervised):
             raise
         return self
 
-    def set_config(self, restrictions: str | None, *,
-                   defaults: dict[str, Any] | None = None) -> None:
+    def set_config(
+        self, restrictions: str | None, *, defaults: dict[str, Any] | None = None
+    ) -> None:
         """Apply a new configuration by restarting the controller; a no-op when already in force.
 
         Both versions reload their ConfigMap live (v3.7.18 an informer on it,
@@ -148,8 +165,12 @@ class WorkflowController(Supervised):
 
     def write_configmap(self, data: dict[str, str]) -> None:
         """Create or replace the controller's ConfigMap in namespace argo."""
-        body = {"apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": CONFIGMAP, "namespace": ARGO_NAMESPACE}, "data": data}
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": CONFIGMAP, "namespace": ARGO_NAMESPACE},
+            "data": data,
+        }
         try:
             self._core.replace_namespaced_config_map(CONFIGMAP, ARGO_NAMESPACE, body)
         except ApiException as error:
@@ -179,24 +200,34 @@ class WorkflowController(Supervised):
         """
         custom = k8s.CustomObjectsApi(self.plane.client(ADMIN))
         name = f"canary-{os.getpid()}-{next(_canaries)}"
-        body = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
-                "metadata": {"name": name, "namespace": ARGO_NAMESPACE},
-                "spec": {"entrypoint": "main", "templates": [{"name": "main", "suspend": {}}]}}
-        custom.create_namespaced_custom_object("argoproj.io", "v1alpha1", ARGO_NAMESPACE,
-                                               "workflows", body)
+        body = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Workflow",
+            "metadata": {"name": name, "namespace": ARGO_NAMESPACE},
+            "spec": {"entrypoint": "main", "templates": [{"name": "main", "suspend": {}}]},
+        }
+        custom.create_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", ARGO_NAMESPACE, "workflows", body
+        )
         try:
-            canary = wait_for(lambda: custom.get_namespaced_custom_object(
-                                  "argoproj.io", "v1alpha1", ARGO_NAMESPACE, "workflows", name),
-                              until=lambda wf: (wf.get("status") or {}).get("phase"),
-                              what=f"the workflow-controller to give Workflow argo/{name} a "
-                                   f"phase ({self.log_path})",
-                              timeout=READY_TIMEOUT, check=self.check_alive)
+            canary = wait_for(
+                lambda: custom.get_namespaced_custom_object(
+                    "argoproj.io", "v1alpha1", ARGO_NAMESPACE, "workflows", name
+                ),
+                until=lambda wf: (wf.get("status") or {}).get("phase"),
+                what=f"the workflow-controller to give Workflow argo/{name} a "
+                f"phase ({self.log_path})",
+                timeout=READY_TIMEOUT,
+                check=self.check_alive,
+            )
         finally:
-            custom.delete_namespaced_custom_object("argoproj.io", "v1alpha1", ARGO_NAMESPACE,
-                                                   "workflows", name)
+            custom.delete_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", ARGO_NAMESPACE, "workflows", name
+            )
         expected = "Error" if self.config and "workflowRestrictions" in self.config else "Running"
         if canary["status"]["phase"] != expected:
-            raise RuntimeError(f"the workflow-controller is not running the config it was given: "
-                               f"canary phase {canary['status']['phase']}, expected {expected} "
-                               f"({self.log_path})")
-
+            raise RuntimeError(
+                f"the workflow-controller is not running the config it was given: "
+                f"canary phase {canary['status']['phase']}, expected {expected} "
+                f"({self.log_path})"
+            )

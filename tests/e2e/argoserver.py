@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 READY_TIMEOUT = 60.0
 # One path per service of Argo's JSON API that the tests call (server/apiserver/argoserver.go
 # registers each service's gateway on a connection of its own).
-SERVICES = ("/api/v1/version", "/api/v1/workflows/argo", "/api/v1/workflow-templates/argo",
-            "/api/v1/cluster-workflow-templates", "/api/v1/cron-workflows/argo")
+SERVICES = (
+    "/api/v1/version",
+    "/api/v1/workflows/argo",
+    "/api/v1/workflow-templates/argo",
+    "/api/v1/cluster-workflow-templates",
+    "/api/v1/cron-workflows/argo",
+)
 
 
 class ArgoServer(Supervised):
@@ -56,9 +61,20 @@ class ArgoServer(Supervised):
         """Start the server and wait until it serves."""
         self.stop()
         kubeconfig = self.plane.kubeconfig(ARGO_SERVER)
-        argv = [self.binary, "server", "--kubeconfig", kubeconfig, "--namespace", ARGO_NAMESPACE,
-                "--configmap", CONFIGMAP, "--auth-mode=client", "--secure=true",
-                "--port", str(self.port)]
+        argv = [
+            self.binary,
+            "server",
+            "--kubeconfig",
+            kubeconfig,
+            "--namespace",
+            ARGO_NAMESPACE,
+            "--configmap",
+            CONFIGMAP,
+            "--auth-mode=client",
+            "--secure=true",
+            "--port",
+            str(self.port),
+        ]
         # In client mode the server builds each user's client from the default kubeconfig
         # loading rules, not from --kubeconfig (DefaultClientForAuthorization in
         # server/auth/gatekeeper.go, util/kubeconfig): KUBECONFIG names the API server to it.
@@ -68,10 +84,13 @@ class ArgoServer(Supervised):
         # before it listens: until that connection is up again, the service answers 503 (and
         # without a token, 401 once it is up).
         try:
-            wait_for(lambda: {path: self.status(path) for path in SERVICES},
-                     until=lambda codes: 503 not in codes.values(),
-                     what=f"argo-server's API at {self.address} ({self.log_path})",
-                     timeout=READY_TIMEOUT, check=self.process.check_alive)
+            wait_for(
+                lambda: {path: self.status(path) for path in SERVICES},
+                until=lambda codes: 503 not in codes.values(),
+                what=f"argo-server's API at {self.address} ({self.log_path})",
+                timeout=READY_TIMEOUT,
+                check=self.process.check_alive,
+            )
         except BaseException:
             self.stop()
             raise
@@ -80,8 +99,9 @@ class ArgoServer(Supervised):
     def status(self, path: str) -> int:
         """The HTTP status of a GET of `path` without a token."""
         try:
-            with urllib.request.urlopen(f"https://{self.address}{path}", timeout=5,
-                                        context=self._tls) as response:
+            with urllib.request.urlopen(
+                f"https://{self.address}{path}", timeout=5, context=self._tls
+            ) as response:
                 return int(response.status)
         except urllib.error.HTTPError as error:
             return error.code
@@ -92,6 +112,11 @@ class ArgoServer(Supervised):
         By gRPC, the CLI's own way; with `http1` by the JSON REST API that Argo's UI uses
         (grpc-gateway in front of the same services).
         """
-        return {"ARGO_SERVER": self.address, "ARGO_TOKEN": f"Bearer {token}",
-                "ARGO_SECURE": "true", "ARGO_INSECURE_SKIP_VERIFY": "true",
-                "ARGO_HTTP1": "true" if http1 else "false", "ARGO_NAMESPACE": namespace}
+        return {
+            "ARGO_SERVER": self.address,
+            "ARGO_TOKEN": f"Bearer {token}",
+            "ARGO_SECURE": "true",
+            "ARGO_INSECURE_SKIP_VERIFY": "true",
+            "ARGO_HTTP1": "true" if http1 else "false",
+            "ARGO_NAMESPACE": namespace,
+        }

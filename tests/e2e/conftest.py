@@ -45,8 +45,10 @@ def network_problem() -> str | None:
     if names != ["lo"]:
         return f"network interfaces {names}, expected only ['lo']"
     try:
-        with socket.create_server(("127.0.0.1", 0)) as server, \
-                socket.create_connection(server.getsockname()[:2], timeout=2):
+        with (
+            socket.create_server(("127.0.0.1", 0)) as server,
+            socket.create_connection(server.getsockname()[:2], timeout=2),
+        ):
             pass
     except OSError as error:
         return f"loopback does not work ({error}); is `lo` up?"
@@ -59,9 +61,11 @@ def check_netns() -> None:
         return
     problem = network_problem()
     if problem:
-        pytest.fail(f"{REQUIRE_NETNS}=1 but this is not a loopback-only network namespace: "
-                    f"{problem}. Run the suite as `tests/e2e/netns.sh .venv/bin/pytest tests/e2e`.",
-                    pytrace=False)
+        pytest.fail(
+            f"{REQUIRE_NETNS}=1 but this is not a loopback-only network namespace: "
+            f"{problem}. Run the suite as `tests/e2e/netns.sh .venv/bin/pytest tests/e2e`.",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")
@@ -107,24 +111,25 @@ def clean_namespaces(control_plane: ControlPlane) -> Iterator[None]:
 
 
 @pytest.fixture
-def argo_strict(workflow_controller: WorkflowController,
-                clean_namespaces: None) -> WorkflowController:
+def argo_strict(
+    workflow_controller: WorkflowController, clean_namespaces: None
+) -> WorkflowController:
     """The controller running with `templateReferencing: Strict`."""
     workflow_controller.set_config("Strict")
     return workflow_controller
 
 
 @pytest.fixture
-def argo_secure(workflow_controller: WorkflowController,
-                clean_namespaces: None) -> WorkflowController:
+def argo_secure(
+    workflow_controller: WorkflowController, clean_namespaces: None
+) -> WorkflowController:
     """The controller running with `templateReferencing: Secure`."""
     workflow_controller.set_config("Secure")
     return workflow_controller
 
 
 @pytest.fixture(scope="module")
-def door(control_plane: ControlPlane,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
+def door(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Door]:
     """argo-admission in front of the API server for one test module, configured by its tests.
 
     Module-scoped: the next module (e.g. the control runs without a webhook) finds the API
@@ -247,8 +252,13 @@ def cluster_templates(admin: k8s.ApiClient) -> Iterator[list[str]]:
 def secret(admin: k8s.ApiClient) -> Iterator[str]:
     """A Secret with credentials in team-a, made by the admin (alice may not read it); its name."""
     core, name = k8s.CoreV1Api(admin), unique("credentials")
-    core.create_namespaced_secret(NS, {"metadata": {"name": name}, "stringData": {
-        "accesskey": "AKIAEXAMPLE", "secretkey": "example-secret-key"}})
+    core.create_namespaced_secret(
+        NS,
+        {
+            "metadata": {"name": name},
+            "stringData": {"accesskey": "AKIAEXAMPLE", "secretkey": "example-secret-key"},
+        },
+    )
     yield name
     core.delete_namespaced_secret(name, NS)
 
@@ -261,9 +271,16 @@ def claim(admin: k8s.ApiClient) -> Iterator[str]:
     kube-controller-manager would remove: the cleanup removes it and deletes the claim.
     """
     core, name = k8s.CoreV1Api(admin), unique("data")
-    core.create_namespaced_persistent_volume_claim(NS, {
-        "metadata": {"name": name},
-        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}})
+    core.create_namespaced_persistent_volume_claim(
+        NS,
+        {
+            "metadata": {"name": name},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+    )
     yield name
     try:
         core.patch_namespaced_persistent_volume_claim(name, NS, {"metadata": {"finalizers": None}})

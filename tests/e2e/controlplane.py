@@ -36,8 +36,10 @@ from identities import ADMIN, ALICE, CONTROLLER, User, bootstrap_objects, make_u
 __all__ = ["ControlPlane", "WorkflowController", "find_binary", "wait_for"]
 
 START_TIMEOUT = 60.0
-WEBHOOK_KINDS = {"ValidatingWebhookConfiguration": "validating",
-                 "MutatingWebhookConfiguration": "mutating"}
+WEBHOOK_KINDS = {
+    "ValidatingWebhookConfiguration": "validating",
+    "MutatingWebhookConfiguration": "mutating",
+}
 
 
 def crd_dir() -> Path:
@@ -56,18 +58,23 @@ def write_pem(path: Path, data: bytes, *, private: bool = False) -> Path:
 
 def pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     """A private key as unencrypted PKCS#8 PEM."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_crds(directory: Path) -> list[dict[str, Any]]:
     """Every CustomResourceDefinition in the YAML files of `directory` (kustomization skipped)."""
     if not directory.is_dir():
-        raise ProcessError(f"no Argo CRDs at {directory}; run tests/e2e/setup.sh "
-                           "workflow-controller")
-    crds = [doc for path in sorted(directory.glob("*.yaml"))
-            for doc in yaml.safe_load_all(path.read_text())
-            if doc and doc.get("kind") == "CustomResourceDefinition"]
+        raise ProcessError(
+            f"no Argo CRDs at {directory}; run tests/e2e/setup.sh workflow-controller"
+        )
+    crds = [
+        doc
+        for path in sorted(directory.glob("*.yaml"))
+        for doc in yaml.safe_load_all(path.read_text())
+        if doc and doc.get("kind") == "CustomResourceDefinition"
+    ]
     if not crds:
         raise ProcessError(f"no CustomResourceDefinition in {directory}")
     return crds
@@ -91,8 +98,9 @@ class ControlPlane:
     directory that stop() removes (kept when start() fails, or with keep=True).
     """
 
-    def __init__(self, *, workdir: Path | None = None, keep: bool = False,
-                 profiling: bool = False) -> None:
+    def __init__(
+        self, *, workdir: Path | None = None, keep: bool = False, profiling: bool = False
+    ) -> None:
         # Resolved first: a missing binary fails loudly before anything is made.
         self.binaries = {name: find_binary(name) for name in ("etcd", "kube-apiserver")}
         self.crd_dir = crd_dir()
@@ -158,57 +166,83 @@ class ControlPlane:
         peer = f"http://127.0.0.1:{peer_port}"
         client = f"http://127.0.0.1:{client_port}"
         self.etcd_url = client
-        argv = [self.binaries["etcd"], "--name=e2e", f"--data-dir={self.workdir / 'etcd'}",
-                f"--listen-client-urls={client}", f"--advertise-client-urls={client}",
-                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster=e2e={peer}", "--unsafe-no-fsync", "--log-level=warn"]
+        argv = [
+            self.binaries["etcd"],
+            "--name=e2e",
+            f"--data-dir={self.workdir / 'etcd'}",
+            f"--listen-client-urls={client}",
+            f"--advertise-client-urls={client}",
+            f"--listen-peer-urls={peer}",
+            f"--initial-advertise-peer-urls={peer}",
+            f"--initial-cluster=e2e={peer}",
+            "--unsafe-no-fsync",
+            "--log-level=warn",
+        ]
         self.etcd = Process("etcd", argv, log_path=self.workdir / "etcd.log").start()
-        wait_for(lambda: self.http_get(f"{client}/health"), until=lambda body: '"true"' in body,
-                 what=f"etcd health at {client} ({self.etcd.log_path})", timeout=START_TIMEOUT,
-                 check=self.etcd.check_alive)
+        wait_for(
+            lambda: self.http_get(f"{client}/health"),
+            until=lambda body: '"true"' in body,
+            what=f"etcd health at {client} ({self.etcd.log_path})",
+            timeout=START_TIMEOUT,
+            check=self.etcd.check_alive,
+        )
 
     def _start_apiserver(self) -> None:
         self.port = free_port()
-        self.apiserver = Process("kube-apiserver", [self.binaries["kube-apiserver"],
-                                                    *self._apiserver_flags()],
-                                 log_path=self.workdir / "kube-apiserver.log").start()
-        wait_for(lambda: self.http_get(f"{self.api_url}/readyz", user=ADMIN),
-                 until=lambda body: body.strip() == "ok",
-                 what=f"kube-apiserver /readyz ({self.apiserver.log_path})",
-                 timeout=START_TIMEOUT, check=self.apiserver.check_alive)
+        self.apiserver = Process(
+            "kube-apiserver",
+            [self.binaries["kube-apiserver"], *self._apiserver_flags()],
+            log_path=self.workdir / "kube-apiserver.log",
+        ).start()
+        wait_for(
+            lambda: self.http_get(f"{self.api_url}/readyz", user=ADMIN),
+            until=lambda body: body.strip() == "ok",
+            what=f"kube-apiserver /readyz ({self.apiserver.log_path})",
+            timeout=START_TIMEOUT,
+            check=self.apiserver.check_alive,
+        )
 
     def _apiserver_flags(self) -> list[str]:
         """Flags for a single loopback API server that trusts our token file and CA."""
         cert_dir = self.workdir / "pki"
         cert_dir.mkdir(exist_ok=True)
         ca_cert, ca_key = make_ca("argo-admission-e2e-ca")
-        cert, key = make_serving(ca_cert, ca_key, ["127.0.0.1", "localhost", "kubernetes",
-                                                   "kubernetes.default.svc"])
+        cert, key = make_serving(
+            ca_cert, ca_key, ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default.svc"]
+        )
         pem = serialization.Encoding.PEM
         write_pem(self.ca_path, ca_cert.public_bytes(pem))
         tls_crt = write_pem(cert_dir / "apiserver.crt", cert.public_bytes(pem))
         tls_key = write_pem(cert_dir / "apiserver.key", pem_key(key), private=True)
         signer = ec.generate_private_key(ec.SECP256R1())
         sa_key = write_pem(cert_dir / "sa.key", pem_key(signer), private=True)
-        sa_pub = write_pem(cert_dir / "sa.pub", signer.public_key().public_bytes(
-            pem, serialization.PublicFormat.SubjectPublicKeyInfo))
+        sa_pub = write_pem(
+            cert_dir / "sa.pub",
+            signer.public_key().public_bytes(pem, serialization.PublicFormat.SubjectPublicKeyInfo),
+        )
         tokens = self.workdir / "tokens.csv"
         tokens.write_text("".join(u.token_line() + "\n" for u in self.users.values()))
         tokens.chmod(0o600)
         return [
             f"--etcd-servers={self.etcd_url}",
-            "--bind-address=127.0.0.1", f"--secure-port={self.port}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={self.port}",
             # No Endpoints for the `kubernetes` Service: nothing in-cluster needs to reach us.
-            "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
-            f"--tls-cert-file={tls_crt}", f"--tls-private-key-file={tls_key}",
+            "--advertise-address=127.0.0.1",
+            "--endpoint-reconciler-type=none",
+            f"--tls-cert-file={tls_crt}",
+            f"--tls-private-key-file={tls_key}",
             f"--cert-dir={cert_dir}",
-            f"--token-auth-file={tokens}", "--authorization-mode=RBAC",
+            f"--token-auth-file={tokens}",
+            "--authorization-mode=RBAC",
             # The ServiceAccount plugin stays on, as on any cluster: it gives a pod without an
             # account `default` (which a token bound to the pod must match) and refuses a pod
             # whose account does not exist, so bootstrap creates every account a pod names.
             f"--service-account-issuer={self.api_url}",
-            f"--service-account-key-file={sa_pub}", f"--service-account-signing-key-file={sa_key}",
-            "--service-cluster-ip-range=10.0.0.0/24", "--allow-privileged=true",
+            f"--service-account-key-file={sa_pub}",
+            f"--service-account-signing-key-file={sa_key}",
+            "--service-cluster-ip-range=10.0.0.0/24",
+            "--allow-privileged=true",
             f"--profiling={'true' if self.profiling else 'false'}",
         ]
 
@@ -217,8 +251,9 @@ class ControlPlane:
         request = urllib.request.Request(url)
         if user:
             request.add_header("Authorization", f"Bearer {self.users[user].token}")
-        context = ssl.create_default_context(cafile=self.ca_path) if url.startswith("https") \
-            else None
+        context = (
+            ssl.create_default_context(cafile=self.ca_path) if url.startswith("https") else None
+        )
         with urllib.request.urlopen(request, timeout=5, context=context) as response:
             return response.read().decode()
 
@@ -233,12 +268,19 @@ class ControlPlane:
         # RBAC and CRD serving both follow the API server's own informers: wait until the
         # least-privileged users can use what they were given.
         custom = k8s.CustomObjectsApi(self.client(ALICE))
-        wait_for(lambda: custom.list_namespaced_custom_object(
-                     "argoproj.io", "v1alpha1", "team-a", "workflows"),
-                 what="alice to list workflows in team-a", timeout=START_TIMEOUT)
+        wait_for(
+            lambda: custom.list_namespaced_custom_object(
+                "argoproj.io", "v1alpha1", "team-a", "workflows"
+            ),
+            what="alice to list workflows in team-a",
+            timeout=START_TIMEOUT,
+        )
         core = k8s.CoreV1Api(self.client(CONTROLLER))
-        wait_for(lambda: core.list_pod_for_all_namespaces(limit=1),
-                 what="the Argo controller identity to list pods", timeout=START_TIMEOUT)
+        wait_for(
+            lambda: core.list_pod_for_all_namespaces(limit=1),
+            what="the Argo controller identity to list pods",
+            timeout=START_TIMEOUT,
+        )
 
     def install_crds(self, directory: Path) -> None:
         """Create every CRD found in `directory` and wait until each is Established."""
@@ -251,10 +293,14 @@ class ControlPlane:
             extensions.create_custom_resource_definition(crd)
         for crd in crds:
             name = crd["metadata"]["name"]
-            wait_for(lambda n=name: read_json(extensions.read_custom_resource_definition(
-                         n, _preload_content=False)),
-                     until=is_established, what=f"CRD {name} to be Established",
-                     timeout=START_TIMEOUT)
+            wait_for(
+                lambda n=name: read_json(
+                    extensions.read_custom_resource_definition(n, _preload_content=False)
+                ),
+                until=is_established,
+                what=f"CRD {name} to be Established",
+                timeout=START_TIMEOUT,
+            )
 
     def delete_crds(self, names: Iterable[str]) -> None:
         """Delete the CRDs as the admin and wait until they are gone, with their objects."""
@@ -262,10 +308,15 @@ class ControlPlane:
         wanted = set(names)
         for name in wanted:
             extensions.delete_custom_resource_definition(name)
-        wait_for(lambda: wanted & {c.metadata.name for c in
-                                   extensions.list_custom_resource_definition().items},
-                 until=lambda left: not left, what=f"CRDs {sorted(wanted)} to be deleted",
-                 timeout=START_TIMEOUT)
+        wait_for(
+            lambda: (
+                wanted
+                & {c.metadata.name for c in extensions.list_custom_resource_definition().items}
+            ),
+            until=lambda left: not left,
+            what=f"CRDs {sorted(wanted)} to be deleted",
+            timeout=START_TIMEOUT,
+        )
 
     # -- clients -----------------------------------------------------------------------------
 
@@ -299,12 +350,19 @@ class ControlPlane:
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", user)
         path = self.workdir / f"kubeconfig-{safe}.yaml"
         config = {
-            "apiVersion": "v1", "kind": "Config", "current-context": "e2e",
-            "clusters": [{"name": "e2e", "cluster": {"server": self.api_url,
-                                                      "certificate-authority": str(self.ca_path)}}],
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "e2e",
+            "clusters": [
+                {
+                    "name": "e2e",
+                    "cluster": {"server": self.api_url, "certificate-authority": str(self.ca_path)},
+                }
+            ],
             "users": [{"name": user, "user": {"token": self.user(user).token}}],
-            "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": user,
-                                                      "namespace": "default"}}],
+            "contexts": [
+                {"name": "e2e", "context": {"cluster": "e2e", "user": user, "namespace": "default"}}
+            ],
         }
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -313,8 +371,9 @@ class ControlPlane:
 
     # -- webhooks ----------------------------------------------------------------------------
 
-    def register_webhooks(self, body: dict[str, Any], *, url: str,
-                          ca_bundle: bytes) -> dict[str, Any]:
+    def register_webhooks(
+        self, body: dict[str, Any], *, url: str, ca_bundle: bytes
+    ) -> dict[str, Any]:
         """Create a Validating/MutatingWebhookConfiguration whose webhooks call `url`.
 
         Each webhook's `clientConfig.service` (as a chart renders it) becomes
@@ -348,6 +407,8 @@ def point_webhooks_at(body: dict[str, Any], *, url: str, ca_bundle: bytes) -> di
     for webhook in body.get("webhooks") or []:
         config = webhook.get("clientConfig") or {}
         path = (config.get("service") or {}).get("path") or urlsplit(config.get("url", "")).path
-        webhook["clientConfig"] = {"url": base + (path or ""),
-                                   "caBundle": base64.b64encode(ca_bundle).decode()}
+        webhook["clientConfig"] = {
+            "url": base + (path or ""),
+            "caBundle": base64.b64encode(ca_bundle).decode(),
+        }
     return body

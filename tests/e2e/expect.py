@@ -19,13 +19,17 @@ EVIL = "evil:latest"
 TEMPLATE_IMAGE = "alpine:3.20"  # what a library template runs
 # Argo's own messages, v3.7.18: workflow/controller/operator.go (setExecWorkflow,
 # setStoredWfSpec); argo-admission repeats them in its denials.
-REF_REQUIRED = ("workflows must use workflowTemplateRef to be executed when the controller is "
-                "in reference mode")
-SPEC_CHANGED = ("WorkflowSpec may not change during execution when the controller is set "
-                "`templateReferencing: Secure`")
+REF_REQUIRED = (
+    "workflows must use workflowTemplateRef to be executed when the controller is in reference mode"
+)
+SPEC_CHANGED = (
+    "WorkflowSpec may not change during execution when the controller is set "
+    "`templateReferencing: Secure`"
+)
 STATUS_IS_ARGOS = "[status] status is written by Argo's workflow-controller, not by users"
-STORED_IS_ARGOS = ("[status] status.storedWorkflowTemplateSpec may only be written by Argo's "
-                   "workflow-controller")
+STORED_IS_ARGOS = (
+    "[status] status.storedWorkflowTemplateSpec may only be written by Argo's workflow-controller"
+)
 # The securityContext baseline of the chart's default policy.
 POD_BASELINE = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 CONTAINER_BASELINE = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}

@@ -51,8 +51,10 @@ def service_account_user(username: str) -> User:
     """What a ServiceAccount token would say; the token file lets us mint it without a token
     controller (there is no kube-controller-manager here)."""
     namespace = account_subject(username)["namespace"]
-    return User(username, ("system:serviceaccounts", f"system:serviceaccounts:{namespace}",
-                           "system:authenticated"))
+    return User(
+        username,
+        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+    )
 
 
 def make_users() -> dict[str, User]:
@@ -90,30 +92,63 @@ def controller_cluster_role() -> dict:
     rules = [
         rule([""], ["pods", "pods/exec"], WRITE),
         rule([""], ["configmaps", "namespaces"], READ),
-        rule([""], ["persistentvolumeclaims", "persistentvolumeclaims/finalizers"],
-             ["create", "update", "delete", "get"]),
-        rule(argo, ["workflows", "workflows/finalizers", "workflowtasksets",
-                    "workflowtasksets/finalizers", "workflowartifactgctasks"], WRITE),
-        rule(argo, ["workflowtemplates", "workflowtemplates/finalizers",
-                    "clusterworkflowtemplates", "clusterworkflowtemplates/finalizers"], READ),
+        rule(
+            [""],
+            ["persistentvolumeclaims", "persistentvolumeclaims/finalizers"],
+            ["create", "update", "delete", "get"],
+        ),
+        rule(
+            argo,
+            [
+                "workflows",
+                "workflows/finalizers",
+                "workflowtasksets",
+                "workflowtasksets/finalizers",
+                "workflowartifactgctasks",
+            ],
+            WRITE,
+        ),
+        rule(
+            argo,
+            [
+                "workflowtemplates",
+                "workflowtemplates/finalizers",
+                "clusterworkflowtemplates",
+                "clusterworkflowtemplates/finalizers",
+            ],
+            READ,
+        ),
         rule(argo, ["workflowtaskresults"], ["list", "watch", "deletecollection"]),
         rule([""], ["serviceaccounts"], ["get", "list"]),
-        rule(argo, ["cronworkflows", "cronworkflows/finalizers"],
-             ["get", "list", "watch", "update", "patch", "delete"]),
+        rule(
+            argo,
+            ["cronworkflows", "cronworkflows/finalizers"],
+            ["get", "list", "watch", "update", "patch", "delete"],
+        ),
         rule([""], ["events"], ["create", "patch"]),
         rule(["policy"], ["poddisruptionbudgets"], ["create", "get", "delete"]),
         rule([""], ["secrets"], ["get"], resourceNames=["argo-workflows-agent-ca-certificates"]),
     ]
-    return {"apiVersion": RBAC, "kind": "ClusterRole", "metadata": {"name": "argo-cluster-role"},
-            "rules": rules}
+    return {
+        "apiVersion": RBAC,
+        "kind": "ClusterRole",
+        "metadata": {"name": "argo-cluster-role"},
+        "rules": rules,
+    }
 
 
 def controller_role() -> dict:
     """Argo's workflow-controller Role in its own namespace (workflow-controller-role.yaml)."""
-    rules = [rule(["coordination.k8s.io"], ["leases"], ["create", "get", "update"]),
-             rule([""], ["secrets"], ["get"])]
-    return {"apiVersion": RBAC, "kind": "Role",
-            "metadata": {"name": "argo-role", "namespace": ARGO_NAMESPACE}, "rules": rules}
+    rules = [
+        rule(["coordination.k8s.io"], ["leases"], ["create", "get", "update"]),
+        rule([""], ["secrets"], ["get"]),
+    ]
+    return {
+        "apiVersion": RBAC,
+        "kind": "Role",
+        "metadata": {"name": "argo-role", "namespace": ARGO_NAMESPACE},
+        "rules": rules,
+    }
 
 
 def argo_server_cluster_role() -> dict:
@@ -128,28 +163,53 @@ def argo_server_cluster_role() -> dict:
         rule([""], ["pods", "pods/exec", "pods/log"], ["get", "list", "watch", "delete"]),
         rule([""], ["events"], ["watch", "create", "patch"]),
         rule([""], ["serviceaccounts"], READ),
-        rule(argo, ["eventsources", "sensors", "workflows", "workfloweventbindings",
-                    "workflowtemplates", "cronworkflows", "clusterworkflowtemplates"], WRITE),
+        rule(
+            argo,
+            [
+                "eventsources",
+                "sensors",
+                "workflows",
+                "workfloweventbindings",
+                "workflowtemplates",
+                "cronworkflows",
+                "clusterworkflowtemplates",
+            ],
+            WRITE,
+        ),
     ]
-    return {"apiVersion": RBAC, "kind": "ClusterRole",
-            "metadata": {"name": "argo-server-cluster-role"}, "rules": rules}
+    return {
+        "apiVersion": RBAC,
+        "kind": "ClusterRole",
+        "metadata": {"name": "argo-server-cluster-role"},
+        "rules": rules,
+    }
 
 
 def executor_role(namespace: str) -> dict:
     """Argo's minimum for the emissary executor in a Workflow's namespace
     (manifests/quick-start/base/executor/emissary/executor-role.yaml, v3.7.18 and v4.0.5)."""
     rules = [rule(["argoproj.io"], ["workflowtaskresults"], ["create", "patch"])]
-    return {"apiVersion": RBAC, "kind": "Role",
-            "metadata": {"name": "executor", "namespace": namespace}, "rules": rules}
+    return {
+        "apiVersion": RBAC,
+        "kind": "Role",
+        "metadata": {"name": "executor", "namespace": namespace},
+        "rules": rules,
+    }
 
 
 def agent_role(namespace: str) -> dict:
     """Argo's minimum for the agent of HTTP and plugin templates in a Workflow's namespace
     (manifests/quick-start/base/agent-role.yaml, v3.7.18 and v4.0.5)."""
-    rules = [rule(["argoproj.io"], ["workflowtasksets"], ["list", "watch"]),
-             rule(["argoproj.io"], ["workflowtasksets/status"], ["patch"])]
-    return {"apiVersion": RBAC, "kind": "Role",
-            "metadata": {"name": "agent", "namespace": namespace}, "rules": rules}
+    rules = [
+        rule(["argoproj.io"], ["workflowtasksets"], ["list", "watch"]),
+        rule(["argoproj.io"], ["workflowtasksets/status"], ["patch"]),
+    ]
+    return {
+        "apiVersion": RBAC,
+        "kind": "Role",
+        "metadata": {"name": "agent", "namespace": namespace},
+        "rules": rules,
+    }
 
 
 def template_reader_cluster_role() -> dict:
@@ -157,8 +217,12 @@ def template_reader_cluster_role() -> dict:
     clusterworkflowtemplate/NAME`): Argo's argo-aggregate-to-view allows it, but a namespace
     RoleBinding cannot grant a cluster-scoped resource."""
     rules = [rule(["argoproj.io"], ["clusterworkflowtemplates"], READ)]
-    return {"apiVersion": RBAC, "kind": "ClusterRole",
-            "metadata": {"name": "clusterworkflowtemplate-reader"}, "rules": rules}
+    return {
+        "apiVersion": RBAC,
+        "kind": "ClusterRole",
+        "metadata": {"name": "clusterworkflowtemplate-reader"},
+        "rules": rules,
+    }
 
 
 def team_role(namespace: str) -> dict:
@@ -169,23 +233,34 @@ def team_role(namespace: str) -> dict:
     them to a namespace editor (workflow-aggregate-roles.yaml, v3.7.18 and v4.0.5); the
     WorkflowTemplates of the library only to read — under Strict the library is what users
     may run, and its owner (the admin here) writes it."""
-    rules = [rule(["argoproj.io"], ["workflows", "cronworkflows"], WRITE),
-             rule(["argoproj.io"], ["workflowtaskresults"], [*WRITE, "deletecollection"]),
-             rule(["argoproj.io"], ["workflowtemplates"], READ),
-             # `argo retry` deletes the pods of the nodes it resets (RetryWorkflow in
-             # server/workflow/workflow_server.go, which the CLI runs in-process when it
-             # talks to the API server directly): without this it stops half-way.
-             rule([""], ["pods"], ["get", "list", "watch", "delete"])]
-    return {"apiVersion": RBAC, "kind": "Role",
-            "metadata": {"name": "workflow-user", "namespace": namespace}, "rules": rules}
+    rules = [
+        rule(["argoproj.io"], ["workflows", "cronworkflows"], WRITE),
+        rule(["argoproj.io"], ["workflowtaskresults"], [*WRITE, "deletecollection"]),
+        rule(["argoproj.io"], ["workflowtemplates"], READ),
+        # `argo retry` deletes the pods of the nodes it resets (RetryWorkflow in
+        # server/workflow/workflow_server.go, which the CLI runs in-process when it
+        # talks to the API server directly): without this it stops half-way.
+        rule([""], ["pods"], ["get", "list", "watch", "delete"]),
+    ]
+    return {
+        "apiVersion": RBAC,
+        "kind": "Role",
+        "metadata": {"name": "workflow-user", "namespace": namespace},
+        "rules": rules,
+    }
 
 
 def webhook_cluster_role() -> dict:
     """What our webhook server reads: the template library and Workflows, cluster-wide."""
-    rules = [rule(["argoproj.io"], ["workflowtemplates", "clusterworkflowtemplates", "workflows"],
-                  READ)]
-    return {"apiVersion": RBAC, "kind": "ClusterRole", "metadata": {"name": "argo-admission"},
-            "rules": rules}
+    rules = [
+        rule(["argoproj.io"], ["workflowtemplates", "clusterworkflowtemplates", "workflows"], READ)
+    ]
+    return {
+        "apiVersion": RBAC,
+        "kind": "ClusterRole",
+        "metadata": {"name": "argo-admission"},
+        "rules": rules,
+    }
 
 
 def bind(role: dict, subject: dict, *, namespace: str | None = None) -> dict:
@@ -193,10 +268,18 @@ def bind(role: dict, subject: dict, *, namespace: str | None = None) -> dict:
     kind = "RoleBinding" if namespace else "ClusterRoleBinding"
     name = f"{role['metadata']['name']}-{subject['name']}"
     metadata = {"name": name, **({"namespace": namespace} if namespace else {})}
-    ref = {"apiGroup": "rbac.authorization.k8s.io", "kind": role["kind"],
-           "name": role["metadata"]["name"]}
-    return {"apiVersion": RBAC, "kind": kind, "metadata": metadata, "roleRef": ref,
-            "subjects": [subject]}
+    ref = {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": role["kind"],
+        "name": role["metadata"]["name"],
+    }
+    return {
+        "apiVersion": RBAC,
+        "kind": kind,
+        "metadata": metadata,
+        "roleRef": ref,
+        "subjects": [subject],
+    }
 
 
 def user_subject(name: str) -> dict:
@@ -213,24 +296,39 @@ def account_subject(username: str) -> dict:
 def service_account(username: str) -> dict:
     """The ServiceAccount object behind a ServiceAccount username."""
     subject = account_subject(username)
-    return {"apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": subject["name"], "namespace": subject["namespace"]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": subject["name"], "namespace": subject["namespace"]},
+    }
 
 
 def bootstrap_objects() -> list[dict]:
     """Namespaces, the Argo ServiceAccounts and every role and binding, in creation order."""
-    objects: list[dict] = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
-                           for ns in NAMESPACES]
-    objects += [service_account(f"system:serviceaccount:{ns}:{name}")
-                for ns in NAMESPACES for name in POD_ACCOUNTS]
+    objects: list[dict] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}} for ns in NAMESPACES
+    ]
+    objects += [
+        service_account(f"system:serviceaccount:{ns}:{name}")
+        for ns in NAMESPACES
+        for name in POD_ACCOUNTS
+    ]
     # Argo's components authenticate by token as their ServiceAccounts; binding the
     # ServiceAccount subject (as Argo's manifests do) proves the identity is the one RBAC sees.
     controller, server = account_subject(CONTROLLER), account_subject(ARGO_SERVER)
     cluster_role, role = controller_cluster_role(), controller_role()
-    objects += [service_account(CONTROLLER), cluster_role, bind(cluster_role, controller),
-                role, bind(role, controller, namespace=ARGO_NAMESPACE)]
-    objects += [service_account(ARGO_SERVER), argo_server_cluster_role(),
-                bind(argo_server_cluster_role(), server)]
+    objects += [
+        service_account(CONTROLLER),
+        cluster_role,
+        bind(cluster_role, controller),
+        role,
+        bind(role, controller, namespace=ARGO_NAMESPACE),
+    ]
+    objects += [
+        service_account(ARGO_SERVER),
+        argo_server_cluster_role(),
+        bind(argo_server_cluster_role(), server),
+    ]
     reader = template_reader_cluster_role()
     objects.append(reader)
     for user, namespaces in TEAM_NAMESPACES.items():
@@ -242,8 +340,10 @@ def bootstrap_objects() -> list[dict]:
     namespace = account_subject(EXECUTOR)["namespace"]
     role = executor_role(namespace)
     objects.append(role)
-    objects += [bind(role, account_subject(account), namespace=namespace)
-                for account in (EXECUTOR, TEMPLATE_ACCOUNT, PATCHED_ACCOUNT)]
+    objects += [
+        bind(role, account_subject(account), namespace=namespace)
+        for account in (EXECUTOR, TEMPLATE_ACCOUNT, PATCHED_ACCOUNT)
+    ]
     agent = agent_role(namespace)
     objects += [agent, bind(agent, account_subject(EXECUTOR), namespace=namespace)]
     webhook = webhook_cluster_role()

@@ -47,13 +47,20 @@ class PodExecutor:
 
     def pod_of(self, namespace: str, node_id: str) -> dict[str, Any]:
         """The pod of node `node_id` (by the node-id annotation Argo gives it), once it exists."""
+
         def find() -> list[dict[str, Any]]:
-            answer = k8s.CoreV1Api(self.admin).list_namespaced_pod(namespace,
-                                                                   _preload_content=False)
-            return [p for p in json.loads(answer.data)["items"]
-                    if (p["metadata"].get("annotations") or {}).get(NODE_ID) == node_id]
-        found = wait_for(find, until=bool, what=f"the pod of node {namespace}/{node_id}",
-                         timeout=POD_WAIT)
+            answer = k8s.CoreV1Api(self.admin).list_namespaced_pod(
+                namespace, _preload_content=False
+            )
+            return [
+                p
+                for p in json.loads(answer.data)["items"]
+                if (p["metadata"].get("annotations") or {}).get(NODE_ID) == node_id
+            ]
+
+        found = wait_for(
+            find, until=bool, what=f"the pod of node {namespace}/{node_id}", timeout=POD_WAIT
+        )
         return found[0]
 
     def client(self, namespace: str, node_id: str) -> k8s.ApiClient:
@@ -73,12 +80,18 @@ class PodExecutor:
 
 def bound_token(admin: k8s.ApiClient, namespace: str, account: str, pod: str, uid: str) -> str:
     """A token of `account` bound to pod `pod` (TokenRequest with a boundObjectRef)."""
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-               "spec": {"audiences": [], "expirationSeconds": TOKEN_SECONDS,
-                        "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod,
-                                           "uid": uid}}}
-    answer = k8s.CoreV1Api(admin).create_namespaced_service_account_token(account, namespace,
-                                                                          request)
+    request = {
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "TokenRequest",
+        "spec": {
+            "audiences": [],
+            "expirationSeconds": TOKEN_SECONDS,
+            "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod, "uid": uid},
+        },
+    }
+    answer = k8s.CoreV1Api(admin).create_namespaced_service_account_token(
+        account, namespace, request
+    )
     return str(answer.status.token)
 
 
@@ -91,6 +104,8 @@ def writer_for(executor: Writer, namespace: str, node_id: str) -> k8s.ApiClient:
     if isinstance(executor, PodExecutor):
         return executor.client(namespace, node_id)
     return executor
+
+
 # How long report_outputs retries "not yet" (the executor retries for ever).
 RETRY_TIMEOUT = 30.0
 
@@ -113,24 +128,39 @@ def step_node_name(workflow: str, group: int, step: str) -> str:
 
 def step_pod(pods: list[dict[str, Any]], step: str) -> dict[str, Any] | None:
     """The pod of a step, by the node name Argo annotates it with; None if there is none."""
-    found = [p for p in pods if p["metadata"].get("annotations", {}).get(NODE_NAME, "")
-             .endswith(f".{step}")]
+    found = [
+        p
+        for p in pods
+        if p["metadata"].get("annotations", {}).get(NODE_NAME, "").endswith(f".{step}")
+    ]
     assert len(found) <= 1, f"{len(found)} pods for step {step}"
     return found[0] if found else None
 
 
-def wait_for_step_pod(api: k8s.ApiClient, namespace: str, workflow: str,
-                      step: str) -> dict[str, Any]:
+def wait_for_step_pod(
+    api: k8s.ApiClient, namespace: str, workflow: str, step: str
+) -> dict[str, Any]:
     """Wait until the controller has created the pod of step `step`; the pod."""
-    pods = wait_for_pods(api, namespace, workflow, lambda pods: step_pod(pods, step),
-                         what=f"to include step {step}'s pod")
+    pods = wait_for_pods(
+        api,
+        namespace,
+        workflow,
+        lambda pods: step_pod(pods, step),
+        what=f"to include step {step}'s pod",
+    )
     pod = step_pod(pods, step)
     assert pod is not None
     return pod
 
 
-def report_outputs(executor: Writer, workflow: dict[str, Any], node: str,
-                   outputs: dict[str, Any], *, retry: bool = True) -> str:
+def report_outputs(
+    executor: Writer,
+    workflow: dict[str, Any],
+    node: str,
+    outputs: dict[str, Any],
+    *,
+    retry: bool = True,
+) -> str:
     """As the executor does while the step runs: create the node's WorkflowTaskResult with its
     outputs, not yet complete (workflow/executor/taskresult.go). Its name.
 
@@ -139,18 +169,30 @@ def report_outputs(executor: Writer, workflow: dict[str, Any], node: str,
     after the Retry-After it sends; `retry=False` makes one attempt."""
     meta = workflow["metadata"]
     name = node_id(meta["name"], node)
-    body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "WorkflowTaskResult",
-            "metadata": {"name": name, "namespace": meta["namespace"],
-                         "labels": {WORKFLOW_LABEL: meta["name"], OUTPUTS_COMPLETED: "false"},
-                         "ownerReferences": [{"apiVersion": f"{GROUP}/{VERSION}",
-                                              "kind": "Workflow", "name": meta["name"],
-                                              "uid": meta["uid"]}]},
-            "outputs": outputs}
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "WorkflowTaskResult",
+        "metadata": {
+            "name": name,
+            "namespace": meta["namespace"],
+            "labels": {WORKFLOW_LABEL: meta["name"], OUTPUTS_COMPLETED: "false"},
+            "ownerReferences": [
+                {
+                    "apiVersion": f"{GROUP}/{VERSION}",
+                    "kind": "Workflow",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                }
+            ],
+        },
+        "outputs": outputs,
+    }
     deadline = time.monotonic() + RETRY_TIMEOUT
     while True:
         try:
             custom(writer_for(executor, meta["namespace"], name)).create_namespaced_custom_object(
-                GROUP, VERSION, meta["namespace"], "workflowtaskresults", body)
+                GROUP, VERSION, meta["namespace"], "workflowtaskresults", body
+            )
             return name
         except ApiException as exc:
             if not retry or exc.status != 429 or time.monotonic() > deadline:
@@ -160,36 +202,57 @@ def report_outputs(executor: Writer, workflow: dict[str, Any], node: str,
 
 def complete_outputs(executor: Writer, namespace: str, name: str) -> None:
     """As the executor does when the step has ended: label its WorkflowTaskResult complete."""
-    patch_task_result(writer_for(executor, namespace, name), namespace, name,
-                      {"metadata": {"labels": {OUTPUTS_COMPLETED: "true"}}})
+    patch_task_result(
+        writer_for(executor, namespace, name),
+        namespace,
+        name,
+        {"metadata": {"labels": {OUTPUTS_COMPLETED: "true"}}},
+    )
 
 
-def patch_task_result(api: k8s.ApiClient, namespace: str, name: str,
-                      patch: dict[str, Any]) -> dict[str, Any]:
+def patch_task_result(
+    api: k8s.ApiClient, namespace: str, name: str, patch: dict[str, Any]
+) -> dict[str, Any]:
     """A JSON merge patch of a WorkflowTaskResult, as the client's user."""
-    return dict(custom(api).patch_namespaced_custom_object(
-        GROUP, VERSION, namespace, "workflowtaskresults", name, patch))
+    return dict(
+        custom(api).patch_namespaced_custom_object(
+            GROUP, VERSION, namespace, "workflowtaskresults", name, patch
+        )
+    )
 
 
 def finish_pod(admin: k8s.ApiClient, pod: dict[str, Any]) -> None:
     """As the kubelet does when every container exited 0: the pod's status says Succeeded."""
     spec = pod["spec"]
-    status = {"phase": "Succeeded",
-              "containerStatuses": [terminated(c) for c in spec["containers"]]}
+    status = {
+        "phase": "Succeeded",
+        "containerStatuses": [terminated(c) for c in spec["containers"]],
+    }
     if spec.get("initContainers"):
         status["initContainerStatuses"] = [terminated(c) for c in spec["initContainers"]]
-    k8s.CoreV1Api(admin).patch_namespaced_pod_status(pod["metadata"]["name"],
-                                                     pod["metadata"]["namespace"],
-                                                     {"status": status})
+    k8s.CoreV1Api(admin).patch_namespaced_pod_status(
+        pod["metadata"]["name"], pod["metadata"]["namespace"], {"status": status}
+    )
 
 
-def finish_step(executor: Writer, admin: k8s.ApiClient, namespace: str, workflow: str,
-                group: int, step: str, outputs: dict[str, Any] | None = None) -> None:
+def finish_step(
+    executor: Writer,
+    admin: k8s.ApiClient,
+    namespace: str,
+    workflow: str,
+    group: int,
+    step: str,
+    outputs: dict[str, Any] | None = None,
+) -> None:
     """Both agents' part for step `step` of step group `group` once its pod exists: the executor
     reports its outputs (none by default) complete, the kubelet the pod Succeeded."""
     pod = wait_for_step_pod(admin, namespace, workflow, step)
-    result = report_outputs(executor, get_workflow(admin, namespace, workflow),
-                            step_node_name(workflow, group, step), outputs or {})
+    result = report_outputs(
+        executor,
+        get_workflow(admin, namespace, workflow),
+        step_node_name(workflow, group, step),
+        outputs or {},
+    )
     complete_outputs(executor, namespace, result)
     finish_pod(admin, pod)
 
@@ -198,8 +261,19 @@ def terminated(container: dict[str, Any]) -> dict[str, Any]:
     """The status the kubelet reports for a container that ran and exited 0 just now."""
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     digest = hashlib.sha256(container["image"].encode()).hexdigest()
-    return {"name": container["name"], "image": container["image"],
-            "imageID": f"docker.io/library/{container['image']}@sha256:{digest}",
-            "ready": False, "restartCount": 0, "started": False,
-            "state": {"terminated": {"exitCode": 0, "reason": "Completed",
-                                     "startedAt": now, "finishedAt": now}}}
+    return {
+        "name": container["name"],
+        "image": container["image"],
+        "imageID": f"docker.io/library/{container['image']}@sha256:{digest}",
+        "ready": False,
+        "restartCount": 0,
+        "started": False,
+        "state": {
+            "terminated": {
+                "exitCode": 0,
+                "reason": "Completed",
+                "startedAt": now,
+                "finishedAt": now,
+            }
+        },
+    }

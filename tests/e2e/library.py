@@ -43,9 +43,15 @@ def create_library(admin: k8s.ApiClient, namespace: str, *entries: str) -> dict[
     names = {entry: unique(entry) for entry in entries}
     for entry in entries:
         spec = renamed_refs(copy.deepcopy(library[entry]), names)
-        create(admin, {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
-                       "metadata": {"name": names[entry], "namespace": namespace},
-                       "spec": spec})
+        create(
+            admin,
+            {
+                "apiVersion": API_VERSION,
+                "kind": "WorkflowTemplate",
+                "metadata": {"name": names[entry], "namespace": namespace},
+                "spec": spec,
+            },
+        )
     return names
 
 
@@ -70,9 +76,17 @@ def renamed_refs(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-def submit_ref(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str, template: str,
-               until: Callable[[dict[str, Any]], Any], *, what: str,
-               annotations: dict[str, str] | None = None, **spec: Any) -> str:
+def submit_ref(
+    api: k8s.ApiClient,
+    watcher: k8s.ApiClient,
+    namespace: str,
+    template: str,
+    until: Callable[[dict[str, Any]], Any],
+    *,
+    what: str,
+    annotations: dict[str, str] | None = None,
+    **spec: Any,
+) -> str:
     """Create a ref Workflow of `template` as `api`'s user and wait (reading as `watcher`) until
     `until(workflow)` holds; its name.
 
@@ -91,35 +105,57 @@ def submit_ref(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str, templ
             body["metadata"]["annotations"] = annotations
         create(api, body)
         workflow = wait_for_workflow(
-            watcher, namespace, name,
-            lambda wf: until(wf) or status(wf).get("message") == unseen, what=what)
+            watcher,
+            namespace,
+            name,
+            lambda wf: until(wf) or status(wf).get("message") == unseen,
+            what=what,
+        )
         if until(workflow):
             return name
-        custom(watcher).delete_namespaced_custom_object(GROUP, VERSION, namespace, "workflows",
-                                                        name)
+        custom(watcher).delete_namespaced_custom_object(
+            GROUP, VERSION, namespace, "workflows", name
+        )
     raise AssertionError(f"Argo's controller never saw template {namespace}/{template}")
 
 
-def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str,
-                  **spec: Any) -> str:
+def start_running(alice: k8s.ApiClient, admin: k8s.ApiClient, template: str, **spec: Any) -> str:
     """Alice submits a ref Workflow of `template` in team-a; wait (reading as admin) until it
     runs with a stored spec (and, unless submitted suspended, a first pod). Its name."""
-    name = submit_ref(alice, admin, NS, template,
-                      lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
-                      what="to be Running with a stored spec", **spec)
+    name = submit_ref(
+        alice,
+        admin,
+        NS,
+        template,
+        lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
+        what="to be Running with a stored spec",
+        **spec,
+    )
     if not spec.get("suspend"):
         wait_for_pods(admin, NS, name, bool, what="to include the first step's pod")
     return name
 
 
-def submit_to_approval(api: k8s.ApiClient, watcher: k8s.ApiClient, namespace: str,
-                       template: str, *, annotations: dict[str, str] | None = None) -> str:
+def submit_to_approval(
+    api: k8s.ApiClient,
+    watcher: k8s.ApiClient,
+    namespace: str,
+    template: str,
+    *,
+    annotations: dict[str, str] | None = None,
+) -> str:
     """Create a Workflow of a library template whose first step is `approve` (a suspend node),
     as `api`'s user (with `annotations`); wait (reading as `watcher`) until the controller runs
     it and waits there. Its name."""
-    return submit_ref(api, watcher, namespace, template,
-                      lambda wf: node_phase(wf, "approve") == "Running",
-                      what="to have step approve Running", annotations=annotations)
+    return submit_ref(
+        api,
+        watcher,
+        namespace,
+        template,
+        lambda wf: node_phase(wf, "approve") == "Running",
+        what="to have step approve Running",
+        annotations=annotations,
+    )
 
 
 def start_relay(alice: k8s.ApiClient, admin: k8s.ApiClient, namespace: str) -> str:

@@ -89,8 +89,11 @@ from workflows import (
     wait_for_workflow,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.argo,
-              pytest.mark.usefixtures("controller_is_never_refused")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.argo,
+    pytest.mark.usefixtures("controller_is_never_refused"),
+]
 
 # The library has an author, as a Strict installation names one: the admin.
 AUTHORS = {"policy": {"templateLibrary": {"authors": {"users": [ADMIN]}}}}
@@ -99,6 +102,7 @@ QUIET = 3.0  # seconds a refused forgery must show no effect where nothing else 
 
 
 # -- fixtures: the door with the library's author, the CLI by either path -----------------------
+
 
 @pytest.fixture
 def strict(door: Door, argo_strict: WorkflowController) -> WorkflowController:
@@ -138,8 +142,8 @@ def kube_argo(control_plane: ControlPlane) -> ArgoCLI:
     return ArgoCLI(control_plane, ALICE, NS)
 
 
-
 # -- helpers ------------------------------------------------------------------------------------
+
 
 def cli_by(request: pytest.FixtureRequest, plane: ControlPlane, user: str, path: str) -> ArgoCLI:
     """Argo's CLI as `user` in team-a by `path`; argo-server started when the path needs it."""
@@ -159,15 +163,19 @@ def hello(admin: k8s.ApiClient, argo: ArgoCLI | None = None) -> str:
     return name
 
 
-def served(argo: ArgoCLI, kind: str, name: str,
-           until: Callable[[dict[str, Any]], Any] = bool) -> dict[str, Any]:
+def served(
+    argo: ArgoCLI, kind: str, name: str, until: Callable[[dict[str, Any]], Any] = bool
+) -> dict[str, Any]:
     """Wait until Argo, by the CLI's path, serves (cluster-)template `name` as `until` wants.
 
     argo-server validates what it submits against its own watch of the templates
     (server/workflowtemplate/informer.go), which follows the API server a moment behind.
     """
-    return wait_for(lambda: json.loads(argo(kind, "get", name, "-o", "json")), until=until,
-                    what=f"{argo.path} to serve {kind} {name}")
+    return wait_for(
+        lambda: json.loads(argo(kind, "get", name, "-o", "json")),
+        until=until,
+        what=f"{argo.path} to serve {kind} {name}",
+    )
 
 
 def write_yaml(path: Path, body: dict[str, Any]) -> str:
@@ -176,13 +184,18 @@ def write_yaml(path: Path, body: dict[str, Any]) -> str:
     return str(path)
 
 
-def runs_hello(admin: k8s.ApiClient, name: str, *, args: list[str] | None = None,
-               template: str | None = None) -> dict[str, Any]:
+def runs_hello(
+    admin: k8s.ApiClient, name: str, *, args: list[str] | None = None, template: str | None = None
+) -> dict[str, Any]:
     """Assert the controller runs Workflow `name` from its library template: Running with a
     stored spec of the template, and the pod of step `a` echoing `args` (default: hello)."""
-    workflow = wait_for_workflow(admin, NS, name,
-                                 lambda wf: status(wf).get("phase") == "Running"
-                                 and stored_spec(wf), what="to be Running with a stored spec")
+    workflow = wait_for_workflow(
+        admin,
+        NS,
+        name,
+        lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
+        what="to be Running with a stored spec",
+    )
     if template:
         assert stored_spec(workflow)["workflowTemplateRef"]["name"] == template
     pods = wait_for_pods(admin, NS, name, bool, what="to include step a's pod")
@@ -210,17 +223,30 @@ def patched_relay(admin: k8s.ApiClient, account: str) -> str:
     """A library template: produce, a pod of a template naming its own account (`builder`) and
     a podSpecPatch naming `account`, writes its output `out`; consume echoes it. Its name."""
     name = unique("patched")
-    produce = {"name": "produce", "serviceAccountName": account_subject(TEMPLATE_ACCOUNT)["name"],
-               "podSpecPatch": json.dumps({"serviceAccountName": account}),
-               "container": {"image": TEMPLATE_IMAGE, "command": ["sh", "-c"],
-                             "args": ["echo produced > /tmp/out"]},
-               "outputs": {"parameters": [{"name": "out", "valueFrom": {"path": "/tmp/out"}}]}}
-    consume = {"name": "consume", "inputs": {"parameters": [{"name": "out"}]},
-               "container": container(TEMPLATE_IMAGE, "{{inputs.parameters.out}}")}
+    produce = {
+        "name": "produce",
+        "serviceAccountName": account_subject(TEMPLATE_ACCOUNT)["name"],
+        "podSpecPatch": json.dumps({"serviceAccountName": account}),
+        "container": {
+            "image": TEMPLATE_IMAGE,
+            "command": ["sh", "-c"],
+            "args": ["echo produced > /tmp/out"],
+        },
+        "outputs": {"parameters": [{"name": "out", "valueFrom": {"path": "/tmp/out"}}]},
+    }
+    consume = {
+        "name": "consume",
+        "inputs": {"parameters": [{"name": "out"}]},
+        "container": container(TEMPLATE_IMAGE, "{{inputs.parameters.out}}"),
+    }
     out = {"parameters": [{"name": "out", "value": "{{steps.produce.outputs.parameters.out}}"}]}
-    main = {"name": "main", "steps": [[{"name": "produce", "template": "produce"}],
-                                      [{"name": "consume", "template": "consume",
-                                        "arguments": out}]]}
+    main = {
+        "name": "main",
+        "steps": [
+            [{"name": "produce", "template": "produce"}],
+            [{"name": "consume", "template": "consume", "arguments": out}],
+        ],
+    }
     create(admin, make_template(name, NS, templates=[main, produce, consume]))
     return name
 
@@ -233,9 +259,10 @@ def refusal_of(field: str, message: str) -> None:
 
 # -- Argo's operations by both paths: admitted and carried out ----------------------------------
 
+
 def test_argo_submit_of_a_file_with_a_ref_runs_the_library_template(
-        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
-        tmp_path: Path) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI, tmp_path: Path
+) -> None:
     """Argo's client validates the Workflow and sends `status.storedTemplates` with it."""
     template = hello(admin, argo)
     body = make_ref_workflow(unique("wf"), NS, template)
@@ -245,44 +272,56 @@ def test_argo_submit_of_a_file_with_a_ref_runs_the_library_template(
 
 
 def test_argo_submit_from_a_workflow_template_runs_it_with_the_parameter(
-        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI
+) -> None:
     template = hello(admin, argo)
-    name = created_name(argo("submit", "--from", f"workflowtemplate/{template}",
-                             "-p", "msg=from-the-cli", "-o", "name"))
+    name = created_name(
+        argo(
+            "submit",
+            "--from",
+            f"workflowtemplate/{template}",
+            "-p",
+            "msg=from-the-cli",
+            "-o",
+            "name",
+        )
+    )
     workflow = runs_hello(admin, name, args=["from-the-cli"], template=template)
     assert workflow["spec"]["workflowTemplateRef"] == {"name": template}
 
 
 def test_argo_submit_from_a_cluster_workflow_template_runs_it(
-        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
-        cluster_templates: list[str]) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI, cluster_templates: list[str]
+) -> None:
     template = unique("cluster-hello")
     cluster_templates.append(template)
     body = make_cluster_template(template)
     body["spec"] = make_steps_template(template, NS, image=TEMPLATE_IMAGE)["spec"]
     create_cluster_template(admin, body)
     served(argo, "cluster-template", template)
-    name = created_name(argo("submit", "--from", f"clusterworkflowtemplate/{template}",
-                             "-o", "name"))
+    name = created_name(
+        argo("submit", "--from", f"clusterworkflowtemplate/{template}", "-o", "name")
+    )
     workflow = runs_hello(admin, name)
-    assert stored_spec(workflow)["workflowTemplateRef"] == {"name": template,
-                                                            "clusterScope": True}
+    assert stored_spec(workflow)["workflowTemplateRef"] == {"name": template, "clusterScope": True}
 
 
 def test_argo_submit_from_a_cron_workflow_runs_its_ref(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, argo: ArgoCLI
+) -> None:
     template = hello(admin, argo)
-    cron = create(alice, make_cron_workflow(unique("cron"), NS,
-                                            {"workflowTemplateRef": {"name": template}}))
-    name = created_name(argo("submit", "--from", f"cronwf/{cron['metadata']['name']}",
-                             "-o", "name"))
+    cron = create(
+        alice, make_cron_workflow(unique("cron"), NS, {"workflowTemplateRef": {"name": template}})
+    )
+    name = created_name(
+        argo("submit", "--from", f"cronwf/{cron['metadata']['name']}", "-o", "name")
+    )
     runs_hello(admin, name, template=template)
 
 
 def test_argo_resubmit_of_a_failed_workflow_runs_a_new_one(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, argo: ArgoCLI
+) -> None:
     failed = terminated_hello(argo, admin, alice)
     name = created_name(argo("resubmit", failed, "-o", "name"))
     assert name != failed
@@ -290,17 +329,24 @@ def test_argo_resubmit_of_a_failed_workflow_runs_a_new_one(
 
 
 def test_argo_resubmit_memoized_reuses_the_steps_that_succeeded(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: PodExecutor, argo: ArgoCLI) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    executor: PodExecutor,
+    argo: ArgoCLI,
+) -> None:
     """A Failed Workflow whose produce step succeeded: the new one skips produce (no pod) and
     hands its outputs, carried in the new Workflow's nodes, to consume."""
     library = create_library(admin, NS, "relay", "toolbox")
     first = submit_to_approval(alice, admin, NS, library["relay"])
     argo("resume", first)
     produce = wait_for_step_pod(admin, NS, first, "produce")
-    result = report_outputs(executor, get_workflow(admin, NS, first),
-                            step_node_name(first, 1, "produce"),
-                            {"parameters": [{"name": "out", "value": "first-run"}]})
+    result = report_outputs(
+        executor,
+        get_workflow(admin, NS, first),
+        step_node_name(first, 1, "produce"),
+        {"parameters": [{"name": "out", "value": "first-run"}]},
+    )
     complete_outputs(executor, NS, result)
     finish_pod(admin, produce)
     wait_for_step_pod(admin, NS, first, "consume")
@@ -318,45 +364,67 @@ def test_argo_resubmit_memoized_reuses_the_steps_that_succeeded(
 
 
 def test_argo_retry_with_a_parameter_runs_a_failed_workflow_again_with_it(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, argo: ArgoCLI
+) -> None:
     name = terminated_hello(argo, admin, alice)
     old_pods = {p["metadata"]["uid"] for p in list_pods(admin, NS, name)}
     argo("retry", name, "-p", "msg=again")
-    retried = wait_for_workflow(admin, NS, name,
-                                lambda wf: status(wf).get("phase") == "Running"
-                                and not wf["spec"].get("shutdown"),
-                                what="to run again after the retry")
-    assert stored_spec(retried)["arguments"] == {"parameters": [{"name": "msg",
-                                                                 "value": "again"}]}
-    pods = wait_for_pods(admin, NS, name,
-                         lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
-                         what="to include a pod created after the retry")
+    retried = wait_for_workflow(
+        admin,
+        NS,
+        name,
+        lambda wf: status(wf).get("phase") == "Running" and not wf["spec"].get("shutdown"),
+        what="to run again after the retry",
+    )
+    assert stored_spec(retried)["arguments"] == {"parameters": [{"name": "msg", "value": "again"}]}
+    pods = wait_for_pods(
+        admin,
+        NS,
+        name,
+        lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
+        what="to include a pod created after the retry",
+    )
     assert main_args([p for p in pods if p["metadata"]["uid"] not in old_pods]) == [["again"]]
 
 
 def test_argo_retry_restarting_a_succeeded_step_runs_it_again_with_the_parameter(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, argo: ArgoCLI
+) -> None:
     """`--restart-successful --node-field-selector` on a Succeeded Workflow of suspend nodes."""
     name = submit_to_approval(alice, admin, NS, create_library(admin, NS, "gate")["gate"])
     argo("resume", name)
     wait_for_phase(admin, NS, name, ["Succeeded"])
-    argo("retry", name, "--restart-successful", "--node-field-selector", "displayName=approve",
-         "-p", "msg=again")
+    argo(
+        "retry",
+        name,
+        "--restart-successful",
+        "--node-field-selector",
+        "displayName=approve",
+        "-p",
+        "msg=again",
+    )
     workflow = wait_for_workflow(
-        admin, NS, name, lambda wf: status(wf).get("phase") == "Running"
-        and (find_node(wf, "approve") or {}).get("phase") == "Running",
-        what="to wait at approve again")
+        admin,
+        NS,
+        name,
+        lambda wf: (
+            status(wf).get("phase") == "Running"
+            and (find_node(wf, "approve") or {}).get("phase") == "Running"
+        ),
+        what="to wait at approve again",
+    )
     approve = find_node(workflow, "approve")
     assert approve["inputs"]["parameters"] == [{"name": "msg", "value": "again"}]
-    assert stored_spec(workflow)["arguments"] == {"parameters": [{"name": "msg",
-                                                                  "value": "again"}]}
+    assert stored_spec(workflow)["arguments"] == {"parameters": [{"name": "msg", "value": "again"}]}
 
 
 def test_argo_retry_restarting_a_succeeded_container_step_resets_the_root_and_the_step(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: k8s.ApiClient, argo: ArgoCLI) -> None:
+    secure: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    executor: k8s.ApiClient,
+    argo: ArgoCLI,
+) -> None:
     """A Succeeded steps Workflow whose step runs a container: FormulateRetryWorkflow deletes
     the selected step's pod node and resets the root and step group (Running, a new startedAt,
     finishedAt and the emptied outboundNodes cleared); the step runs again with the parameter."""
@@ -365,17 +433,28 @@ def test_argo_retry_restarting_a_succeeded_container_step_resets_the_root_and_th
     finish_step(executor, admin, NS, name, 0, "a")
     wait_for_phase(admin, NS, name, ["Succeeded"])
     old_pods = {p["metadata"]["uid"] for p in list_pods(admin, NS, name)}
-    argo("retry", name, "--restart-successful", "--node-field-selector", "displayName=a",
-         "-p", "msg=again")
-    pods = wait_for_pods(admin, NS, name,
-                         lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
-                         what="to include a pod of step a created after the retry")
+    argo(
+        "retry",
+        name,
+        "--restart-successful",
+        "--node-field-selector",
+        "displayName=a",
+        "-p",
+        "msg=again",
+    )
+    pods = wait_for_pods(
+        admin,
+        NS,
+        name,
+        lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
+        what="to include a pod of step a created after the retry",
+    )
     assert main_args([p for p in pods if p["metadata"]["uid"] not in old_pods]) == [["again"]]
 
 
 def test_argo_cron_create_and_update_of_a_cron_workflow_that_has_run(
-        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
-        tmp_path: Path) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI, tmp_path: Path
+) -> None:
     """`argo cron create FILE` sends Go's zero status (no omitempty: `failed: 0`, `phase: ""`);
     once the cron controller has run it and written its status, `argo cron update FILE` sends
     the file's object with a zero status again (cron/update.go), and the controller rewrites
@@ -384,9 +463,12 @@ def test_argo_cron_create_and_update_of_a_cron_workflow_that_has_run(
     body = make_cron_workflow(name, NS, {"workflowTemplateRef": {"name": hello(admin, argo)}})
     body["spec"]["schedules"] = ["* * * * *"]
     argo("cron", "create", write_yaml(tmp_path / "cron.yaml", body))
-    wait_for(lambda: get_cron_workflow(admin, NS, name).get("status") or {},
-             until=lambda s: s.get("lastScheduledTime"), timeout=90.0,
-             what=f"the cron controller to run {name}")
+    wait_for(
+        lambda: get_cron_workflow(admin, NS, name).get("status") or {},
+        until=lambda s: s.get("lastScheduledTime"),
+        timeout=90.0,
+        what=f"the cron controller to run {name}",
+    )
     body["spec"]["workflowSpec"]["arguments"] = {"parameters": [{"name": "msg", "value": "new"}]}
     argo("cron", "update", write_yaml(tmp_path / "cron.yaml", body))
     updated = get_cron_workflow(admin, NS, name)
@@ -395,8 +477,13 @@ def test_argo_cron_create_and_update_of_a_cron_workflow_that_has_run(
 
 @pytest.mark.parametrize(("command", "strategy"), [("stop", "Stop"), ("terminate", "Terminate")])
 def test_argo_stop_and_terminate_end_the_workflow(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI, command: str, strategy: str) -> None:
+    secure: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    argo: ArgoCLI,
+    command: str,
+    strategy: str,
+) -> None:
     name = unique("wf")
     create(alice, make_ref_workflow(name, NS, hello(admin)))
     wait_for_pods(admin, NS, name, bool, what="to include step a's pod")
@@ -407,33 +494,49 @@ def test_argo_stop_and_terminate_end_the_workflow(
 
 
 def test_argo_suspend_holds_the_workflow_and_resume_releases_it(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, argo: ArgoCLI
+) -> None:
     """Suspended, the Workflow does not finish even once its only step is resumed alone;
     resumed, it succeeds."""
     name = submit_to_approval(alice, admin, NS, create_library(admin, NS, "gate")["gate"])
     argo("suspend", name)
-    wait_for_workflow(admin, NS, name, lambda wf: wf["spec"].get("suspend") is True,
-                      what="to be suspended")
+    wait_for_workflow(
+        admin, NS, name, lambda wf: wf["spec"].get("suspend") is True, what="to be suspended"
+    )
     argo("resume", name, "--node-field-selector", "displayName=approve")
     wait_for_node(admin, NS, name, "approve", ["Succeeded"])
-    stays(lambda: get_workflow(admin, NS, name),
-          holds=lambda wf: status(wf).get("phase") == "Running", duration=QUIET,
-          what=f"Workflow {name} held while suspended")
+    stays(
+        lambda: get_workflow(admin, NS, name),
+        holds=lambda wf: status(wf).get("phase") == "Running",
+        duration=QUIET,
+        what=f"Workflow {name} held while suspended",
+    )
     argo("resume", name)
     assert not wait_for_phase(admin, NS, name, ["Succeeded"])["spec"].get("suspend")
 
 
 def test_argo_node_set_supplies_the_output_of_a_suspend_node(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, argo: ArgoCLI
+) -> None:
     name = start_relay(alice, admin, NS)
-    argo("node", "set", name, "--output-parameter", "answer=yes", "--message", "checked",
-         "--node-field-selector", "displayName=approve")
+    argo(
+        "node",
+        "set",
+        name,
+        "--output-parameter",
+        "answer=yes",
+        "--message",
+        "checked",
+        "--node-field-selector",
+        "displayName=approve",
+    )
     workflow = wait_for_workflow(
-        admin, NS, name,
+        admin,
+        NS,
+        name,
         lambda wf: (find_node(wf, "approve") or {}).get("message") == "checked",
-        what="to carry the message of approve")
+        what="to carry the message of approve",
+    )
     assert find_node(workflow, "approve")["outputs"]["parameters"][0]["value"] == "yes"
     argo("resume", name)
     produce = wait_for_step_pod(admin, NS, name, "produce")
@@ -441,10 +544,12 @@ def test_argo_node_set_supplies_the_output_of_a_suspend_node(
 
 
 def test_argo_cron_suspend_and_resume_switch_the_cron_workflow(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
-    cron = create(alice, make_cron_workflow(unique("cron"), NS,
-                                            {"workflowTemplateRef": {"name": hello(admin)}}))
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, argo: ArgoCLI
+) -> None:
+    cron = create(
+        alice,
+        make_cron_workflow(unique("cron"), NS, {"workflowTemplateRef": {"name": hello(admin)}}),
+    )
     name = cron["metadata"]["name"]
     argo("cron", "suspend", name)
     assert get_cron_workflow(admin, NS, name)["spec"].get("suspend") is True
@@ -453,8 +558,12 @@ def test_argo_cron_suspend_and_resume_switch_the_cron_workflow(
 
 
 def test_argo_template_create_and_update_by_the_library_owner_change_what_runs(
-        strict: WorkflowController, admin: k8s.ApiClient, argo: ArgoCLI,
-        librarian: ArgoCLI, tmp_path: Path) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    argo: ArgoCLI,
+    librarian: ArgoCLI,
+    tmp_path: Path,
+) -> None:
     """The admin writes the library with Argo's CLI; what alice then runs follows, with the
     securityContext baseline the door adds to templates."""
     template = unique("hello")
@@ -468,30 +577,42 @@ def test_argo_template_create_and_update_by_the_library_owner_change_what_runs(
 
     body["spec"]["arguments"]["parameters"][0]["value"] = "updated"
     librarian("template", "update", write_yaml(tmp_path / "template.yaml", body))
-    served(argo, "template", template,
-           until=lambda t: t["spec"]["arguments"]["parameters"][0]["value"] == "updated")
-    second = created_name(argo("submit", "--from", f"workflowtemplate/{template}",
-                               "-o", "name"))
+    served(
+        argo,
+        "template",
+        template,
+        until=lambda t: t["spec"]["arguments"]["parameters"][0]["value"] == "updated",
+    )
+    second = created_name(argo("submit", "--from", f"workflowtemplate/{template}", "-o", "name"))
     runs_hello(admin, second, args=["updated"], template=template)
 
 
 def test_a_workflow_without_a_ref_is_refused_as_alice(
-        strict: WorkflowController, door: Door, argo: ArgoCLI, tmp_path: Path) -> None:
+    strict: WorkflowController, door: Door, argo: ArgoCLI, tmp_path: Path
+) -> None:
     """Through argo-server too, the door sees alice and refuses with its own message."""
     body = make_inline_workflow(unique("inline"), NS, image=EVIL)
     result = argo.run("submit", write_yaml(tmp_path / "wf.yaml", body))
     assert result.returncode != 0
     assert "[strict] workflows must use workflowTemplateRef" in result.stderr
-    users = {line["user"] for line in door.server.audit_lines()
-             if line["name"] == body["metadata"]["name"]}
+    users = {
+        line["user"]
+        for line in door.server.audit_lines()
+        if line["name"] == body["metadata"]["name"]
+    }
     assert users == {ALICE}
 
 
 # -- forgeries by alice: refused, no effect -----------------------------------------------------
 
+
 def test_an_artifact_repository_ref_rewritten_to_a_secret_is_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        kube_argo: ArgoCLI, secret: str) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    kube_argo: ArgoCLI,
+    secret: str,
+) -> None:
     """Control run: without the door, the next pod mounts the Secret."""
     name = start_relay(alice, admin, NS)
     message = refused(lambda: update_workflow(alice, NS, name, point_artifacts_at(secret)))
@@ -502,13 +623,14 @@ def test_an_artifact_repository_ref_rewritten_to_a_secret_is_refused(
 
 
 def test_a_forged_succeeded_node_is_refused_and_its_step_runs(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        kube_argo: ArgoCLI) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, kube_argo: ArgoCLI
+) -> None:
     """Control run: without the door, produce is skipped and consume gets the forged output."""
     name = start_relay(alice, admin, NS)
     forged = {"parameters": [{"name": "out", "value": "forged"}]}
-    message = refused(lambda: update_workflow(alice, NS, name,
-                                              forge_succeeded_step(1, "produce", forged)))
+    message = refused(
+        lambda: update_workflow(alice, NS, name, forge_succeeded_step(1, "produce", forged))
+    )
     refusal_of("status.nodes", message)
     kube_argo("resume", name)
     wait_for_step_pod(admin, NS, name, "produce")
@@ -517,54 +639,72 @@ def test_a_forged_succeeded_node_is_refused_and_its_step_runs(
 
 
 def test_a_claim_added_to_persistent_volume_claims_is_refused_and_kept(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        kube_argo: ArgoCLI, claim: str) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    kube_argo: ArgoCLI,
+    claim: str,
+) -> None:
     """Control run: without the door, the claim is deleted when the Workflow succeeds."""
     name = submit_to_approval(alice, admin, NS, create_library(admin, NS, "gate")["gate"])
     message = refused(lambda: update_workflow(alice, NS, name, claim_volume(claim)))
     refusal_of("status.persistentVolumeClaims", message)
     kube_argo("resume", name)
     wait_for_phase(admin, NS, name, ["Succeeded"])
-    stays(lambda: claim_state(admin, NS, claim), holds=lambda state: state == "kept",
-          duration=QUIET, what=f"claim {claim} kept after Workflow {name} succeeded")
+    stays(
+        lambda: claim_state(admin, NS, claim),
+        holds=lambda state: state == "kept",
+        duration=QUIET,
+        what=f"claim {claim} kept after Workflow {name} succeeded",
+    )
 
 
 def test_tampered_stored_templates_in_a_new_workflow_are_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     """Control run: without the door, the tampered template runs in place of the library's."""
     library = create_library(admin, NS, "relay", "toolbox")
     key = stored_template_key(library["toolbox"], "produce")
-    body = with_stored_templates(make_ref_workflow(unique("wf"), NS, library["relay"]),
-                                 {key: evil_produce(EVIL)})
+    body = with_stored_templates(
+        make_ref_workflow(unique("wf"), NS, library["relay"]), {key: evil_produce(EVIL)}
+    )
     message = refused(lambda: create(alice, body))
     refusal_of("status.storedTemplates", message)
     assert not exists(admin, body)
 
 
 def test_tampered_stored_templates_of_a_running_workflow_are_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        kube_argo: ArgoCLI) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, kube_argo: ArgoCLI
+) -> None:
     """Control run: without the door, the next step runs the tampered template."""
     library = create_library(admin, NS, "relay", "toolbox")
     name = submit_to_approval(alice, admin, NS, library["relay"])
     key = stored_template_key(library["toolbox"], "produce")
-    message = refused(lambda: update_workflow(alice, NS, name,
-                                              tamper_stored_template(key, evil_produce(EVIL))))
+    message = refused(
+        lambda: update_workflow(alice, NS, name, tamper_stored_template(key, evil_produce(EVIL)))
+    )
     refusal_of("status.storedTemplates", message)
     kube_argo("resume", name)
     assert pod_images([wait_for_step_pod(admin, NS, name, "produce")]) == {TEMPLATE_IMAGE}
 
 
 def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_output(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: PodExecutor, kube_argo: ArgoCLI) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    executor: PodExecutor,
+    kube_argo: ArgoCLI,
+) -> None:
     """Control run: without the door, consume gets alice's value."""
     name = start_relay(alice, admin, NS)
     kube_argo("resume", name)
     produce = wait_for_step_pod(admin, NS, name, "produce")
-    result = report_outputs(executor, get_workflow(admin, NS, name),
-                            step_node_name(name, 1, "produce"),
-                            {"parameters": [{"name": "out", "value": "from-the-executor"}]})
+    result = report_outputs(
+        executor,
+        get_workflow(admin, NS, name),
+        step_node_name(name, 1, "produce"),
+        {"parameters": [{"name": "out", "value": "from-the-executor"}]},
+    )
     forged = {"outputs": {"parameters": [{"name": "out", "value": "forged"}]}}
     message = refused(lambda: patch_task_result(alice, NS, result, forged))
     refusal_of("[task-result]", message)
@@ -574,8 +714,13 @@ def test_a_patched_task_result_is_refused_and_the_next_step_gets_the_executors_o
 
 
 def test_a_task_result_written_before_its_node_exists_is_asked_to_retry_then_taken(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: PodExecutor, executor_account: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    executor: PodExecutor,
+    executor_account: k8s.ApiClient,
+    kube_argo: ArgoCLI,
+) -> None:
     """The controller creates a step's pod, then writes its node into the Workflow: the
     executor's first write can come before the node. The door answers 429 with Retry-After,
     which Argo's executor retries, and admits the write once the controller has the node.
@@ -616,8 +761,14 @@ def lookups_since(door: Door, before: dict[str, float]) -> dict[str, float]:
 
 
 def test_task_results_of_a_running_workflow_are_decided_from_the_watch_without_a_get(
-        strict: WorkflowController, door: Door, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        executor: PodExecutor, executor_account: k8s.ApiClient, kube_argo: ArgoCLI) -> None:
+    strict: WorkflowController,
+    door: Door,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    executor: PodExecutor,
+    executor_account: k8s.ApiClient,
+    kube_argo: ArgoCLI,
+) -> None:
     """The door keeps running Workflows from a watch. The early write finds the Workflow
     there without its node: a fresh GET confirms before the 429, never the cache alone. The
     node the controller writes after the cache was filled comes through the watch, and the
@@ -642,8 +793,12 @@ def test_task_results_of_a_running_workflow_are_decided_from_the_watch_without_a
 
 
 def test_a_task_result_as_the_account_of_a_pod_spec_patch_is_taken_and_the_replaced_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        template_account: k8s.ApiClient, executor: PodExecutor) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    template_account: k8s.ApiClient,
+    executor: PodExecutor,
+) -> None:
     """Argo's controller gives produce's pod its template's account, then applies the
     template's podSpecPatch: the pod runs as `patched`, and so does its executor. The write as
     `builder`, the account the patch replaced, is refused; the one from produce's pod, with a
@@ -656,8 +811,9 @@ def test_a_task_result_as_the_account_of_a_pod_spec_patch_is_taken_and_the_repla
     workflow = wait_for_node(admin, NS, name, "produce", ["Pending", "Running"])
     node = step_node_name(name, 0, "produce")
     outputs = {"parameters": [{"name": "out", "value": "from-the-patched-account"}]}
-    message = refused(lambda: report_outputs(template_account, workflow, node, outputs,
-                                             retry=False))
+    message = refused(
+        lambda: report_outputs(template_account, workflow, node, outputs, retry=False)
+    )
     refusal_of("[task-result]", message)
     assert f"not by {TEMPLATE_ACCOUNT}" in message
     result = report_outputs(executor, workflow, node, outputs)
@@ -668,14 +824,19 @@ def test_a_task_result_as_the_account_of_a_pod_spec_patch_is_taken_and_the_repla
 
 
 def test_a_cron_workflow_listing_another_workflow_as_active_is_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     """Control run: without the door, the cron controller terminates the listed Workflow."""
     library = create_library(admin, NS, "relay", "toolbox")
     victim = get_workflow(admin, NS, submit_to_approval(admin, admin, NS, library["relay"]))
     cron = create(alice, make_replacing_cron(NS, library["relay"]))
-    message = refused(lambda: patch_cron(alice, NS, cron["metadata"]["name"],
-                                         list_as_active(victim)))
+    message = refused(
+        lambda: patch_cron(alice, NS, cron["metadata"]["name"], list_as_active(victim))
+    )
     refusal_of("status.active", message)
-    stays(lambda: get_workflow(admin, NS, victim["metadata"]["name"]),
-          holds=lambda wf: status(wf).get("phase") == "Running" and not wf["spec"].get("shutdown"),
-          duration=QUIET, what=f"Workflow {victim['metadata']['name']} running")
+    stays(
+        lambda: get_workflow(admin, NS, victim["metadata"]["name"]),
+        holds=lambda wf: status(wf).get("phase") == "Running" and not wf["spec"].get("shutdown"),
+        duration=QUIET,
+        what=f"Workflow {victim['metadata']['name']} running",
+    )

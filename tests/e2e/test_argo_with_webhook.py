@@ -74,8 +74,11 @@ from workflows import (
     with_stored,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.argo,
-              pytest.mark.usefixtures("controller_is_never_refused")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.argo,
+    pytest.mark.usefixtures("controller_is_never_refused"),
+]
 
 CLI = Path(sys.executable).parent / "argo-admission"
 
@@ -94,15 +97,20 @@ def assert_untouched(admin: k8s.ApiClient, name: str, before: dict[str, Any]) ->
 
 # -- the attacks of the control runs, with the door ---------------------------------------------
 
+
 @pytest.mark.parametrize("phase", [None, "Running"], ids=["no-phase", "phase-running"])
 def test_strict_create_with_a_user_written_stored_spec_is_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        phase: str | None) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient, phase: str | None
+) -> None:
     """Control run (a): without the door, the controller runs the forged spec."""
-    body = with_stored(make_ref_workflow(unique("forged"), NS, library(admin, steps=False)),
-                       {"entrypoint": "main", "templates": [
-                           {"name": "main", "container": container(EVIL, "pwned")}]},
-                       phase=phase)
+    body = with_stored(
+        make_ref_workflow(unique("forged"), NS, library(admin, steps=False)),
+        {
+            "entrypoint": "main",
+            "templates": [{"name": "main", "container": container(EVIL, "pwned")}],
+        },
+        phase=phase,
+    )
     message = refused(lambda: create(alice, body))
     fields = ", ".join(f"status.{f}" for f in sorted(body["status"]))
     assert message == f"{DENIED}{STATUS_IS_ARGOS}: remove {fields} from the new Workflow"
@@ -111,14 +119,17 @@ def test_strict_create_with_a_user_written_stored_spec_is_refused(
 
 
 def test_strict_update_swapping_the_stored_spec_of_a_running_workflow_is_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     """Control run (b): without the door, the added step runs."""
     name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
     message = refused(lambda: update_workflow(alice, NS, name, swap_stored()))
     assert message.startswith(f"{DENIED}{STORED_IS_ARGOS}: only `argo retry` may change it")
-    assert ('  status.storedWorkflowTemplateSpec.templates[name=main].steps[0][1]: (absent) -> '
-            '{"name": "b", "template": "extra"}') in message.splitlines()
+    assert (
+        "  status.storedWorkflowTemplateSpec.templates[name=main].steps[0][1]: (absent) -> "
+        '{"name": "b", "template": "extra"}'
+    ) in message.splitlines()
     assert_untouched(admin, name, before)
 
 
@@ -127,13 +138,24 @@ def set_entrypoint(workflow: dict[str, Any]) -> None:
     workflow["spec"]["entrypoint"] = "work"
 
 
-@pytest.mark.parametrize(("edit", "diff"), [
-    (set_arguments("changed"), "spec.arguments.parameters[name=msg].value: 'hello' -> 'changed'"),
-    (set_entrypoint, "spec.entrypoint: 'main' -> 'work'"),
-], ids=["arguments", "entrypoint"])
+@pytest.mark.parametrize(
+    ("edit", "diff"),
+    [
+        (
+            set_arguments("changed"),
+            "spec.arguments.parameters[name=msg].value: 'hello' -> 'changed'",
+        ),
+        (set_entrypoint, "spec.entrypoint: 'main' -> 'work'"),
+    ],
+    ids=["arguments", "entrypoint"],
+)
 def test_secure_update_changing_the_spec_is_refused_instead_of_failing_the_workflow(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        edit: Callable[[dict[str, Any]], None], diff: str) -> None:
+    secure: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    edit: Callable[[dict[str, Any]], None],
+    diff: str,
+) -> None:
     """Without the door, Argo stores the change and then errors the running Workflow."""
     name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
@@ -144,7 +166,8 @@ def test_secure_update_changing_the_spec_is_refused_instead_of_failing_the_workf
 
 
 def test_secure_update_swapping_the_stored_spec_is_refused_instead_of_failing_the_workflow(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
     message = refused(lambda: update_workflow(alice, NS, name, swap_stored()))
@@ -153,32 +176,38 @@ def test_secure_update_swapping_the_stored_spec_is_refused_instead_of_failing_th
 
 
 def test_secure_update_with_suspend_false_and_changed_arguments_is_refused(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     """Control run (c): without the door, `suspend: false` skips Argo's compare."""
     name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
-    message = refused(lambda: update_workflow(alice, NS, name,
-                                              set_arguments("smuggled", suspend=False)))
+    message = refused(
+        lambda: update_workflow(alice, NS, name, set_arguments("smuggled", suspend=False))
+    )
     assert message == (
         f"{DENIED}[secure] {SPEC_CHANGED}: the spec joined from this Workflow, its template and "
         "workflowDefaults differs from status.storedWorkflowTemplateSpec:\n"
-        "  spec.arguments.parameters[name=msg].value: 'hello' -> 'smuggled'")
+        "  spec.arguments.parameters[name=msg].value: 'hello' -> 'smuggled'"
+    )
     assert_untouched(admin, name, before)
 
 
 def test_secure_resume_with_changed_arguments_is_refused_and_runs_nothing(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     """Control run (c): without the door, the resumed pods run the smuggled arguments."""
     name = start_running(alice, admin, library(admin, steps=True), suspend=True)
-    message = refused(lambda: update_workflow(alice, NS, name,
-                                              set_arguments("smuggled", suspend=False)))
+    message = refused(
+        lambda: update_workflow(alice, NS, name, set_arguments("smuggled", suspend=False))
+    )
     assert message.startswith(f"{DENIED}[secure] {SPEC_CHANGED}")
     assert get_workflow(admin, NS, name)["spec"]["suspend"] is True
     assert list_pods(admin, NS, name) == []
 
 
 def test_secure_update_with_suspend_false_swapping_the_stored_spec_is_refused(
-        secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    secure: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     """Control run (b) under Secure: without the door, the swapped spec is joined and run."""
     name = start_running(alice, admin, library(admin, steps=True))
     before = get_workflow(admin, NS, name)
@@ -187,27 +216,37 @@ def test_secure_update_with_suspend_false_swapping_the_stored_spec_is_refused(
     assert_untouched(admin, name, before)
 
 
-@pytest.mark.parametrize(("field", "go_name", "value"), [
-    ("podSpecPatch", "PodSpecPatch", '{"containers":[{"name":"main","image":"evil:latest"}]}'),
-    ("serviceAccountName", "ServiceAccountName", "cluster-admin"),
-    ("templates", "Templates", [{"name": "main", "container": container(EVIL)}]),
-], ids=["podSpecPatch", "serviceAccountName", "templates"])
+@pytest.mark.parametrize(
+    ("field", "go_name", "value"),
+    [
+        ("podSpecPatch", "PodSpecPatch", '{"containers":[{"name":"main","image":"evil:latest"}]}'),
+        ("serviceAccountName", "ServiceAccountName", "cluster-admin"),
+        ("templates", "Templates", [{"name": "main", "container": container(EVIL)}]),
+    ],
+    ids=["podSpecPatch", "serviceAccountName", "templates"],
+)
 def test_strict_fields_beside_a_ref_are_refused_before_they_are_stored(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        field: str, go_name: str, value: Any) -> None:
+    strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    field: str,
+    go_name: str,
+    value: Any,
+) -> None:
     """Control run (d): without the door, Argo stores the Workflow and errors it afterwards."""
-    body = make_ref_workflow(unique("override"), NS, library(admin, steps=False),
-                             **{field: value})
+    body = make_ref_workflow(unique("override"), NS, library(admin, steps=False), **{field: value})
     message = refused(lambda: create(alice, body))
     assert message.startswith(
         f"{DENIED}[overrides] fields [{go_name}] are not permitted when using "
-        f"workflowTemplateRef with templateReferencing restriction: remove spec.{field}: ")
+        f"workflowTemplateRef with templateReferencing restriction: remove spec.{field}: "
+    )
     assert not exists(admin, body)
     assert list_pods(admin, NS, body["metadata"]["name"]) == []
 
 
 def test_strict_workflow_without_ref_is_refused_instead_of_errored(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     body = make_inline_workflow(unique("inline"), NS, image=EVIL)
     message = refused(lambda: create(alice, body))
     assert message.startswith(f"{DENIED}[strict] workflows must use workflowTemplateRef")
@@ -216,12 +255,19 @@ def test_strict_workflow_without_ref_is_refused_instead_of_errored(
 
 # -- Argo keeps working behind the door ---------------------------------------------------------
 
-@pytest.mark.parametrize("skip_exempt", [True, False],
-                         ids=["controller-skipped-by-the-api-server",
-                              "controller-exempted-by-argo-admission"])
+
+@pytest.mark.parametrize(
+    "skip_exempt",
+    [True, False],
+    ids=["controller-skipped-by-the-api-server", "controller-exempted-by-argo-admission"],
+)
 def test_a_ref_workflow_runs_behind_the_door_with_the_librarys_baseline(
-        door: Door, argo_strict: WorkflowController, admin: k8s.ApiClient,
-        alice: k8s.ApiClient, skip_exempt: bool) -> None:
+    door: Door,
+    argo_strict: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    skip_exempt: bool,
+) -> None:
     """The controller's own UPDATEs pass: stored spec, rewritten spec, phase, pods.
 
     With the chart's default skipExempt the API server never sends them (matchConditions);
@@ -233,9 +279,13 @@ def test_a_ref_workflow_runs_behind_the_door_with_the_librarys_baseline(
     name = unique("wf")
     answered = create(alice, make_ref_workflow(name, NS, template))
     assert answered["spec"] == {"workflowTemplateRef": {"name": template}}
-    workflow = wait_for_workflow(admin, NS, name,
-                                 lambda wf: status(wf).get("phase") == "Running"
-                                 and stored_spec(wf), what="to be Running with a stored spec")
+    workflow = wait_for_workflow(
+        admin,
+        NS,
+        name,
+        lambda wf: status(wf).get("phase") == "Running" and stored_spec(wf),
+        what="to be Running with a stored spec",
+    )
     assert workflow["spec"] == {"workflowTemplateRef": {"name": template}, "arguments": {}}
     assert stored_spec(workflow)["securityContext"] == POD_BASELINE
     pods = wait_for_pods(admin, NS, name, bool, what="to be created")
@@ -248,16 +298,22 @@ def test_a_ref_workflow_runs_behind_the_door_with_the_librarys_baseline(
     assert (exempted > 0) == (not skip_exempt), f"{exempted} UPDATEs exempted by argo-admission"
 
 
-def wait_for_stored(admin: k8s.ApiClient, name: str,
-                    until: Callable[[dict[str, Any]], Any], what: str) -> dict[str, Any]:
+def wait_for_stored(
+    admin: k8s.ApiClient, name: str, until: Callable[[dict[str, Any]], Any], what: str
+) -> dict[str, Any]:
     """Wait until the Workflow's stored spec satisfies `until`."""
-    return wait_for_workflow(admin, NS, name, lambda wf: until(stored_spec(wf) or {}),
-                             what=f"to store a spec {what}")
+    return wait_for_workflow(
+        admin, NS, name, lambda wf: until(stored_spec(wf) or {}), what=f"to store a spec {what}"
+    )
 
 
 def test_argo_cli_day_two_operations_pass_the_door_and_the_controller_acts_on_them(
-        secure: WorkflowController, door: Door, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        argo: ArgoCLI) -> None:
+    secure: WorkflowController,
+    door: Door,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    argo: ArgoCLI,
+) -> None:
     """suspend, resume, stop, retry (with a new parameter), terminate as alice, under Secure."""
     name = start_running(alice, admin, library(admin, steps=True))
     argo("suspend", name)
@@ -270,31 +326,42 @@ def test_argo_cli_day_two_operations_pass_the_door_and_the_controller_acts_on_th
     old_pods = {p["metadata"]["uid"] for p in list_pods(admin, NS, name)}
     # A retry with a new parameter writes it into the stored spec too: as the user.
     argo("retry", name, "--parameter", "msg=again")
-    retried = wait_for_workflow(admin, NS, name,
-                                lambda wf: status(wf).get("phase") == "Running"
-                                and not wf["spec"].get("shutdown"),
-                                what="to run again after the retry")
+    retried = wait_for_workflow(
+        admin,
+        NS,
+        name,
+        lambda wf: status(wf).get("phase") == "Running" and not wf["spec"].get("shutdown"),
+        what="to run again after the retry",
+    )
     assert "shutdown" not in stored_spec(retried)
-    assert stored_spec(retried)["arguments"] == {"parameters": [{"name": "msg",
-                                                                 "value": "again"}]}
-    new_pods = wait_for_pods(admin, NS, name,
-                             lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
-                             what="to include a pod created after the retry")
+    assert stored_spec(retried)["arguments"] == {"parameters": [{"name": "msg", "value": "again"}]}
+    new_pods = wait_for_pods(
+        admin,
+        NS,
+        name,
+        lambda pods: [p for p in pods if p["metadata"]["uid"] not in old_pods],
+        what="to include a pod created after the retry",
+    )
     assert main_args([p for p in new_pods if p["metadata"]["uid"] not in old_pods]) == [["again"]]
     argo("terminate", name)
     terminated = wait_for_phase(admin, NS, name, ["Failed"])
     assert status(terminated)["message"] == "Stopped with strategy 'Terminate'"
-    denials = [line for line in door.server.audit_lines()
-               if line["name"] == name and line["decision"] == "deny"]
+    denials = [
+        line
+        for line in door.server.audit_lines()
+        if line["name"] == name and line["decision"] == "deny"
+    ]
     assert denials == []
 
 
 def test_a_cron_workflow_with_a_ref_is_admitted_and_one_without_is_refused(
-        strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient) -> None:
+    strict: WorkflowController, admin: k8s.ApiClient, alice: k8s.ApiClient
+) -> None:
     template = library(admin, steps=True)
     with_ref = make_cron_workflow(unique("cron"), NS, {"workflowTemplateRef": {"name": template}})
     assert create(alice, with_ref)["spec"]["workflowSpec"] == {
-        "workflowTemplateRef": {"name": template}}
+        "workflowTemplateRef": {"name": template}
+    }
     without = make_cron_workflow(unique("cron"), NS, make_inline_workflow("x", NS)["spec"])
     message = refused(lambda: create(alice, without))
     assert message.startswith(f"{DENIED}[strict] workflows must use workflowTemplateRef")
@@ -323,10 +390,16 @@ def load_shapes(path: Path = SHAPES_FILE) -> list[Shape]:
     """The shapes of the fixture file, each template completed from the file's base."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     base = {"entrypoint": "main", "templates": [doc["base"]["main"], doc["base"]["work"]]}
-    return [Shape(name, doc["defaults"][shape.get("defaults", "none")],
-                  {**base, **shape.get("template", {})}, shape.get("workflow", {}),
-                  shape.get("cluster", False))
-            for name, shape in doc["shapes"].items()]
+    return [
+        Shape(
+            name,
+            doc["defaults"][shape.get("defaults", "none")],
+            {**base, **shape.get("template", {})},
+            shape.get("workflow", {}),
+            shape.get("cluster", False),
+        )
+        for name, shape in doc["shapes"].items()
+    ]
 
 
 SHAPES = load_shapes()
@@ -337,16 +410,21 @@ def params_configmap(control_plane: ControlPlane) -> Iterator[None]:
     """The ConfigMap `valueFrom` parameters read, in team-a."""
     core = k8s.CoreV1Api(control_plane.client(ADMIN))
     # Argo reads parameters only from ConfigMaps labelled for it (v3.7.x).
-    body = {"metadata": {"name": PARAMS_CONFIGMAP,
-                         "labels": {"workflows.argoproj.io/configmap-type": "Parameter"}},
-            "data": {"c": "from-configmap", "d": "from-configmap"}}
+    body = {
+        "metadata": {
+            "name": PARAMS_CONFIGMAP,
+            "labels": {"workflows.argoproj.io/configmap-type": "Parameter"},
+        },
+        "data": {"c": "from-configmap", "d": "from-configmap"},
+    }
     core.create_namespaced_config_map(NS, body)
     yield
     core.delete_namespaced_config_map(PARAMS_CONFIGMAP, NS)
 
 
-def create_library_template(admin: k8s.ApiClient, shape: Shape,
-                            cluster_templates: list[str]) -> dict[str, Any]:
+def create_library_template(
+    admin: k8s.ApiClient, shape: Shape, cluster_templates: list[str]
+) -> dict[str, Any]:
     """The shape's (Cluster)WorkflowTemplate, created by admin, as the API server stored it."""
     name = unique(shape.name[:40])
     if shape.cluster:
@@ -365,22 +443,32 @@ def write_json(path: Path, value: Any) -> Path:
 
 def controller_configmap(admin: k8s.ApiClient) -> dict[str, Any]:
     """The workflow-controller ConfigMap as the controller reads it."""
-    response = k8s.CoreV1Api(admin).read_namespaced_config_map(CONFIGMAP, ARGO_NAMESPACE,
-                                                               _preload_content=False)
+    response = k8s.CoreV1Api(admin).read_namespaced_config_map(
+        CONFIGMAP, ARGO_NAMESPACE, _preload_content=False
+    )
     return dict(json.loads(response.data))
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
 def test_argo_admission_merge_equals_the_spec_the_controller_stored(
-        door: Door, workflow_controller: WorkflowController, clean_namespaces: None,
-        params_configmap: None, cluster_templates: list[str], admin: k8s.ApiClient,
-        alice: k8s.ApiClient, tmp_path: Path, shape: Shape) -> None:
+    door: Door,
+    workflow_controller: WorkflowController,
+    clean_namespaces: None,
+    params_configmap: None,
+    cluster_templates: list[str],
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    tmp_path: Path,
+    shape: Shape,
+) -> None:
     defaults = shape.defaults
     door.configure(deep_merge(chart_values("Strict", workflowDefaults=defaults), EVERY_REQUEST))
     workflow_controller.set_config("Strict", defaults=defaults)
     template = create_library_template(admin, shape, cluster_templates)
-    ref = {"name": template["metadata"]["name"], **({"clusterScope": True} if shape.cluster
-                                                    else {})}
+    ref = {
+        "name": template["metadata"]["name"],
+        **({"clusterScope": True} if shape.cluster else {}),
+    }
     name = unique("shape")
     body = make_ref_workflow(name, NS, ref["name"], **copy.deepcopy(shape.workflow))
     body["spec"]["workflowTemplateRef"] = ref
@@ -389,16 +477,27 @@ def test_argo_admission_merge_equals_the_spec_the_controller_stored(
     configmap = controller_configmap(admin)
     # `merge --defaults` refuses a ConfigMap without workflowDefaults: the controller then
     # joins none, and neither does merge without the option.
-    defaults = ["--defaults", str(write_json(tmp_path / "configmap.json", configmap))] \
-        if "workflowDefaults" in configmap["data"] else []
-    argv = [str(CLI), "merge",
-            "--workflow", str(write_json(tmp_path / "workflow.json", answered)),
-            "--template", str(write_json(tmp_path / "template.json", template)),
-            *defaults,
-            "--config", str(door.server.policy_path),
-            "--expect", str(write_json(tmp_path / "stored.json", stored))]
+    defaults = (
+        ["--defaults", str(write_json(tmp_path / "configmap.json", configmap))]
+        if "workflowDefaults" in configmap["data"]
+        else []
+    )
+    argv = [
+        str(CLI),
+        "merge",
+        "--workflow",
+        str(write_json(tmp_path / "workflow.json", answered)),
+        "--template",
+        str(write_json(tmp_path / "template.json", template)),
+        *defaults,
+        "--config",
+        str(door.server.policy_path),
+        "--expect",
+        str(write_json(tmp_path / "stored.json", stored)),
+    ]
     result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     merged = json.loads(result.stdout) if result.stdout.startswith("{") else None
     assert result.returncode == 0, (
         f"argo-admission merge exited {result.returncode} ({result.stderr.strip()}); "
-        f"stored -> merged: {diff_lines(stored_spec(stored), merged) if merged else '-'}")
+        f"stored -> merged: {diff_lines(stored_spec(stored), merged) if merged else '-'}"
+    )

@@ -54,7 +54,7 @@ NAMESPACE: Final = "argo"
 LEASE: Final = f"{RELEASE}-argo-admission-audit"
 REPORTS: Final = ("wgpolicyk8s.io", "v1alpha2")
 INTERVAL: Final = "2s"
-SERIES = re.compile(r'^argo_admission_audit_findings\{(?P<labels>[^}]*)\} (?P<value>\S+)$', re.M)
+SERIES = re.compile(r"^argo_admission_audit_findings\{(?P<labels>[^}]*)\} (?P<value>\S+)$", re.M)
 
 
 @pytest.fixture(scope="module")
@@ -68,18 +68,27 @@ def chart_rbac(control_plane: ControlPlane) -> Iterator[None]:
     created = list(roles)
     for role in roles:
         kind = "RoleBinding" if role["kind"] == "Role" else "ClusterRoleBinding"
-        created.append({
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind,
-            "metadata": {**role["metadata"], "name": f"{role['metadata']['name']}-e2e"},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role["kind"],
-                        "name": role["metadata"]["name"]},
-            "subjects": [user_subject(WEBHOOK)]})
+        created.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": kind,
+                "metadata": {**role["metadata"], "name": f"{role['metadata']['name']}-e2e"},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": role["kind"],
+                    "name": role["metadata"]["name"],
+                },
+                "subjects": [user_subject(WEBHOOK)],
+            }
+        )
     control_plane.create_crds(crds)
     for body in created:
         k8s_utils.create_from_dict(admin, body)
     reports = custom(control_plane.client(WEBHOOK))
-    wait_for(lambda: reports.list_cluster_custom_object(*REPORTS, "policyreports"),
-             what="the webhook's user to list PolicyReports")
+    wait_for(
+        lambda: reports.list_cluster_custom_object(*REPORTS, "policyreports"),
+        what="the webhook's user to list PolicyReports",
+    )
     try:
         yield
     finally:
@@ -113,8 +122,10 @@ def test_the_lease_has_one_holder_and_passes_on_release_or_expiry(
     """Two candidates as the webhook's user, on the chart's Role: the holder keeps the Lease while
     it renews; released, the other takes it at once; left to expire, only after its duration."""
     api = control_plane.client(WEBHOOK)
-    a, b = (LeaseElector(api, NAMESPACE, LEASE, identity=who, duration=3, renew=0.5)
-            for who in ("a", "b"))
+    a, b = (
+        LeaseElector(api, NAMESPACE, LEASE, identity=who, duration=3, renew=0.5)
+        for who in ("a", "b")
+    )
     assert a.try_acquire_or_renew() and a.is_leader()
     for _ in range(4):  # b never takes it while a renews, past a's duration
         assert not b.try_acquire_or_renew() and not b.is_leader()
@@ -124,8 +135,7 @@ def test_the_lease_has_one_holder_and_passes_on_release_or_expiry(
     assert not a.is_leader()
     assert b.try_acquire_or_renew(), "a released Lease is free at once"
     began = time.monotonic()  # b stops renewing: it died
-    wait_for(a.try_acquire_or_renew, what="a to take the expired Lease", timeout=15,
-             interval=0.25)
+    wait_for(a.try_acquire_or_renew, what="a to take the expired Lease", timeout=15, interval=0.25)
     waited = time.monotonic() - began
     record_property("lease-expiry-takeover-seconds", round(waited, 2))
     assert waited >= 3 - 0.5, "taken before the holder's duration ran out"
@@ -146,34 +156,53 @@ def pre_existing(control_plane: ControlPlane, clean_namespaces: None) -> Iterato
     create(admin, make_template(names["library"], "team-a"))
     create(admin, make_inline_workflow(names["inline"], "team-a"))
     create(admin, make_ref_workflow(names["ref"], "team-a", names["library"]))
-    create(admin, make_cron_workflow(names["cron"], "team-b", {
-        "entrypoint": "main", "templates": [{"name": "main", "container": {"image": "alpine"}}]}))
+    create(
+        admin,
+        make_cron_workflow(
+            names["cron"],
+            "team-b",
+            {
+                "entrypoint": "main",
+                "templates": [{"name": "main", "container": {"image": "alpine"}}],
+            },
+        ),
+    )
     custom(admin).create_cluster_custom_object(
-        "argoproj.io", "v1alpha1", "clusterworkflowtemplates", make_cluster_template(
-            names["cluster"]))
+        "argoproj.io",
+        "v1alpha1",
+        "clusterworkflowtemplates",
+        make_cluster_template(names["cluster"]),
+    )
     try:
         yield names
     finally:
         custom(admin).delete_cluster_custom_object(
-            "argoproj.io", "v1alpha1", "clusterworkflowtemplates", names["cluster"])
+            "argoproj.io", "v1alpha1", "clusterworkflowtemplates", names["cluster"]
+        )
 
 
 def reports_of(api: k8s.ApiClient) -> dict[str, dict[str, Any]]:
     """argo-admission's reports by namespace ("" for the ClusterPolicyReport)."""
     objects = custom(api)
     selector = "app.kubernetes.io/managed-by=argo-admission"
-    found = objects.list_cluster_custom_object(*REPORTS, "policyreports",
-                                               label_selector=selector)["items"]
-    found += objects.list_cluster_custom_object(*REPORTS, "clusterpolicyreports",
-                                                label_selector=selector)["items"]
+    found = objects.list_cluster_custom_object(*REPORTS, "policyreports", label_selector=selector)[
+        "items"
+    ]
+    found += objects.list_cluster_custom_object(
+        *REPORTS, "clusterpolicyreports", label_selector=selector
+    )["items"]
     return {r["metadata"].get("namespace", ""): r for r in found}
 
 
 def problems_in(reports: dict[str, dict[str, Any]]) -> set[tuple[str, str, str, str]]:
     """(kind, namespace, name, rule) of every fail, warn and error result."""
-    return {(res["kind"], res.get("namespace", ""), res["name"], result["rule"])
-            for report in reports.values() for result in report.get("results") or []
-            if result["result"] in ("fail", "warn", "error") for res in result["resources"]}
+    return {
+        (res["kind"], res.get("namespace", ""), res["name"], result["rule"])
+        for report in reports.values()
+        for result in report.get("results") or []
+        if result["result"] in ("fail", "warn", "error")
+        for res in result["resources"]
+    }
 
 
 def findings_metric(hook: Webhook) -> dict[tuple[str, str, str], float]:
@@ -187,64 +216,112 @@ def findings_metric(hook: Webhook) -> dict[tuple[str, str, str], float]:
 
 
 def test_the_audit_reports_what_existed_before_the_door(
-    control_plane: ControlPlane, chart_rbac: None, pre_existing: dict[str, str],
-    tmp_path: Path, record_property: Any
+    control_plane: ControlPlane,
+    chart_rbac: None,
+    pre_existing: dict[str, str],
+    tmp_path: Path,
+    record_property: Any,
 ) -> None:
     webhook_api = control_plane.client(WEBHOOK)
-    mine = {("Workflow", "team-a", pre_existing["inline"], "strict"),
-            ("CronWorkflow", "team-b", pre_existing["cron"], "strict")}
-    with serve(control_plane, tmp_path, "--background-audit", INTERVAL,
-               "--audit-lease", f"{NAMESPACE}/{LEASE}") as hook:
+    mine = {
+        ("Workflow", "team-a", pre_existing["inline"], "strict"),
+        ("CronWorkflow", "team-b", pre_existing["cron"], "strict"),
+    }
+    with serve(
+        control_plane,
+        tmp_path,
+        "--background-audit",
+        INTERVAL,
+        "--audit-lease",
+        f"{NAMESPACE}/{LEASE}",
+    ) as hook:
         began = time.monotonic()
-        reports = wait_for(lambda: reports_of(webhook_api),
-                           until=lambda r: mine <= problems_in(r) and "" in r,
-                           what="PolicyReports naming the objects made before the door")
+        reports = wait_for(
+            lambda: reports_of(webhook_api),
+            until=lambda r: mine <= problems_in(r) and "" in r,
+            what="PolicyReports naming the objects made before the door",
+        )
         record_property("first-reports-seconds", round(time.monotonic() - began, 2))
         found = problems_in(reports)
         record_property("policyreport-findings", sorted(found))
         # the ref Workflow passes; its template and the cluster template break no rule, but
         # lack the default policy's securityContext baseline, which only a CREATE through the
         # door adds (rule mutate, a warn)
-        passed = {(res["kind"], res["name"]) for report in reports.values()
-                  for result in report["results"] if result["result"] == "pass"
-                  for res in result["resources"]}
+        passed = {
+            (res["kind"], res["name"])
+            for report in reports.values()
+            for result in report["results"]
+            if result["result"] == "pass"
+            for res in result["resources"]
+        }
         assert ("Workflow", pre_existing["ref"]) in passed
-        templates = {("WorkflowTemplate", pre_existing["library"]),
-                     ("ClusterWorkflowTemplate", pre_existing["cluster"])}
-        about_templates = {(result["rule"], result["result"]) for report in reports.values()
-                           for result in report["results"] for res in result["resources"]
-                           if (res["kind"], res["name"]) in templates}
+        templates = {
+            ("WorkflowTemplate", pre_existing["library"]),
+            ("ClusterWorkflowTemplate", pre_existing["cluster"]),
+        }
+        about_templates = {
+            (result["rule"], result["result"])
+            for report in reports.values()
+            for result in report["results"]
+            for res in result["resources"]
+            if (res["kind"], res["name"]) in templates
+        }
         assert about_templates == {("mutate", "warn")}
         assert reports["team-a"]["summary"]["fail"] >= 1
-        assert reports["team-a"]["scope"] == {"apiVersion": "v1", "kind": "Namespace",
-                                              "name": "team-a"}
+        assert reports["team-a"]["scope"] == {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "name": "team-a",
+        }
         # the CLI, on the same cluster, finds the same
-        cli = subprocess.run([str(BIN), "audit", "--kubeconfig",
-                              str(control_plane.kubeconfig(WEBHOOK)), "-o", "json"],
-                             capture_output=True, text=True, timeout=60, check=False)
+        cli = subprocess.run(
+            [
+                str(BIN),
+                "audit",
+                "--kubeconfig",
+                str(control_plane.kubeconfig(WEBHOOK)),
+                "-o",
+                "json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert cli.returncode == 1, cli.stderr
-        listed = {(f["kind"], f["namespace"], f["name"], f["rule"])
-                  for f in json.loads(cli.stdout)}
+        listed = {(f["kind"], f["namespace"], f["name"], f["rule"]) for f in json.loads(cli.stdout)}
         assert listed == found
         # the gauge says as much, then follows a fix
-        metric = wait_for(lambda: findings_metric(hook),
-                          until=lambda m: m.get(("strict", "Workflow", "team-a")) == 1,
-                          what="the findings gauge")
+        metric = wait_for(
+            lambda: findings_metric(hook),
+            until=lambda m: m.get(("strict", "Workflow", "team-a")) == 1,
+            what="the findings gauge",
+        )
         assert metric[("strict", "CronWorkflow", "team-b")] == 1
         custom(control_plane.client("admin")).delete_namespaced_custom_object(
-            "argoproj.io", "v1alpha1", "team-a", "workflows", pre_existing["inline"])
-        wait_for(lambda: findings_metric(hook),
-                 until=lambda m: m.get(("strict", "Workflow", "team-a")) == 0,
-                 what="the gauge to drop once the Workflow is gone")
-        wait_for(lambda: problems_in(reports_of(webhook_api)),
-                 until=lambda p: ("Workflow", "team-a", pre_existing["inline"], "strict") not in p,
-                 what="the report of team-a to drop the deleted Workflow")
+            "argoproj.io", "v1alpha1", "team-a", "workflows", pre_existing["inline"]
+        )
+        wait_for(
+            lambda: findings_metric(hook),
+            until=lambda m: m.get(("strict", "Workflow", "team-a")) == 0,
+            what="the gauge to drop once the Workflow is gone",
+        )
+        wait_for(
+            lambda: problems_in(reports_of(webhook_api)),
+            until=lambda p: ("Workflow", "team-a", pre_existing["inline"], "strict") not in p,
+            what="the report of team-a to drop the deleted Workflow",
+        )
 
 
 @pytest.mark.argo
 def test_the_audit_reports_a_workflow_argo_will_fail_and_argo_then_fails_it(
-    control_plane: ControlPlane, chart_rbac: None, argo_secure: WorkflowController,
-    admin: k8s.ApiClient, alice: k8s.ApiClient, tmp_path: Path, record_property: Any
+    control_plane: ControlPlane,
+    chart_rbac: None,
+    argo_secure: WorkflowController,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    tmp_path: Path,
+    record_property: Any,
 ) -> None:
     """Secure (the default policy, as Argo's controller here): the library template is edited
     while a Workflow of it runs and the controller is down (an upgrade, say). The audit compares
@@ -257,11 +334,19 @@ def test_the_audit_reports_a_workflow_argo_will_fail_and_argo_then_fails_it(
     template = custom(admin).get_namespaced_custom_object(*templates)
     template["spec"]["arguments"]["parameters"][0]["value"] = "edited"
     custom(admin).replace_namespaced_custom_object(*templates, template)
-    with serve(control_plane, tmp_path, "--background-audit", INTERVAL,
-               "--audit-lease", f"{NAMESPACE}/{LEASE}"):
-        reports = wait_for(lambda: reports_of(control_plane.client(WEBHOOK)),
-                           until=lambda r: ("Workflow", NS, name, "secure") in problems_in(r),
-                           what="the audit to report the running Workflow")
+    with serve(
+        control_plane,
+        tmp_path,
+        "--background-audit",
+        INTERVAL,
+        "--audit-lease",
+        f"{NAMESPACE}/{LEASE}",
+    ):
+        reports = wait_for(
+            lambda: reports_of(control_plane.client(WEBHOOK)),
+            until=lambda r: ("Workflow", NS, name, "secure") in problems_in(r),
+            what="the audit to report the running Workflow",
+        )
     (result,) = [r for r in reports[NS]["results"] if r["rule"] == "secure"]
     record_property("secure-finding", result["message"])
     assert result["result"] == "fail"
@@ -273,30 +358,45 @@ def test_the_audit_reports_a_workflow_argo_will_fail_and_argo_then_fails_it(
 
 
 def test_one_server_of_two_writes_and_the_other_takes_over_when_it_stops(
-    control_plane: ControlPlane, chart_rbac: None, pre_existing: dict[str, str],
-    tmp_path: Path, record_property: Any
+    control_plane: ControlPlane,
+    chart_rbac: None,
+    pre_existing: dict[str, str],
+    tmp_path: Path,
+    record_property: Any,
 ) -> None:
     """Two servers of two workers each: four candidates, one holder, one server auditing."""
-    args = ("--background-audit", INTERVAL, "--audit-lease", f"{NAMESPACE}/{LEASE}",
-            "--workers", "2")
+    args = (
+        "--background-audit",
+        INTERVAL,
+        "--audit-lease",
+        f"{NAMESPACE}/{LEASE}",
+        "--workers",
+        "2",
+    )
     leases = k8s.CoordinationV1Api(control_plane.client("admin"))
-    with serve(control_plane, tmp_path / "one", *args) as one, \
-            serve(control_plane, tmp_path / "two", *args) as two:
-        holder = wait_for(lambda: leases.read_namespaced_lease(LEASE, NAMESPACE).spec
-                          .holder_identity, what="a holder of the audit Lease")
-        wait_for(lambda: runs(one) + runs(two), until=lambda n: n >= 2,
-                 what="two audits by the holder")
+    with (
+        serve(control_plane, tmp_path / "one", *args) as one,
+        serve(control_plane, tmp_path / "two", *args) as two,
+    ):
+        holder = wait_for(
+            lambda: leases.read_namespaced_lease(LEASE, NAMESPACE).spec.holder_identity,
+            what="a holder of the audit Lease",
+        )
+        wait_for(
+            lambda: runs(one) + runs(two), until=lambda n: n >= 2, what="two audits by the holder"
+        )
         first, second = (one, two) if server_of(holder) == one.process.pid else (two, one)
         assert server_of(holder) == first.process.pid
         assert runs(second) == 0, "the server without the Lease audited"
         began = time.monotonic()
         first.process.stop(grace=20)  # SIGTERM: the holder gives the Lease up as it stops
-        taken = wait_for(lambda: leases.read_namespaced_lease(LEASE, NAMESPACE).spec
-                         .holder_identity,
-                         until=lambda who: who and server_of(who) == second.process.pid,
-                         what="the other server to take the Lease", timeout=40)
-        wait_for(lambda: runs(second), until=lambda n: n >= 1,
-                 what="the new holder to audit")
+        taken = wait_for(
+            lambda: leases.read_namespaced_lease(LEASE, NAMESPACE).spec.holder_identity,
+            until=lambda who: who and server_of(who) == second.process.pid,
+            what="the other server to take the Lease",
+            timeout=40,
+        )
+        wait_for(lambda: runs(second), until=lambda n: n >= 1, what="the new holder to audit")
         record_property("takeover-seconds", round(time.monotonic() - began, 2))
         assert taken != holder
 

@@ -32,8 +32,6 @@ from workflows import create, unique
 pytestmark = pytest.mark.e2e
 
 
-
-
 def configuration(kind: str, name: str, hook: str, url: str, ca: bytes) -> dict[str, Any]:
     """A configuration as the servers register it, calling `url`, where nothing answers."""
     return {

@@ -44,14 +44,18 @@ RELEASE_ANNOTATION = "meta.helm.sh/release-name"
 RELEASE_NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
 # What helm says when its wait times out: helm 4 waits with kstatus and names what is not
 # ready, and why (helm 3 said only "context deadline exceeded").
-WAIT_ERROR = (f"resource Deployment/{NAMESPACE}/{RELEASE} not ready. "
-              "status: InProgress, message: Replicas: 0/2\ncontext deadline exceeded")
+WAIT_ERROR = (
+    f"resource Deployment/{NAMESPACE}/{RELEASE} not ready. "
+    "status: InProgress, message: Replicas: 0/2\ncontext deadline exceeded"
+)
 REPORTS = ("wgpolicyk8s.io", "v1alpha2")
 REPORT_CRDS = ("policyreports.wgpolicyk8s.io", "clusterpolicyreports.wgpolicyk8s.io")
 # Records of what happened, not objects anyone installs.
 EVENTS = {"events", "events.events.k8s.io"}
-WEBHOOK_CONFIGURATIONS = {f"{kind}webhookconfigurations.admissionregistration.k8s.io"
-                          for kind in ("validating", "mutating")}
+WEBHOOK_CONFIGURATIONS = {
+    f"{kind}webhookconfigurations.admissionregistration.k8s.io"
+    for kind in ("validating", "mutating")
+}
 
 
 class ObjectId(NamedTuple):
@@ -69,16 +73,24 @@ class Helm:
     def __init__(self, plane: ControlPlane, home: Path) -> None:
         self.wait_error = WAIT_ERROR
         self.binary = find_binary("helm")
-        self.env = {**os.environ, "KUBECONFIG": str(plane.kubeconfig(ADMIN)),
-                    "HELM_CACHE_HOME": str(home / "cache"),
-                    "HELM_CONFIG_HOME": str(home / "config"),
-                    "HELM_DATA_HOME": str(home / "data")}
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": str(plane.kubeconfig(ADMIN)),
+            "HELM_CACHE_HOME": str(home / "cache"),
+            "HELM_CONFIG_HOME": str(home / "config"),
+            "HELM_DATA_HOME": str(home / "data"),
+        }
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         """`helm ARGS... --namespace argo-admission`; never raises on helm's exit code."""
-        return subprocess.run([str(self.binary), *args, "--namespace", NAMESPACE],
-                              capture_output=True, text=True, timeout=120, check=False,
-                              env=self.env)
+        return subprocess.run(
+            [str(self.binary), *args, "--namespace", NAMESPACE],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env=self.env,
+        )
 
     def manifest(self) -> list[dict[str, Any]]:
         """The objects of the release's current revision (`helm get manifest`)."""
@@ -105,8 +117,10 @@ class Cluster:
         versions = [f"/api/{v}" for v in self.get("/api")["versions"]]
         for group in self.get("/apis")["groups"]:
             preferred = group["preferredVersion"]["groupVersion"]
-            versions += [f"/apis/{v['groupVersion']}" for v in
-                         sorted(group["versions"], key=lambda v: v["groupVersion"] != preferred)]
+            versions += [
+                f"/apis/{v['groupVersion']}"
+                for v in sorted(group["versions"], key=lambda v: v["groupVersion"] != preferred)
+            ]
         found: dict[str, dict[str, Any]] = {}
         for path in versions:
             group = path.removeprefix("/api/").removeprefix("/apis/").rpartition("/")[0]
@@ -114,8 +128,12 @@ class Cluster:
                 key = f"{resource['name']}.{group}".rstrip(".")
                 if "/" in resource["name"] or "list" not in resource["verbs"] or key in found:
                     continue
-                found[key] = {"path": f"{path}/{resource['name']}", "kind": resource["kind"],
-                              "group": group, "namespaced": resource["namespaced"]}
+                found[key] = {
+                    "path": f"{path}/{resource['name']}",
+                    "kind": resource["kind"],
+                    "group": group,
+                    "namespaced": resource["namespaced"],
+                }
         return found
 
     def objects(self) -> dict[ObjectId, dict[str, Any]]:
@@ -138,21 +156,29 @@ class Cluster:
         group = manifest["apiVersion"].rpartition("/")[0]
         for key, resource in self.resources().items():
             if resource["kind"] == manifest["kind"] and resource["group"] == group:
-                namespace = manifest["metadata"].get("namespace", NAMESPACE) \
-                    if resource["namespaced"] else ""
+                namespace = (
+                    manifest["metadata"].get("namespace", NAMESPACE)
+                    if resource["namespaced"]
+                    else ""
+                )
                 return ObjectId(key, namespace, manifest["metadata"]["name"])
-        raise AssertionError(f"the API server serves no {manifest['apiVersion']} "
-                             f"{manifest['kind']}")
+        raise AssertionError(
+            f"the API server serves no {manifest['apiVersion']} {manifest['kind']}"
+        )
 
 
 def of_release(objects: dict[ObjectId, dict[str, Any]]) -> set[ObjectId]:
     """The objects that name the release: its instance label, helm's release annotation or
     helm's own release record (a Secret labelled owner=helm, name=<release>)."""
+
     def named(meta: dict[str, Any]) -> bool:
         labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
-        return (labels.get(INSTANCE_LABEL) == RELEASE
-                or annotations.get(RELEASE_ANNOTATION) == RELEASE
-                or (labels.get("owner") == "helm" and labels.get("name") == RELEASE))
+        return (
+            labels.get(INSTANCE_LABEL) == RELEASE
+            or annotations.get(RELEASE_ANNOTATION) == RELEASE
+            or (labels.get("owner") == "helm" and labels.get("name") == RELEASE)
+        )
+
     return {object_id for object_id, meta in objects.items() if named(meta)}
 
 
@@ -172,8 +198,11 @@ def owner(meta: dict[str, Any]) -> tuple[str, str] | None:
 def report_crds(cluster: Cluster) -> dict[str, dict[str, Any]]:
     """The PolicyReport CRDs the API server holds, by name: their metadata."""
     listed = cluster.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")["items"]
-    return {crd["metadata"]["name"]: crd["metadata"] for crd in listed
-            if crd["metadata"]["name"] in REPORT_CRDS}
+    return {
+        crd["metadata"]["name"]: crd["metadata"]
+        for crd in listed
+        if crd["metadata"]["name"] in REPORT_CRDS
+    }
 
 
 class Install(NamedTuple):
@@ -201,8 +230,9 @@ def install(helm: Helm, cluster: Cluster) -> Iterator[Install]:
     uninstalled after the module if a test has not done so."""
     objects = cluster.objects()
     assert of_release(objects) == set(), "objects of the release exist before it is installed"
-    result = helm("install", RELEASE, str(CHART_DIR), "--create-namespace",
-                  "--wait", "--timeout", WAIT)
+    result = helm(
+        "install", RELEASE, str(CHART_DIR), "--create-namespace", "--wait", "--timeout", WAIT
+    )
     yield Install(result, set(objects))
     if helm("status", RELEASE).returncode == 0:
         helm("uninstall", RELEASE, "--wait")
@@ -222,7 +252,8 @@ def test_apiserver_says_its_version_for_the_charts_kube_version_check(cluster: C
 
 
 def test_install_fails_waiting_for_the_deployment_that_never_becomes_ready(
-        install: Install, helm: Helm, cluster: Cluster) -> None:
+    install: Install, helm: Helm, cluster: Cluster
+) -> None:
     # helm names the Deployment and its replicas.
     assert install.result.returncode == 1
     assert install.result.stderr.strip() == f"Error: INSTALLATION FAILED: {helm.wait_error}"
@@ -236,7 +267,8 @@ def test_install_fails_waiting_for_the_deployment_that_never_becomes_ready(
 
 
 def test_no_webhook_configuration_exists_until_a_server_is_ready(
-        install: Install, cluster: Cluster) -> None:
+    install: Install, cluster: Cluster
+) -> None:
     objects = cluster.objects()
     hooks = {o for o in objects if o.resource in WEBHOOK_CONFIGURATIONS}
     assert hooks & of_release(objects) == set()
@@ -247,8 +279,9 @@ def test_no_webhook_configuration_exists_until_a_server_is_ready(
     assert kinds == ["ValidatingWebhookConfiguration", "MutatingWebhookConfiguration"]
 
 
-def test_argo_writes_still_work_after_the_install(install: Install, alice: k8s.ApiClient,
-                                                   clean_namespaces: None) -> None:
+def test_argo_writes_still_work_after_the_install(
+    install: Install, alice: k8s.ApiClient, clean_namespaces: None
+) -> None:
     """An inline Workflow, which the chart's default policy (Secure) refuses, is stored as sent:
     neither validated nor mutated. (As the create answers it: a controller running in the same
     session may write the Workflow back a moment later, with Go's zero values filled in.)"""
@@ -257,8 +290,9 @@ def test_argo_writes_still_work_after_the_install(install: Install, alice: k8s.A
     assert stored["spec"] == body["spec"]
 
 
-def test_every_object_the_chart_installed_names_the_release(install: Install, helm: Helm,
-                                                           cluster: Cluster) -> None:
+def test_every_object_the_chart_installed_names_the_release(
+    install: Install, helm: Helm, cluster: Cluster
+) -> None:
     """So the uninstall check below finds whatever the chart renders."""
     rendered = {cluster.identify(doc) for doc in helm.manifest()}
     assert ObjectId("deployments.apps", NAMESPACE, RELEASE) in rendered
@@ -266,32 +300,45 @@ def test_every_object_the_chart_installed_names_the_release(install: Install, he
 
 
 def test_upgrade_keeps_the_policyreport_crds_it_installed_and_their_reports(
-        install: Install, helm: Helm, cluster: Cluster, admin: k8s.ApiClient) -> None:
+    install: Install, helm: Helm, cluster: Cluster, admin: k8s.ApiClient
+) -> None:
     """The CRDs were absent, so the release installed them and owns them; the upgrade finds them
     (`lookup`) and renders them again, or helm would delete them and every report with them.
     The report is left to the uninstall, which must take it with the CRDs."""
     crds = report_crds(cluster)
-    assert {name: owner(meta) for name, meta in crds.items()} == \
-        dict.fromkeys(REPORT_CRDS, (RELEASE, NAMESPACE))
+    assert {name: owner(meta) for name, meta in crds.items()} == dict.fromkeys(
+        REPORT_CRDS, (RELEASE, NAMESPACE)
+    )
     reports = custom(admin)
     report = reports.create_namespaced_custom_object(
-        *REPORTS, "team-a", "policyreports",
-        {"apiVersion": "/".join(REPORTS), "kind": "PolicyReport",
-         "metadata": {"name": unique("report"), "namespace": "team-a"}, "results": []})
+        *REPORTS,
+        "team-a",
+        "policyreports",
+        {
+            "apiVersion": "/".join(REPORTS),
+            "kind": "PolicyReport",
+            "metadata": {"name": unique("report"), "namespace": "team-a"},
+            "results": [],
+        },
+    )
     result = helm("upgrade", RELEASE, str(CHART_DIR), "--reuse-values")
     assert result.returncode == 0, result.stderr
     assert release_status(helm)["info"]["status"] == "deployed"
-    assert {doc["metadata"]["name"] for doc in helm.manifest()
-            if doc["kind"] == "CustomResourceDefinition"} == set(REPORT_CRDS)
-    assert {name: meta["uid"] for name, meta in report_crds(cluster).items()} == \
-        {name: meta["uid"] for name, meta in crds.items()}
-    kept = reports.get_namespaced_custom_object(*REPORTS, "team-a", "policyreports",
-                                                report["metadata"]["name"])
+    assert {
+        doc["metadata"]["name"]
+        for doc in helm.manifest()
+        if doc["kind"] == "CustomResourceDefinition"
+    } == set(REPORT_CRDS)
+    assert {name: meta["uid"] for name, meta in report_crds(cluster).items()} == {
+        name: meta["uid"] for name, meta in crds.items()
+    }
+    kept = reports.get_namespaced_custom_object(
+        *REPORTS, "team-a", "policyreports", report["metadata"]["name"]
+    )
     assert kept["metadata"]["uid"] == report["metadata"]["uid"]
 
 
-def test_uninstall_leaves_nothing_behind(install: Install, helm: Helm,
-                                         cluster: Cluster) -> None:
+def test_uninstall_leaves_nothing_behind(install: Install, helm: Helm, cluster: Cluster) -> None:
     result = helm("uninstall", RELEASE, "--wait")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f'release "{RELEASE}" uninstalled'
@@ -300,21 +347,29 @@ def test_uninstall_leaves_nothing_behind(install: Install, helm: Helm,
     # namespace helm created for the release remains, as helm never deletes a namespace (and
     # nothing here would finish deleting it: that is kube-controller-manager's job).
     namespace = {ObjectId("namespaces", "", NAMESPACE)} - install.before
-    wait_for(lambda: without_events(set(cluster.objects()) - install.before), interval=1.0,
-             timeout=15, until=lambda new: new == namespace,
-             what="the objects made since the install to be gone, but the namespace")
+    wait_for(
+        lambda: without_events(set(cluster.objects()) - install.before),
+        interval=1.0,
+        timeout=15,
+        until=lambda new: new == namespace,
+        what="the objects made since the install to be gone, but the namespace",
+    )
     assert of_release(cluster.objects()) == set()
     assert report_crds(cluster) == {}
 
 
 @pytest.fixture
-def foreign_report_crds(control_plane: ControlPlane, cluster: Cluster,
-                        helm: Helm) -> Iterator[dict[str, dict[str, Any]]]:
+def foreign_report_crds(
+    control_plane: ControlPlane, cluster: Cluster, helm: Helm
+) -> Iterator[dict[str, dict[str, Any]]]:
     """The PolicyReport CRDs as another tool installed them before the release: the chart's
     definitions with nothing of helm's; deleted after the test. Their metadata by name."""
     assert helm("status", RELEASE).returncode != 0, "the release is still installed"
-    crds = [{**doc, "metadata": {"name": doc["metadata"]["name"]}} for doc in render()
-            if doc["kind"] == "CustomResourceDefinition"]
+    crds = [
+        {**doc, "metadata": {"name": doc["metadata"]["name"]}}
+        for doc in render()
+        if doc["kind"] == "CustomResourceDefinition"
+    ]
     control_plane.create_crds(crds)
     try:
         yield report_crds(cluster)
@@ -323,7 +378,8 @@ def foreign_report_crds(control_plane: ControlPlane, cluster: Cluster,
 
 
 def test_policyreport_crds_another_tool_installed_are_left_to_it(
-        helm: Helm, cluster: Cluster, foreign_report_crds: dict[str, dict[str, Any]]) -> None:
+    helm: Helm, cluster: Cluster, foreign_report_crds: dict[str, dict[str, Any]]
+) -> None:
     assert sorted(foreign_report_crds) == sorted(REPORT_CRDS)
     result = helm("install", RELEASE, str(CHART_DIR), "--create-namespace")  # no Ready pod
     try:

@@ -56,13 +56,31 @@ def alice_writes_templates(admin: k8s.ApiClient) -> Iterator[None]:
     """A Role that lets alice write WorkflowTemplates in team-a, as many clusters grant."""
     rbac = k8s.RbacAuthorizationV1Api(admin)
     meta = {"name": "e2e-template-writer", "namespace": NS}
-    rbac.create_namespaced_role(NS, {"metadata": meta, "rules": [{
-        "apiGroups": [GROUP], "resources": ["workflowtemplates"],
-        "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}]})
-    rbac.create_namespaced_role_binding(NS, {
-        "metadata": meta,
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": meta["name"]},
-        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": ALICE}]})
+    rbac.create_namespaced_role(
+        NS,
+        {
+            "metadata": meta,
+            "rules": [
+                {
+                    "apiGroups": [GROUP],
+                    "resources": ["workflowtemplates"],
+                    "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+                }
+            ],
+        },
+    )
+    rbac.create_namespaced_role_binding(
+        NS,
+        {
+            "metadata": meta,
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": meta["name"],
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": ALICE}],
+        },
+    )
     try:
         yield
     finally:
@@ -72,7 +90,8 @@ def alice_writes_templates(admin: k8s.ApiClient) -> Iterator[None]:
 
 def get_cron(api: k8s.ApiClient, name: str) -> dict[str, Any]:
     found: dict[str, Any] = custom(api).get_namespaced_custom_object(
-        GROUP, VERSION, NS, "cronworkflows", name)
+        GROUP, VERSION, NS, "cronworkflows", name
+    )
     return found
 
 
@@ -84,13 +103,15 @@ def library_template(name: str, *, image: str = "alpine:3.20") -> dict[str, Any]
 
 def get_template(api: k8s.ApiClient, name: str) -> dict[str, Any]:
     found: dict[str, Any] = custom(api).get_namespaced_custom_object(
-        GROUP, VERSION, NS, "workflowtemplates", name)
+        GROUP, VERSION, NS, "workflowtemplates", name
+    )
     return found
 
 
 def replace_template(api: k8s.ApiClient, body: dict[str, Any]) -> dict[str, Any]:
     done: dict[str, Any] = custom(api).replace_namespaced_custom_object(
-        GROUP, VERSION, NS, "workflowtemplates", body["metadata"]["name"], body)
+        GROUP, VERSION, NS, "workflowtemplates", body["metadata"]["name"], body
+    )
     return done
 
 
@@ -98,8 +119,9 @@ def delete_template(api: k8s.ApiClient, name: str) -> None:
     custom(api).delete_namespaced_custom_object(GROUP, VERSION, NS, "workflowtemplates", name)
 
 
-def edited(body: dict[str, Any], *, image: str | None = None,
-           labels: dict[str, str] | None = None) -> dict[str, Any]:
+def edited(
+    body: dict[str, Any], *, image: str | None = None, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A copy of the stored template with a new image and/or labels."""
     out = copy.deepcopy(body)
     if image is not None:
@@ -110,7 +132,8 @@ def edited(body: dict[str, Any], *, image: str | None = None,
 
 
 def test_the_author_edits_a_library_template(
-        library_door: Door, admin: k8s.ApiClient, clean_namespaces: None) -> None:
+    library_door: Door, admin: k8s.ApiClient, clean_namespaces: None
+) -> None:
     name = unique("lib")
     create(admin, library_template(name))
     replace_template(admin, edited(get_template(admin, name), image="alpine:3.21"))
@@ -118,16 +141,21 @@ def test_the_author_edits_a_library_template(
 
 
 def test_a_non_author_can_neither_create_label_edit_unlabel_nor_delete_a_library_template(
-        library_door: Door, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        alice_writes_templates: None, clean_namespaces: None) -> None:
+    library_door: Door,
+    admin: k8s.ApiClient,
+    alice: k8s.ApiClient,
+    alice_writes_templates: None,
+    clean_namespaces: None,
+) -> None:
     name = unique("lib")
     message = refused(lambda: create(alice, library_template(name)))
     assert message.startswith(f"{DENIED}{AUTHOR_ONLY} create WorkflowTemplate {NS}/{name}")
 
     own = unique("own")
     create(alice, make_template(own, NS))  # outside the library: RBAC alone decides
-    message = refused(lambda: replace_template(
-        alice, edited(get_template(alice, own), labels=dict(LABEL))))
+    message = refused(
+        lambda: replace_template(alice, edited(get_template(alice, own), labels=dict(LABEL)))
+    )
     assert message.startswith(f"{DENIED}{AUTHOR_ONLY} add to the library")
     assert "labels" not in get_template(admin, own)["metadata"]
 
@@ -145,8 +173,8 @@ def test_a_non_author_can_neither_create_label_edit_unlabel_nor_delete_a_library
 
 
 def test_a_cron_workflow_whose_template_left_the_library_spawns_nothing_that_runs(
-        library_door: Door, admin: k8s.ApiClient, alice: k8s.ApiClient,
-        clean_namespaces: None) -> None:
+    library_door: Door, admin: k8s.ApiClient, alice: k8s.ApiClient, clean_namespaces: None
+) -> None:
     name = unique("lib")
     create(admin, library_template(name))
     cron = make_cron_workflow(unique("nightly"), NS, {"workflowTemplateRef": {"name": name}})
@@ -156,17 +184,24 @@ def test_a_cron_workflow_whose_template_left_the_library_spawns_nothing_that_run
 
     def failure(found: dict[str, Any]) -> str:
         conditions = (found.get("status") or {}).get("conditions") or []
-        return next((c.get("message", "") for c in conditions
-                     if c.get("type") == "SubmissionError"), "")
+        return next(
+            (c.get("message", "") for c in conditions if c.get("type") == "SubmissionError"), ""
+        )
 
     cron_name = cron["metadata"]["name"]
-    found = wait_for(lambda: get_cron(admin, cron_name),
-                     until=lambda seen: bool(failure(seen)),
-                     what=f"the cron controller to record the refused spawn of {cron_name}",
-                     timeout=90)
+    found = wait_for(
+        lambda: get_cron(admin, cron_name),
+        until=lambda seen: bool(failure(seen)),
+        what=f"the cron controller to record the refused spawn of {cron_name}",
+        timeout=90,
+    )
     assert "[template-library]" in failure(found), failure(found)
     assert f"WorkflowTemplate {NS}/{name} is not in the template library" in failure(found)
     spawned = custom(admin).list_namespaced_custom_object(
-        GROUP, VERSION, NS, "workflows",
-        label_selector=f"workflows.argoproj.io/cron-workflow={cron_name}")["items"]
+        GROUP,
+        VERSION,
+        NS,
+        "workflows",
+        label_selector=f"workflows.argoproj.io/cron-workflow={cron_name}",
+    )["items"]
     assert spawned == []

@@ -70,16 +70,26 @@ def apiserver_version() -> str:
 
     The chart gates matchConditions on it (setup.sh stamps it into the binary).
     """
-    result = subprocess.run([str(find_binary("kube-apiserver")), "--version"],
-                            capture_output=True, text=True, timeout=30, check=True)
+    result = subprocess.run(
+        [str(find_binary("kube-apiserver")), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     return result.stdout.strip().removeprefix("Kubernetes ").removeprefix("v")
 
 
 def generate_certs(out: Path) -> Path:
     """`argo-admission certs generate` for 127.0.0.1 into `out`; returns `out`."""
-    result = subprocess.run([str(CLI), "certs", "generate", "--out", str(out),
-                             "--host", "127.0.0.1"], capture_output=True, text=True,
-                            timeout=60, check=False, env=serve_env())
+    result = subprocess.run(
+        [str(CLI), "certs", "generate", "--out", str(out), "--host", "127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=serve_env(),
+    )
     if result.returncode != 0:
         raise ProcessError(f"argo-admission certs generate failed: {result.stderr.strip()}")
     return out
@@ -118,14 +128,23 @@ class AdmissionServer(Supervised):
         self.stop()
         self.policy_path.write_text(policy, encoding="utf-8")
         self.policy = policy
-        argv = serve_argv(port=self.port, cert_dir=self.cert_dir, config=self.policy_path,
-                          kubeconfig=self.plane.kubeconfig(WEBHOOK), workers=self.workers,
-                          args=["--threads", "4", "--audit-file", self.audit_path])
+        argv = serve_argv(
+            port=self.port,
+            cert_dir=self.cert_dir,
+            config=self.policy_path,
+            kubeconfig=self.plane.kubeconfig(WEBHOOK),
+            workers=self.workers,
+            args=["--threads", "4", "--audit-file", self.audit_path],
+        )
         self.process = start_serve(argv, log_path=self.log_path)
         try:
-            wait_for(lambda: self.get("/readyz"), until=lambda body: body.get("status") == "ok",
-                     what=f"argo-admission /readyz at {self.url} ({self.log_path})",
-                     timeout=READY_TIMEOUT, check=self.process.check_alive)
+            wait_for(
+                lambda: self.get("/readyz"),
+                until=lambda body: body.get("status") == "ok",
+                what=f"argo-admission /readyz at {self.url} ({self.log_path})",
+                timeout=READY_TIMEOUT,
+                check=self.process.check_alive,
+            )
         except BaseException:
             self.stop()
             raise
@@ -134,8 +153,9 @@ class AdmissionServer(Supervised):
         """GET `path` over HTTPS, trusting our CA; JSON decoded when it is JSON."""
         with urllib.request.urlopen(self.url + path, timeout=5, context=self._tls) as response:
             body = response.read().decode()
-        return json.loads(body) if response.headers.get_content_type() == "application/json" \
-            else body
+        return (
+            json.loads(body) if response.headers.get_content_type() == "application/json" else body
+        )
 
     def request_counts(self, **labels: str) -> dict[str, float]:
         """Admission requests answered so far, by endpoint, among those matching `labels`:
@@ -149,7 +169,8 @@ class AdmissionServer(Supervised):
                 continue
             for sample in family.samples:
                 if sample.name.endswith("_total") and all(
-                        sample.labels.get(k) == v for k, v in labels.items()):
+                    sample.labels.get(k) == v for k, v in labels.items()
+                ):
                     endpoint = sample.labels["endpoint"]
                     counts[endpoint] = counts.get(endpoint, 0.0) + sample.value
         return counts
@@ -162,12 +183,18 @@ class AdmissionServer(Supervised):
             return []
         return [json.loads(line) for line in text.splitlines() if line.strip()]
 
+
 def probe_template() -> dict[str, Any]:
     """A WorkflowTemplate nobody else creates while the door is (re)registered."""
-    return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
-            "metadata": {"name": unique("door-probe"), "namespace": PROBE_NAMESPACE},
-            "spec": {"entrypoint": "main",
-                     "templates": [{"name": "main", "container": container("alpine:3.20")}]}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": unique("door-probe"), "namespace": PROBE_NAMESPACE},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [{"name": "main", "container": container("alpine:3.20")}],
+        },
+    }
 
 
 class Door:
@@ -210,9 +237,10 @@ class Door:
         if key not in self._rendered:
             ca = base64.b64encode(self.ca_bundle).decode()
             version = apiserver_version()
-            self._rendered[key] = (render_policy(values, kube_version=version),
-                                   render_webhooks(self.server.url, ca, values,
-                                                   kube_version=version))
+            self._rendered[key] = (
+                render_policy(values, kube_version=version),
+                render_webhooks(self.server.url, ca, values, kube_version=version),
+            )
         return self._rendered[key]
 
     def unregister(self) -> None:
@@ -224,10 +252,13 @@ class Door:
         self.registered = []
         if not self.server.alive():
             self.server.start(self.server.policy or self.render(self.values or BASE_VALUES)[0])
-        wait_for(self.probe, until=lambda seen: not any(seen.values()),
-                 what="the API server to stop calling argo-admission once its webhook "
-                      f"configurations are deleted ({self.server.log_path})",
-                 timeout=REGISTER_TIMEOUT)
+        wait_for(
+            self.probe,
+            until=lambda seen: not any(seen.values()),
+            what="the API server to stop calling argo-admission once its webhook "
+            f"configurations are deleted ({self.server.log_path})",
+            timeout=REGISTER_TIMEOUT,
+        )
 
     @contextlib.contextmanager
     def down(self) -> Iterator[None]:
@@ -253,8 +284,9 @@ class Door:
         before = self.server.request_counts(**labels)
         body = probe_template()
         try:
-            self._admin.create_namespaced_custom_object(GROUP, VERSION, PROBE_NAMESPACE,
-                                                        "workflowtemplates", body, dry_run="All")
+            self._admin.create_namespaced_custom_object(
+                GROUP, VERSION, PROBE_NAMESPACE, "workflowtemplates", body, dry_run="All"
+            )
         except ApiException as error:
             if error.status != 403:  # a policy denial still means we were called
                 raise
@@ -263,12 +295,17 @@ class Door:
 
     def _wait_until_called(self, webhooks: list[dict[str, Any]]) -> None:
         """Wait until the API server calls every endpoint the new configurations name."""
-        wanted = {"mutate" if body["kind"].startswith("Mutating") else "validate"
-                  for body in webhooks}
-        wait_for(self.probe, until=lambda seen: all(seen[e] > 0 for e in wanted),
-                 what=f"the API server to call argo-admission's {sorted(wanted)} webhooks "
-                      f"({self.server.log_path})",
-                 timeout=REGISTER_TIMEOUT, check=self.server.check_alive)
+        wanted = {
+            "mutate" if body["kind"].startswith("Mutating") else "validate" for body in webhooks
+        }
+        wait_for(
+            self.probe,
+            until=lambda seen: all(seen[e] > 0 for e in wanted),
+            what=f"the API server to call argo-admission's {sorted(wanted)} webhooks "
+            f"({self.server.log_path})",
+            timeout=REGISTER_TIMEOUT,
+            check=self.server.check_alive,
+        )
 
     def tail(self, lines: int = 40) -> str:
         """The server's log tail, for a failed test's report."""
@@ -317,14 +354,22 @@ def serve(
     if not (cert_dir / "tls.crt").exists():
         certs.write_bundle(cert_dir, certs.make_bundle(certs.default_hosts()))
     port = port or free_port()
-    argv = serve_argv(port=port, cert_dir=cert_dir, workers=1,
-                      kubeconfig=control_plane.kubeconfig(user), args=args)
+    argv = serve_argv(
+        port=port,
+        cert_dir=cert_dir,
+        workers=1,
+        kubeconfig=control_plane.kubeconfig(user),
+        args=args,
+    )
     process = start_serve(argv, log_path=tmp_path / "serve.log")
     hook = Webhook(port, cert_dir, process)
     try:
         if ready:
-            wait_for(hook.ready, what=f"the webhook to sync its cache ({tmp_path / 'serve.log'})",
-                     timeout=60)
+            wait_for(
+                hook.ready,
+                what=f"the webhook to sync its cache ({tmp_path / 'serve.log'})",
+                timeout=60,
+            )
         yield hook
     finally:
         process.stop()

@@ -35,31 +35,50 @@ def container(image: str, *args: str) -> dict[str, Any]:
     return {"image": image, "command": ["echo"], "args": list(args) or ["hello"]}
 
 
-def make_template(name: str, namespace: str, *, image: str = "alpine:3.20",
-                  templates: list[dict[str, Any]] | None = None,
-                  spec: dict[str, Any] | None = None) -> dict[str, Any]:
+def make_template(
+    name: str,
+    namespace: str,
+    *,
+    image: str = "alpine:3.20",
+    templates: list[dict[str, Any]] | None = None,
+    spec: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A WorkflowTemplate whose entrypoint `main` runs one container of `image`."""
-    body = {"entrypoint": "main",
-            "templates": templates or [{"name": "main", "container": container(image)}]}
-    return {"apiVersion": API_VERSION, "kind": "WorkflowTemplate",
-            "metadata": {"name": name, "namespace": namespace}, "spec": {**body, **(spec or {})}}
+    body = {
+        "entrypoint": "main",
+        "templates": templates or [{"name": "main", "container": container(image)}],
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {**body, **(spec or {})},
+    }
 
 
-def make_ref_workflow(name: str, namespace: str, template: str,
-                      **spec: Any) -> dict[str, Any]:
+def make_ref_workflow(name: str, namespace: str, template: str, **spec: Any) -> dict[str, Any]:
     """A Workflow that only references WorkflowTemplate `template` (plus `spec` fields)."""
-    return {"apiVersion": API_VERSION, "kind": "Workflow",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"workflowTemplateRef": {"name": template}, **spec}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Workflow",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"workflowTemplateRef": {"name": template}, **spec},
+    }
 
 
-def make_inline_workflow(name: str, namespace: str, *,
-                         image: str = "alpine:3.20") -> dict[str, Any]:
+def make_inline_workflow(
+    name: str, namespace: str, *, image: str = "alpine:3.20"
+) -> dict[str, Any]:
     """A Workflow carrying its own templates, no reference."""
-    return {"apiVersion": API_VERSION, "kind": "Workflow",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"entrypoint": "main",
-                     "templates": [{"name": "main", "container": container(image)}]}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Workflow",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [{"name": "main", "container": container(image)}],
+        },
+    }
 
 
 def custom(api: k8s.ApiClient) -> k8s.CustomObjectsApi:
@@ -71,25 +90,33 @@ def create(api: k8s.ApiClient, body: dict[str, Any]) -> dict[str, Any]:
     """Create an Argo object (Workflow, WorkflowTemplate, ...) as the client's user."""
     plural = body["kind"].lower() + "s"
     namespace = body["metadata"]["namespace"]
-    return dict(custom(api).create_namespaced_custom_object(GROUP, VERSION, namespace, plural,
-                                                            body))
+    return dict(
+        custom(api).create_namespaced_custom_object(GROUP, VERSION, namespace, plural, body)
+    )
 
 
 def get_workflow(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     """The Workflow as stored now."""
-    return dict(custom(api).get_namespaced_custom_object(GROUP, VERSION, namespace, "workflows",
-                                                         name))
+    return dict(
+        custom(api).get_namespaced_custom_object(GROUP, VERSION, namespace, "workflows", name)
+    )
 
 
 def get_cron_workflow(api: k8s.ApiClient, namespace: str, name: str) -> dict[str, Any]:
     """The CronWorkflow as stored now."""
-    return dict(custom(api).get_namespaced_custom_object(GROUP, VERSION, namespace,
-                                                         "cronworkflows", name))
+    return dict(
+        custom(api).get_namespaced_custom_object(GROUP, VERSION, namespace, "cronworkflows", name)
+    )
 
 
-def update_workflow(api: k8s.ApiClient, namespace: str, name: str,
-                    change: Callable[[dict[str, Any]], None], *, attempts: int = 10
-                    ) -> dict[str, Any]:
+def update_workflow(
+    api: k8s.ApiClient,
+    namespace: str,
+    name: str,
+    change: Callable[[dict[str, Any]], None],
+    *,
+    attempts: int = 10,
+) -> dict[str, Any]:
     """UPDATE (PUT) a Workflow after `change(obj)` edits a fresh copy; retries on conflict.
 
     The controller writes the Workflow too, so a read-modify-write can lose the race.
@@ -110,8 +137,11 @@ def update_workflow(api: k8s.ApiClient, namespace: str, name: str,
 def replace(api: k8s.ApiClient, body: dict[str, Any]) -> dict[str, Any]:
     """PUT a whole Workflow as the client's user."""
     meta = body["metadata"]
-    return dict(custom(api).replace_namespaced_custom_object(
-        GROUP, VERSION, meta["namespace"], "workflows", meta["name"], body))
+    return dict(
+        custom(api).replace_namespaced_custom_object(
+            GROUP, VERSION, meta["namespace"], "workflows", meta["name"], body
+        )
+    )
 
 
 def status(workflow: dict[str, Any]) -> dict[str, Any]:
@@ -127,16 +157,23 @@ def stored_spec(workflow: dict[str, Any]) -> dict[str, Any] | None:
 def describe_workflow(workflow: dict[str, Any]) -> str:
     """The parts of a Workflow worth printing when a wait fails: phase, message, nodes."""
     st = status(workflow)
-    return json.dumps({"phase": st.get("phase"), "message": st.get("message"),
-                       "stored": stored_spec(workflow) is not None,
-                       "nodes": sorted([n.get("displayName"), n.get("phase")]
-                                       for n in (st.get("nodes") or {}).values())})
+    return json.dumps(
+        {
+            "phase": st.get("phase"),
+            "message": st.get("message"),
+            "stored": stored_spec(workflow) is not None,
+            "nodes": sorted(
+                [n.get("displayName"), n.get("phase")] for n in (st.get("nodes") or {}).values()
+            ),
+        }
+    )
 
 
 def describe_pods(pods: list[dict[str, Any]]) -> str:
     """Pod names and main images, for a failed wait."""
-    return json.dumps([{"name": p["metadata"]["name"], "images": sorted(pod_images([p]))}
-                       for p in pods])
+    return json.dumps(
+        [{"name": p["metadata"]["name"], "images": sorted(pod_images([p]))} for p in pods]
+    )
 
 
 class Shown(Generic[T]):
@@ -150,29 +187,45 @@ class Shown(Generic[T]):
         return self.show(self.value)
 
 
-def wait_for_workflow(api: k8s.ApiClient, namespace: str, name: str,
-                      until: Callable[[dict[str, Any]], Any], *, what: str,
-                      timeout: float = WAIT) -> dict[str, Any]:
+def wait_for_workflow(
+    api: k8s.ApiClient,
+    namespace: str,
+    name: str,
+    until: Callable[[dict[str, Any]], Any],
+    *,
+    what: str,
+    timeout: float = WAIT,
+) -> dict[str, Any]:
     """Poll a Workflow until `until(workflow)` holds; a failure shows phase, message, nodes."""
-    found = wait_for(lambda: Shown(get_workflow(api, namespace, name), describe_workflow),
-                     until=lambda seen: until(seen.value),
-                     what=f"Workflow {namespace}/{name} {what}", timeout=timeout)
+    found = wait_for(
+        lambda: Shown(get_workflow(api, namespace, name), describe_workflow),
+        until=lambda seen: until(seen.value),
+        what=f"Workflow {namespace}/{name} {what}",
+        timeout=timeout,
+    )
     return found.value
 
 
-def wait_for_phase(api: k8s.ApiClient, namespace: str, name: str, phases: Iterable[str], *,
-                   timeout: float = WAIT) -> dict[str, Any]:
+def wait_for_phase(
+    api: k8s.ApiClient, namespace: str, name: str, phases: Iterable[str], *, timeout: float = WAIT
+) -> dict[str, Any]:
     """Wait until the Workflow's phase is one of `phases`."""
     wanted = tuple(phases)
-    return wait_for_workflow(api, namespace, name,
-                             lambda wf: status(wf).get("phase") in wanted,
-                             what=f"to reach phase {' or '.join(wanted)}", timeout=timeout)
+    return wait_for_workflow(
+        api,
+        namespace,
+        name,
+        lambda wf: status(wf).get("phase") in wanted,
+        what=f"to reach phase {' or '.join(wanted)}",
+        timeout=timeout,
+    )
 
 
 def list_pods(api: k8s.ApiClient, namespace: str, workflow: str) -> list[dict[str, Any]]:
     """The pods the controller created for a Workflow, as plain dicts."""
     response = k8s.CoreV1Api(api).list_namespaced_pod(
-        namespace, label_selector=f"{WORKFLOW_LABEL}={workflow}", _preload_content=False)
+        namespace, label_selector=f"{WORKFLOW_LABEL}={workflow}", _preload_content=False
+    )
     return list(json.loads(response.data)["items"])
 
 
@@ -186,24 +239,36 @@ def pod_images(pods: Iterable[dict[str, Any]]) -> set[str]:
     return {c["image"] for pod in pods for c in pod["spec"]["containers"] if c["name"] == "main"}
 
 
-def wait_for_pods(api: k8s.ApiClient, namespace: str, workflow: str,
-                  until: Callable[[list[dict[str, Any]]], Any], *, what: str,
-                  timeout: float = WAIT) -> list[dict[str, Any]]:
+def wait_for_pods(
+    api: k8s.ApiClient,
+    namespace: str,
+    workflow: str,
+    until: Callable[[list[dict[str, Any]]], Any],
+    *,
+    what: str,
+    timeout: float = WAIT,
+) -> list[dict[str, Any]]:
     """Poll a Workflow's pods until `until(pods)` holds; a failure lists the pods seen."""
-    found = wait_for(lambda: Shown(list_pods(api, namespace, workflow), describe_pods),
-                     until=lambda seen: until(seen.value),
-                     what=f"pods of Workflow {namespace}/{workflow} {what}", timeout=timeout)
+    found = wait_for(
+        lambda: Shown(list_pods(api, namespace, workflow), describe_pods),
+        until=lambda seen: until(seen.value),
+        what=f"pods of Workflow {namespace}/{workflow} {what}",
+        timeout=timeout,
+    )
     return found.value
 
 
 def evil_spec(image: str = "evil:latest") -> dict[str, Any]:
     """A complete inline WorkflowSpec running `image`: what an attacker would store."""
-    return {"entrypoint": "main",
-            "templates": [{"name": "main", "container": container(image, "pwned")}]}
+    return {
+        "entrypoint": "main",
+        "templates": [{"name": "main", "container": container(image, "pwned")}],
+    }
 
 
-def with_stored(body: dict[str, Any], spec: dict[str, Any], *,
-                phase: str | None = None) -> dict[str, Any]:
+def with_stored(
+    body: dict[str, Any], spec: dict[str, Any], *, phase: str | None = None
+) -> dict[str, Any]:
     """A copy of a Workflow carrying a user-written `status.storedWorkflowTemplateSpec`."""
     body = copy.deepcopy(body)
     body["status"] = {"storedWorkflowTemplateSpec": spec, **({"phase": phase} if phase else {})}
@@ -219,21 +284,24 @@ def delete_all(api: k8s.ApiClient, namespace: str) -> None:
     k8s.CoreV1Api(api).delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
 
 
-def make_steps_template(name: str, namespace: str, *,
-                        image: str = "alpine:3.20") -> dict[str, Any]:
+def make_steps_template(name: str, namespace: str, *, image: str = "alpine:3.20") -> dict[str, Any]:
     """A WorkflowTemplate: `main` runs one step `a` (template `work`, echoing parameter `msg`)."""
-    templates = [{"name": "main", "steps": [[{"name": "a", "template": "work"}]]},
-                 {"name": "work", "container": container(image, "{{workflow.parameters.msg}}")}]
+    templates = [
+        {"name": "main", "steps": [[{"name": "a", "template": "work"}]]},
+        {"name": "work", "container": container(image, "{{workflow.parameters.msg}}")},
+    ]
     arguments = {"parameters": [{"name": "msg", "value": "hello"}]}
     return make_template(name, namespace, templates=templates, spec={"arguments": arguments})
 
 
 def set_arguments(value: str, *, suspend: bool | None = None) -> Callable[[dict[str, Any]], None]:
     """An edit setting parameter `msg` in spec.arguments (and spec.suspend, when given)."""
+
     def change(workflow: dict[str, Any]) -> None:
         workflow["spec"]["arguments"] = {"parameters": [{"name": "msg", "value": value}]}
         if suspend is not None:
             workflow["spec"]["suspend"] = suspend
+
     return change
 
 
@@ -263,12 +331,14 @@ def error_message(error: ApiException) -> str:
 WARNING = re.compile(r'^\d{3} \S+ "(?P<text>(?:[^"\\]|\\.)*)"')
 
 
-def make_cron_workflow(name: str, namespace: str,
-                       workflow_spec: dict[str, Any]) -> dict[str, Any]:
+def make_cron_workflow(name: str, namespace: str, workflow_spec: dict[str, Any]) -> dict[str, Any]:
     """A CronWorkflow that would start `workflow_spec` once a year (never during a test)."""
-    return {"apiVersion": API_VERSION, "kind": "CronWorkflow",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"schedules": ["0 0 1 1 *"], "workflowSpec": workflow_spec}}
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "CronWorkflow",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"schedules": ["0 0 1 1 *"], "workflowSpec": workflow_spec},
+    }
 
 
 def make_cluster_template(name: str, *, image: str = "alpine:3.20") -> dict[str, Any]:
@@ -281,8 +351,9 @@ def make_cluster_template(name: str, *, image: str = "alpine:3.20") -> dict[str,
 
 def create_cluster_template(api: k8s.ApiClient, body: dict[str, Any]) -> dict[str, Any]:
     """Create a ClusterWorkflowTemplate as the client's user."""
-    return dict(custom(api).create_cluster_custom_object(GROUP, VERSION,
-                                                         "clusterworkflowtemplates", body))
+    return dict(
+        custom(api).create_cluster_custom_object(GROUP, VERSION, "clusterworkflowtemplates", body)
+    )
 
 
 def delete_cluster_template(api: k8s.ApiClient, name: str) -> None:
@@ -294,8 +365,9 @@ def delete_cluster_template(api: k8s.ApiClient, name: str) -> None:
             raise
 
 
-def create_with_warnings(api: k8s.ApiClient, body: dict[str, Any], *,
-                         dry_run: bool = False) -> tuple[dict[str, Any], list[str]]:
+def create_with_warnings(
+    api: k8s.ApiClient, body: dict[str, Any], *, dry_run: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """Create a namespaced Argo object; return what the API server answered and its warnings.
 
     The warnings travel as HTTP `Warning` headers, which the generated client drops; the raw
@@ -304,8 +376,8 @@ def create_with_warnings(api: k8s.ApiClient, body: dict[str, Any], *,
     plural = body["kind"].lower() + "s"
     extra = {"dry_run": "All"} if dry_run else {}
     response = custom(api).create_namespaced_custom_object(
-        GROUP, VERSION, body["metadata"]["namespace"], plural, body, _preload_content=False,
-        **extra)
+        GROUP, VERSION, body["metadata"]["namespace"], plural, body, _preload_content=False, **extra
+    )
     return json.loads(response.data), warning_texts(response.headers.getlist("Warning"))
 
 
@@ -324,8 +396,9 @@ def exists(api: k8s.ApiClient, body: dict[str, Any]) -> bool:
     """Whether the namespaced Argo object `body` names is stored."""
     meta = body["metadata"]
     try:
-        custom(api).get_namespaced_custom_object(GROUP, VERSION, meta["namespace"],
-                                                 body["kind"].lower() + "s", meta["name"])
+        custom(api).get_namespaced_custom_object(
+            GROUP, VERSION, meta["namespace"], body["kind"].lower() + "s", meta["name"]
+        )
     except ApiException as error:
         if error.status == 404:
             return False
@@ -335,8 +408,11 @@ def exists(api: k8s.ApiClient, body: dict[str, Any]) -> bool:
 
 def find_node(workflow: dict[str, Any], display_name: str) -> dict[str, Any] | None:
     """The Workflow's node of that display name (a step's name), or None."""
-    nodes = [n for n in (status(workflow).get("nodes") or {}).values()
-             if n.get("displayName") == display_name]
+    nodes = [
+        n
+        for n in (status(workflow).get("nodes") or {}).values()
+        if n.get("displayName") == display_name
+    ]
     assert len(nodes) <= 1, f"{len(nodes)} nodes named {display_name}"
     return nodes[0] if nodes else None
 
@@ -347,10 +423,22 @@ def node_phase(workflow: dict[str, Any], display_name: str) -> str | None:
     return node.get("phase") if node else None
 
 
-def wait_for_node(api: k8s.ApiClient, namespace: str, name: str, step: str,
-                  phases: Iterable[str], *, timeout: float = WAIT) -> dict[str, Any]:
+def wait_for_node(
+    api: k8s.ApiClient,
+    namespace: str,
+    name: str,
+    step: str,
+    phases: Iterable[str],
+    *,
+    timeout: float = WAIT,
+) -> dict[str, Any]:
     """Wait until the Workflow's node of step `step` is in one of `phases`; the Workflow."""
     wanted = tuple(phases)
-    return wait_for_workflow(api, namespace, name,
-                             lambda wf: node_phase(wf, step) in wanted,
-                             what=f"to have step {step} {' or '.join(wanted)}", timeout=timeout)
+    return wait_for_workflow(
+        api,
+        namespace,
+        name,
+        lambda wf: node_phase(wf, step) in wanted,
+        what=f"to have step {step} {' or '.join(wanted)}",
+        timeout=timeout,
+    )

@@ -67,7 +67,8 @@ def find_binary(name: str) -> Path:
     searched = ", ".join(str(d) for d in dict.fromkeys(dirs))
     raise MissingBinaryError(
         f"{name} is not built (looked in {searched}); run `{setup_command(name)}` "
-        f"(or `{SETUP}` for everything) — the e2e suite does not skip without it")
+        f"(or `{SETUP}` for everything) — the e2e suite does not skip without it"
+    )
 
 
 def built(name: str) -> Path | None:
@@ -100,9 +101,16 @@ def die_with_parent() -> None:
 class Process:
     """One child process, logging to a file, stopped with SIGTERM then SIGKILL."""
 
-    def __init__(self, name: str, argv: Sequence[str | os.PathLike[str]], *, log_path: Path,
-                 env: dict[str, str] | None = None, stdout_path: Path | None = None,
-                 cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str | os.PathLike[str]],
+        *,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        stdout_path: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.name = name
         self.argv = [str(arg) for arg in argv]
         self.log_path = log_path
@@ -120,10 +128,16 @@ class Process:
         with contextlib.ExitStack() as files:
             log = files.enter_context(open(self.log_path, "ab"))
             out = files.enter_context(open(self.stdout_path, "ab")) if self.stdout_path else log
-            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=log if self.stdout_path else subprocess.STDOUT,
-                                          env=self.env, cwd=self.cwd, start_new_session=True,
-                                          preexec_fn=die_with_parent)
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=log if self.stdout_path else subprocess.STDOUT,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
         _RUNNING.add(self)
         return self
 
@@ -184,9 +198,15 @@ def stop_all() -> None:
         process.stop()
 
 
-def wait_for(observe: Callable[[], T], *, what: str, until: Callable[[T], Any] = bool,
-             timeout: float = 30.0, interval: float = 0.2,
-             check: Callable[[], None] | None = None) -> T:
+def wait_for(
+    observe: Callable[[], T],
+    *,
+    what: str,
+    until: Callable[[T], Any] = bool,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    check: Callable[[], None] | None = None,
+) -> T:
     """Call `observe()` until `until(value)` holds and return that value.
 
     On timeout raise WaitTimeout naming `what` and the last value (or exception) observed.
@@ -206,13 +226,20 @@ def wait_for(observe: Callable[[], T], *, what: str, until: Callable[[T], Any] =
         if check is not None:
             check()
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {what}; "
-                              f"last observed: {shorten(last)}")
+            raise WaitTimeout(
+                f"timed out after {timeout:g}s waiting for {what}; last observed: {shorten(last)}"
+            )
         time.sleep(interval)
 
 
-def stays(observe: Callable[[], T], *, what: str, holds: Callable[[T], Any],
-          duration: float, interval: float = 0.2) -> T:
+def stays(
+    observe: Callable[[], T],
+    *,
+    what: str,
+    holds: Callable[[T], Any],
+    duration: float,
+    interval: float = 0.2,
+) -> T:
     """Call `observe()` for `duration` seconds; AssertionError naming `what` and the value seen
     as soon as `holds(value)` does not. For what must not happen: the duration is the bound."""
     deadline = time.monotonic() + duration

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from admission.core.policy.source import TemplateKey
-from admission.files.policy import load_config
 from admission.core.review import POD_NAME, POD_UID
 from admission.core.webhook import handle
+from admission.files.policy import load_config
 from admission.files.templates import FileTemplateSource
 from support import FIXTURES, make_review
 
