@@ -186,61 +186,8 @@ def add_serve(sub: Subparsers) -> None:
     serve.add_argument("--port", type=tcp_port, default=8443, help="TCP port to listen on")
     serve.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
     serve.add_argument("--threads", type=positive_int, default=4, help="threads per worker")
-    repeated_paths(
-        serve,
-        "--templates",
-        "read templates from this file or directory instead of the cluster; repeat for more",
-    )
-    path_option(
-        serve,
-        "--kubeconfig",
-        help="kubeconfig for template lookups (default: in-cluster, then ~/.kube/config)",
-    )
-    serve.add_argument(
-        "--no-cluster",
-        action="store_true",
-        help="no Kubernetes API: templates only from --templates",
-    )
-    serve.add_argument(
-        "--argo-configmap",
-        metavar="NAMESPACE/NAME",
-        help="take workflowRestrictions and workflowDefaults from Argo's controller ConfigMap, "
-        "watched where it lives (default: from --config only)",
-    )
-    path_option(
-        serve,
-        "--register-webhooks",
-        metavar="FILE",
-        help="once ready, create or update the webhook configurations in FILE on the API server "
-        "(default: register nothing; the chart passes the ones it renders)",
-    )
-    serve.add_argument(
-        "--webhook-owner",
-        metavar="CLUSTERROLE",
-        help="ClusterRole that owns the registered configurations, so deleting it (helm "
-        "uninstall) deletes them (default: no owner)",
-    )
-    serve.add_argument(
-        "--background-audit",
-        type=duration,
-        metavar="INTERVAL",
-        help="audit every Workflow, CronWorkflow and template in the cluster every INTERVAL "
-        "(90s, 5m, 1h) and keep a PolicyReport per namespace; one server at a time, the "
-        "holder of --audit-lease (default: off)",
-    )
-    serve.add_argument(
-        "--audit-lease",
-        metavar="NAMESPACE/NAME",
-        help="the Lease that elects the one server running --background-audit (default: "
-        "argo-admission-audit in the service account's namespace, else in default)",
-    )
-    serve.add_argument(
-        "--library-configmap",
-        metavar="NAMESPACE/NAME",
-        help="keep this ConfigMap equal to the library index the exported policy reads "
-        "(export vap --library-configmap); one server writes it, the holder of the Lease "
-        "argo-admission-library in that namespace (default: off)",
-    )
+    _serve_cluster(serve)
+    _serve_cluster_jobs(serve)
     path_option(
         serve,
         "--audit-file",
@@ -283,6 +230,69 @@ def add_serve(sub: Subparsers) -> None:
         "without a GET (least recently used dropped first; 0: no watch, one GET a write)",
     )
     serve.set_defaults(command="serve")
+
+
+def _serve_cluster(serve: argparse.ArgumentParser) -> None:
+    """serve's cluster: where templates come from, Argo's ConfigMap, its webhook registrations."""
+    repeated_paths(
+        serve,
+        "--templates",
+        "read templates from this file or directory instead of the cluster; repeat for more",
+    )
+    path_option(
+        serve,
+        "--kubeconfig",
+        help="kubeconfig for template lookups (default: in-cluster, then ~/.kube/config)",
+    )
+    serve.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="no Kubernetes API: templates only from --templates",
+    )
+    serve.add_argument(
+        "--argo-configmap",
+        metavar="NAMESPACE/NAME",
+        help="take workflowRestrictions and workflowDefaults from Argo's controller ConfigMap, "
+        "watched where it lives (default: from --config only)",
+    )
+    path_option(
+        serve,
+        "--register-webhooks",
+        metavar="FILE",
+        help="once ready, create or update the webhook configurations in FILE on the API server "
+        "(default: register nothing; the chart passes the ones it renders)",
+    )
+    serve.add_argument(
+        "--webhook-owner",
+        metavar="CLUSTERROLE",
+        help="ClusterRole that owns the registered configurations, so deleting it (helm "
+        "uninstall) deletes them (default: no owner)",
+    )
+
+
+def _serve_cluster_jobs(serve: argparse.ArgumentParser) -> None:
+    """What one server does for all (each elected by a Lease): the audit, the library index."""
+    serve.add_argument(
+        "--background-audit",
+        type=duration,
+        metavar="INTERVAL",
+        help="audit every Workflow, CronWorkflow and template in the cluster every INTERVAL "
+        "(90s, 5m, 1h) and keep a PolicyReport per namespace; one server at a time, the "
+        "holder of --audit-lease (default: off)",
+    )
+    serve.add_argument(
+        "--audit-lease",
+        metavar="NAMESPACE/NAME",
+        help="the Lease that elects the one server running --background-audit (default: "
+        "argo-admission-audit in the service account's namespace, else in default)",
+    )
+    serve.add_argument(
+        "--library-configmap",
+        metavar="NAMESPACE/NAME",
+        help="keep this ConfigMap equal to the library index the exported policy reads "
+        "(export vap --library-configmap); one server writes it, the holder of the Lease "
+        "argo-admission-library in that namespace (default: off)",
+    )
 
 
 def add_review(sub: Subparsers) -> None:
