@@ -4,6 +4,13 @@ Every YAML/JSON document is read (multi-document YAML; the items of a `kind: Lis
 `kubectl get -o yaml` exports them, one by one), each with the file it came from, so a verdict
 can name it. `-` is standard input, read once however often it is named. A file that cannot be
 read or parsed raises ManifestError with one line naming the file (and the line for YAML).
+
+Speed: a text that is one JSON value (what `kubectl get -o json` writes) is read by orjson; JSON
+has no YAML semantics to emulate, and a key given twice in a JSON object keeps its last value,
+as YAML's safe loader (and Go's encoding/json, hence the API server) keeps it. Anything orjson
+refuses (YAML, several JSON documents, JSON with comments) is read as YAML, by libyaml's C
+loader where PyYAML was built with it (the pure-Python loader otherwise), which reads the same
+documents with the same YAML 1.1 resolution, about ten times faster.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+import orjson
 import yaml
 
+YAML_LOADER: Final[type[yaml.SafeLoader]] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STDIN: Final = "-"
 SUFFIXES: Final = (".yaml", ".yml", ".json")
 
@@ -34,10 +43,9 @@ class Document:
 
 def parse_documents(text: str, source: str) -> list[Any]:
     """Every document of a YAML/JSON text, empty ones dropped, `kind: List` items flattened."""
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise ManifestError(f"{source}: not valid YAML/JSON: {describe_yaml_error(exc)}") from exc
+    docs = _json_document(text)
+    if docs is None:
+        docs = _yaml_documents(text, source)
     out: list[Any] = []
     for doc in docs:
         if _is_list(doc):
@@ -45,6 +53,27 @@ def parse_documents(text: str, source: str) -> list[Any]:
         else:
             out.append(doc)
     return out
+
+
+def _json_document(text: str) -> list[Any] | None:
+    """[the value] of a text that is one JSON object or array (None: not JSON, read it as YAML)."""
+    if not text.lstrip().startswith(("{", "[")):
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return [value] if value is not None else []
+
+
+def _yaml_documents(
+    text: str, source: str, loader: type[yaml.SafeLoader] = YAML_LOADER
+) -> list[Any]:
+    """Every non-empty YAML document of `text`; ManifestError naming the line."""
+    try:
+        return [d for d in yaml.load_all(text, Loader=loader) if d is not None]
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{source}: not valid YAML/JSON: {describe_yaml_error(exc)}") from exc
 
 
 def _is_list(doc: Any) -> bool:

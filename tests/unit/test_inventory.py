@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from admission.cli.commands import AuditOptions, audit
-from admission.cluster.listing import ClusterError, list_objects
+from admission.cluster.listing import ClusterError, list_objects, streamed
 from admission.core import inventory, policy
 from admission.core.inventory import Finding, policy_reports, problems
 from admission.core.inventory import audit as audit_objects
@@ -306,7 +306,7 @@ def test_audit_of_a_cluster_judges_what_it_lists() -> None:
         options,
         reader=Reader(io.StringIO()),
         out=out,
-        list_cluster=lambda o: list_objects(FakeApi(cluster_objects())),
+        list_cluster=lambda o: streamed(FakeApi(cluster_objects())),
     )
     assert code == 1
     found = {(f["kind"], f["name"], f["rule"]) for f in json.loads(out.getvalue())}
