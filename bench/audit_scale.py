@@ -1,13 +1,22 @@
 """`argo-admission audit -f` of thousands of exported Workflows: time and peak memory.
 
-Generates a `kind: List` as `kubectl get workflows -A -o yaml` (and `-o json`) writes it: the
+Files: generates a `kind: List` as `kubectl get workflows -A -o yaml` (and `-o json`) writes it: the
 library template team-a/hello and N ref Workflows as the controller leaves them (tests/shapes.py:
 steps and DAG node trees, retries, suspends, onExit, stored specs; 60 % finished), audited
 under policies/secure.yaml. Each audit runs as its own process; its peak RSS is read with
 getrusage(RUSAGE_CHILDREN) after it exits (the maximum over the children waited for, so each
-run is made from a fresh helper process). Prints figures; asserts nothing.
+run is made from a fresh helper process).
+
+Cluster (`--cluster N`): `argo-admission audit --kubeconfig` against an HTTP endpoint in another
+process that answers the four list calls as the API server does (limit/continue pages of 500,
+each Workflow in full, nodes and all, serialised per page from a pool of 500 generated ones
+renamed), so what is measured is the audit's side: the client's decoding, the judging a page at
+a time and the memory it holds. It is not the API server's own listing cost (etcd, conversion).
+
+Prints figures; asserts nothing.
 
     python bench/audit_scale.py [--count 10000] [--formats yaml json] [--keep DIR]
+    python bench/audit_scale.py --cluster 100000 --formats
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import socket
 import subprocess
 import sys
 import time
@@ -88,14 +98,111 @@ def audit_argv(path: Path) -> list[str]:
     ]
 
 
+def serve_lists(port: int, count: int) -> None:
+    """Answer the audit's list calls on 127.0.0.1:port: `count` Workflows in pages."""
+    import http.server
+    import urllib.parse
+
+    import orjson
+
+    rng = random.Random(29)
+    pool = [shapes.workflow(rng, index) for index in range(500)]
+    template = {k: v for k, v in TEMPLATE.items() if k != "kind"}
+
+    def page(query: dict[str, list[str]]) -> dict[str, Any]:
+        limit = int(query.get("limit", ["500"])[0])
+        start = int(query.get("continue", ["0"])[0] or 0)
+        items = []
+        for index in range(start, min(start + limit, count)):
+            wf = pool[index % len(pool)]
+            meta = {**wf["metadata"], "name": f"hello-{index:06d}", "uid": f"uid-{index}"}
+            items.append({**{k: v for k, v in wf.items() if k != "kind"}, "metadata": meta})
+        rest = str(start + limit) if start + limit < count else ""
+        return {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "items": items,
+            "metadata": {"continue": rest},
+        }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            url = urllib.parse.urlparse(self.path)
+            query = urllib.parse.parse_qs(url.query)
+            plural = url.path.rsplit("/", 1)[-1]
+            empty: dict[str, Any] = {"items": [], "metadata": {}}
+            if plural == "workflows":
+                body = page(query)
+            elif plural == "workflowtemplates":
+                body = {"items": [template], "metadata": {}}
+            else:
+                body = empty
+            data = orjson.dumps(body)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+def audit_cluster(count: int, directory: Path) -> None:
+    """`audit --kubeconfig` of `count` Workflows served by serve_lists."""
+    import multiprocessing
+
+    from common import free_port
+
+    port = free_port()
+    server = multiprocessing.Process(target=serve_lists, args=(port, count), daemon=True)
+    server.start()
+    kubeconfig = directory / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    while True:  # the pool is generated before the server listens
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    argv = [*audit_argv(Path("-"))[:4], "--kubeconfig", str(kubeconfig)]
+    argv += ["--config", str(POLICY), "-o", "json"]
+    try:
+        seconds, peak, code, out = measured(argv)
+    finally:
+        server.terminate()
+    findings = len(json.loads(out)) if out.strip() else 0
+    print(
+        f"audit --kubeconfig, {count} Workflows in pages of 500: {seconds:.1f} s, "
+        f"peak RSS {peak:.0f} MiB, exit {code}, {findings} finding(s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
-    parser.add_argument("--formats", nargs="+", default=["yaml", "json"])
+    parser.add_argument("--formats", nargs="*", default=["yaml", "json"])
     parser.add_argument("--keep", type=Path, help="write the inputs here (kept)")
+    parser.add_argument("--cluster", type=int, default=0, help="Workflows listed from a cluster")
     args = parser.parse_args()
     directory = args.keep or workdir("audit")
     directory.mkdir(parents=True, exist_ok=True)
+    if args.cluster:
+        audit_cluster(args.cluster, directory)
+    if not args.formats:
+        return
     started = time.monotonic()
     listing = exported(args.count)
     paths = {fmt: write(listing, directory, fmt) for fmt in args.formats}
