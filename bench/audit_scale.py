@@ -13,16 +13,23 @@ each Workflow in full, nodes and all, serialised per page from a pool of 500 gen
 renamed), so what is measured is the audit's side: the client's decoding, the judging a page at
 a time and the memory it holds. It is not the API server's own listing cost (etcd, conversion).
 
+Through the real API server (`--apiserver N`, inside the e2e netns): the e2e control plane
+(kube-apiserver + etcd, tests/e2e/controlplane.py) filled with N such Workflows by 8 processes,
+then `audit --kubeconfig` as admin.
+
 Prints figures; asserts nothing.
 
     python bench/audit_scale.py [--count 10000] [--formats yaml json] [--keep DIR]
     python bench/audit_scale.py --cluster 100000 --formats
+    tests/e2e/netns.sh .venv/bin/python bench/audit_scale.py --apiserver 100000 --formats \
+        [--before DIR]   # DIR holds an older admission/ (git archive REV admission | tar -x)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import socket
 import subprocess
@@ -68,7 +75,7 @@ def write(listing: dict[str, Any], directory: Path, fmt: str) -> Path:
     return path
 
 
-def measured(argv: list[str]) -> tuple[float, float, int, bytes]:
+def measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, bytes]:
     """(seconds, peak RSS MiB, exit code, stdout) of one command, run from a fresh helper so
     that RUSAGE_CHILDREN holds this command's peak alone."""
     helper = (
@@ -77,7 +84,7 @@ def measured(argv: list[str]) -> tuple[float, float, int, bytes]:
         "d=time.monotonic()-t;r=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss;"
         "sys.stderr.write(json.dumps([d,r,p.returncode])+'\\n');sys.stdout.buffer.write(p.stdout)"
     )
-    done = subprocess.run([PYTHON, "-c", helper, *argv], capture_output=True, check=False)
+    done = subprocess.run([PYTHON, "-c", helper, *argv], capture_output=True, check=False, env=env)
     seconds, kib, code = json.loads(done.stderr.decode().strip().splitlines()[-1])
     return seconds, kib / 1024, code, done.stdout
 
@@ -190,17 +197,72 @@ def audit_cluster(count: int, directory: Path) -> None:
     )
 
 
+def fill(kubeconfig: str, first: int, count: int) -> None:
+    """Create Workflows first..first+count-1 in team-a (one process of several)."""
+    from kubernetes import client, config
+
+    api = client.CustomObjectsApi(config.new_client_from_config(kubeconfig))
+    rng = random.Random(first)
+    for index in range(first, first + count):
+        wf = shapes.workflow(rng, index)
+        wf["metadata"] = {"name": f"hello-{index:06d}", "namespace": "team-a"}
+        api.create_namespaced_custom_object("argoproj.io", "v1alpha1", "team-a", "workflows", wf)
+
+
+def audit_apiserver(count: int, before: Path | None, processes: int = 8) -> None:
+    """`audit --kubeconfig` of `count` Workflows stored in a real API server."""
+    import multiprocessing
+
+    from kubernetes import client
+
+    from controlplane import ControlPlane
+    from identities import ADMIN
+
+    with ControlPlane() as plane:
+        client.CustomObjectsApi(plane.client(ADMIN)).create_namespaced_custom_object(
+            "argoproj.io", "v1alpha1", "team-a", "workflowtemplates", TEMPLATE
+        )
+        kubeconfig = str(plane.kubeconfig(ADMIN))
+        began = time.monotonic()
+        share = count // processes
+        workers = [
+            multiprocessing.Process(target=fill, args=(kubeconfig, i * share, share))
+            for i in range(processes)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        print(f"created {share * processes} Workflows in {time.monotonic() - began:.0f} s")
+        argv = [*audit_argv(Path("-"))[:4], "--kubeconfig", kubeconfig]
+        argv += ["--config", str(POLICY), "-o", "json"]
+        runs = {"this tree": None}
+        if before is not None:  # the same audit by an older tree of the package
+            runs[str(before)] = {**os.environ, "PYTHONPATH": str(before)}
+        for name, env in runs.items():
+            seconds, peak, code, out = measured(argv, env)
+            findings = len(json.loads(out)) if out.strip() else 0
+            print(
+                f"audit --kubeconfig (kube-apiserver, {name}), {share * processes} Workflows: "
+                f"{seconds:.1f} s, peak RSS {peak:.0f} MiB, exit {code}, {findings} finding(s)"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--formats", nargs="*", default=["yaml", "json"])
     parser.add_argument("--keep", type=Path, help="write the inputs here (kept)")
     parser.add_argument("--cluster", type=int, default=0, help="Workflows listed from a cluster")
+    parser.add_argument("--apiserver", type=int, default=0, help="Workflows in a kube-apiserver")
+    parser.add_argument("--before", type=Path, help="also audit with this older package tree")
     args = parser.parse_args()
     directory = args.keep or workdir("audit")
     directory.mkdir(parents=True, exist_ok=True)
     if args.cluster:
         audit_cluster(args.cluster, directory)
+    if args.apiserver:
+        audit_apiserver(args.apiserver, args.before)
     if not args.formats:
         return
     started = time.monotonic()
