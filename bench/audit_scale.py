@@ -75,7 +75,9 @@ def write(listing: dict[str, Any], directory: Path, fmt: str) -> Path:
     return path
 
 
-def measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, bytes]:
+def measured(
+    argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[float, float, int, bytes]:
     """(seconds, peak RSS MiB, exit code, stdout) of one command, run from a fresh helper so
     that RUSAGE_CHILDREN holds this command's peak alone."""
     helper = (
@@ -236,11 +238,12 @@ def audit_apiserver(count: int, before: Path | None, processes: int = 8) -> None
         print(f"created {share * processes} Workflows in {time.monotonic() - began:.0f} s")
         argv = [*audit_argv(Path("-"))[:4], "--kubeconfig", kubeconfig]
         argv += ["--config", str(POLICY), "-o", "json"]
-        runs = {"this tree": None}
-        if before is not None:  # the same audit by an older tree of the package
-            runs[str(before)] = {**os.environ, "PYTHONPATH": str(before)}
-        for name, env in runs.items():
-            seconds, peak, code, out = measured(argv, env)
+        runs: dict[str, Path | None] = {"this tree": None}
+        if before is not None:  # the same audit by an older tree of the package, run from it
+            runs[str(before)] = before
+        for name, tree in runs.items():
+            env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
+            seconds, peak, code, out = measured(argv, env, tree)
             findings = len(json.loads(out)) if out.strip() else 0
             print(
                 f"audit --kubeconfig (kube-apiserver, {name}), {share * processes} Workflows: "
