@@ -17,6 +17,7 @@ from typing import Any, Final, TextIO
 
 import yaml
 
+from admission.cluster.listing import ClusterError, Listing
 from admission.core import inventory
 from admission.core.config import Config, enforces_nothing
 from admission.core.diff import equivalent
@@ -27,6 +28,7 @@ from admission.core.merge import (
     sanitize_user_spec,
 )
 from admission.core.policy import KINDS
+from admission.core.policy.source import TemplateKey, TemplateLookupError
 from admission.core.verdict import WRITERS, judge
 from admission.core.webhook import handle
 from admission.files.manifests import Document, ManifestError, Reader, describe_yaml_error
@@ -258,7 +260,7 @@ def audit(
     *,
     reader: Reader,
     out: TextIO,
-    list_cluster: Callable[[AuditOptions], list[dict[str, Any]]],
+    list_cluster: Callable[[AuditOptions], Listing],
     now: Callable[[], float] = time.time,
     err: TextIO | None = None,
 ) -> int:
@@ -269,13 +271,10 @@ def audit(
         docs = reader.documents(options.files)
         require_objects(docs)
         objects = [d.body for d in docs]
+        source = template_source(reader, options.templates, objects)
+        findings = inventory.audit(_audited(objects, options), config=config, templates=source)
     else:
-        objects = list_cluster(options)
-    audited = [
-        o for o in objects if inventory.is_audited(o) and _in_namespace(o, options.namespace)
-    ]
-    source = template_source(reader, options.templates, objects)
-    findings = inventory.audit(audited, config=config, templates=source)
+        findings = _audit_cluster(list_cluster(options), options, config, reader)
     if options.output == "json":
         out.write(json.dumps([f.as_dict() for f in inventory.problems(findings)], indent=2) + "\n")
     elif options.output == "policyreport":
@@ -284,6 +283,52 @@ def audit(
     else:
         out.write(inventory.table(findings))
     return EXIT_DENIED if inventory.problems(findings) else EXIT_OK
+
+
+def _audited(objects: Iterable[Any], options: AuditOptions) -> list[Any]:
+    return [o for o in objects if inventory.is_audited(o) and _in_namespace(o, options.namespace)]
+
+
+def _audit_cluster(
+    listing: Listing, options: AuditOptions, config: Config, reader: Reader
+) -> list[inventory.Finding]:
+    """Each page judged as it arrives, only its findings kept; the templates judged last (the
+    order of a whole listing: Workflows, CronWorkflows, then templates)."""
+    source = ClusterSource(template_source(reader, options.templates, listing.templates), listing)
+    findings: list[inventory.Finding] = []
+    for page in listing.pages:
+        findings += inventory.audit(_audited(page, options), config=config, templates=source)
+    audited = _audited(listing.templates, options)
+    return findings + inventory.audit(audited, config=config, templates=source)
+
+
+class ClusterSource:
+    """Templates listed (and read from --templates); a Workflow from the files, else fetched."""
+
+    def __init__(self, files: FileTemplateSource, listing: Listing) -> None:
+        self._files = files
+        self._listing = listing
+
+    def get(self, key: TemplateKey) -> Mapping[str, Any] | None:
+        """The template (see FileTemplateSource.get)."""
+        return self._files.get(key)
+
+    def workflows_using(self, key: TemplateKey) -> list[str]:
+        """Not asked by an audit (a template UPDATE's warning): the files' answer."""
+        return list(self._files.workflows_using(key))
+
+    def workflow(
+        self, namespace: str, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
+        """The Workflow from --templates/--workflows files, else read from the cluster (every
+        read is fresh: an audit keeps no cache)."""
+        found = self._files.workflow(namespace, name)
+        if found is not None:
+            return found
+        try:
+            return self._listing.workflow(namespace, name)
+        except ClusterError as exc:
+            raise TemplateLookupError(str(exc)) from exc
 
 
 def _in_namespace(obj: Mapping[str, Any], namespace: str | None) -> bool:

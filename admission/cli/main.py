@@ -32,7 +32,7 @@ from admission.cli.commands import (
     merge,
     review,
 )
-from admission.cluster.listing import ClusterError
+from admission.cluster.listing import ClusterError, Listing
 from admission.core.config import ConfigError
 from admission.core.vap import policy_objects
 from admission.files.manifests import ManifestError, Reader
@@ -79,12 +79,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return audit(options, reader=Reader(), out=sys.stdout, list_cluster=list_cluster)
 
 
-def list_cluster(options: AuditOptions) -> list[dict[str, Any]]:
-    """The Argo objects of the cluster the kubeconfig (or the in-cluster config) names."""
+def list_cluster(options: AuditOptions) -> Listing:
+    """The Argo objects of the cluster the kubeconfig (or the in-cluster config) names, the
+    Workflows and CronWorkflows a page at a time."""
     from admission.cluster import objects_api
-    from admission.cluster.listing import list_objects
+    from admission.cluster.listing import streamed
 
-    return list_objects(
+    return streamed(
         objects_api(api_client(options.kubeconfig)),
         namespace=options.namespace,
         skipped=lambda why: print(f"warning: {why}", file=sys.stderr),

@@ -4,7 +4,9 @@ PyYAML's safe loader (YAML 1.1: `on`, `yes` are true, as in the controller) keep
 equal keys in a mapping without a word, so a policy that says `mode: enforce` and, further down,
 `mode: audit` silently audits. `load` returns the document and every key given twice within one
 mapping, with both lines. Keys compare as the loaded mapping compares them: `on` and `true`
-are one key. Pure; no I/O.
+are one key. The text is composed by libyaml's C loader where PyYAML was built with it, by the
+pure-Python one otherwise: the same nodes, lines and keys, so the same duplicates and messages.
+Pure; no I/O.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MERGE_TAG: Final = "tag:yaml.org,2002:merge"  # `<<: *base` merges; its keys may be overridden
+LOADER: Final[type[yaml.SafeLoader]] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,14 @@ class DuplicateKey:
         return f"{self.path}: key given twice, {lines}"
 
 
-def load(text: str) -> tuple[Any, list[DuplicateKey]]:
+def load(
+    text: str, *, loader_class: type[yaml.SafeLoader] = LOADER
+) -> tuple[Any, list[DuplicateKey]]:
     """The single document in `text` (None when empty) and its repeated keys.
 
     Raises yaml.YAMLError as yaml.safe_load does.
     """
-    loader = yaml.SafeLoader(text)
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:

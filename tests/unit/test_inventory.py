@@ -6,14 +6,16 @@ from __future__ import annotations
 import copy
 import io
 import json
+import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+import shapes
 from admission.cli.commands import AuditOptions, audit
-from admission.cluster.listing import ClusterError, list_objects
+from admission.cluster.listing import ClusterError, list_objects, streamed
 from admission.core import inventory, policy
 from admission.core.inventory import Finding, policy_reports, problems
 from admission.core.inventory import audit as audit_objects
@@ -236,6 +238,16 @@ class FakeApi:
     ) -> dict[str, Any]:
         return self._page(plural, None, kwargs)
 
+    def get_namespaced_custom_object(
+        self, group: str, version: str, namespace: str, plural: str, name: str, **kwargs: Any
+    ) -> dict[str, Any]:
+        for obj in self.objects.get(plural, []):
+            if obj["metadata"]["name"] == name and obj["metadata"].get("namespace") == namespace:
+                return copy.deepcopy(obj)
+        error = RuntimeError("not found")
+        error.status, error.reason = 404, "Not Found"  # type: ignore[attr-defined]
+        raise error
+
 
 def cluster_objects() -> dict[str, list[dict[str, Any]]]:
     """The fixture's objects as the API lists them: by plural, without apiVersion and kind."""
@@ -321,7 +333,7 @@ def test_audit_of_a_cluster_judges_what_it_lists() -> None:
         options,
         reader=Reader(io.StringIO()),
         out=out,
-        list_cluster=lambda o: list_objects(FakeApi(cluster_objects())),
+        list_cluster=lambda o: streamed(FakeApi(cluster_objects())),
     )
     assert code == 1
     found = {(f["kind"], f["name"], f["rule"]) for f in json.loads(out.getvalue())}
@@ -329,6 +341,33 @@ def test_audit_of_a_cluster_judges_what_it_lists() -> None:
         ("Workflow", "hello-before-edit", "secure"),
         ("CronWorkflow", "nightly-legacy", "strict"),
     }
+
+
+def test_a_streamed_listing_reads_the_next_page_only_when_the_last_is_taken() -> None:
+    api = FakeApi(cluster_objects())
+    listing = streamed(api)
+    templates = list(api.calls)
+    assert {plural for plural, _, _ in templates} == {
+        "workflowtemplates",
+        "clusterworkflowtemplates",
+    }
+    assert {o["kind"] for o in listing.templates} == {"WorkflowTemplate"}
+    first = next(listing.pages)
+    assert api.calls[len(templates) :] == [("workflows", None, "")]
+    assert [o["kind"] for o in first] == ["Workflow", "Workflow"]
+    second = next(listing.pages)
+    assert api.calls[-1] == ("workflows", None, "2") and first != second
+
+
+def test_a_streamed_audit_fetches_a_resubmits_original_from_the_cluster() -> None:
+    api = FakeApi(cluster_objects())
+    original = api.objects["workflows"][0]
+    original["status"] = {"phase": "Failed", "nodes": {"n": {}}}
+    name, namespace = original["metadata"]["name"], original["metadata"]["namespace"]
+    fetched = streamed(api).workflow(namespace, name)
+    assert fetched is not None and fetched["kind"] == "Workflow"
+    assert fetched["status"] == {"phase": "Failed"}
+    assert streamed(api).workflow(namespace, "gone") is None
 
 
 # --- the command line -----------------------------------------------------------------------
@@ -442,3 +481,20 @@ def test_a_template_without_the_baseline_is_told_what_mutate_would_add_and_where
             }
     again = audit_objects([with_baseline], config=config, templates=FileTemplateSource(OBJECTS))
     assert not [f for f in again if f.rule == "mutate"]  # the twin: nothing to add
+
+
+def test_an_export_as_json_and_as_yaml_gives_the_same_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rng = random.Random(6)
+    items = [*OBJECTS, *(shapes.workflow(rng, index) for index in range(40))]
+    listing = {"apiVersion": "v1", "kind": "List", "items": items}
+    (tmp_path / "all.json").write_text(json.dumps(listing, indent=4))
+    (tmp_path / "all.yaml").write_text(yaml.safe_dump(listing, sort_keys=False))
+    outputs = []
+    for name in ("all.json", "all.yaml"):
+        argv = ["audit", "-f", str(tmp_path / name), "--config", SECURE, "-o", "json"]
+        code, out, _ = run_cli(argv, capsys)
+        outputs.append((code, out))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0] == 1 and len(json.loads(outputs[0][1])) >= 2
