@@ -14,26 +14,25 @@ DURATION_UNITS: Final = {"h": 3600.0, "m": 60.0, "s": 1.0}
 DURATION: Final = re.compile(r"(?:(\d+(?:\.\d+)?)([hms]))")
 
 
-def positive_int(text: str) -> int:
-    """A whole number above zero."""
+def whole_number(text: str, *, least: int, refusal: str) -> int:
+    """A whole number of at least `least`; below it, `refusal` follows the value."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not above zero")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{value} {refusal}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number above zero."""
+    return whole_number(text, least=1, refusal="is not above zero")
 
 
 def count(text: str) -> int:
     """A whole number, zero or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is below zero")
-    return value
+    return whole_number(text, least=0, refusal="is below zero")
 
 
 def positive_float(text: str) -> float:
