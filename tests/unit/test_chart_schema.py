@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from support import load_script
@@ -36,10 +37,16 @@ def test_every_description_is_the_values_comment_of_its_key() -> None:
     assert described > 100
 
 
-def test_a_key_values_yaml_has_and_the_source_lacks_stops_the_generator() -> None:
+def test_a_key_values_yaml_has_and_the_source_lacks_stops_the_generator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     source = yaml.safe_load((CHART / "values.schema.yaml").read_text())
     del source["properties"]["server"]["properties"]["replicas"]
-    assert GEN.find(GEN.expand(source), "server.replicas") == (False, None)
+    lacking = tmp_path / "values.schema.yaml"
+    lacking.write_text(yaml.safe_dump(source))
+    monkeypatch.setattr(GEN, "SOURCE", lacking)
+    with pytest.raises(SystemExit, match=r"server\.replicas, which values\.schema\.yaml lacks"):
+        GEN.schema_text()
 
 
 def test_kubernetes_blocks_pass_through_and_our_own_keys_stay_strict() -> None:
