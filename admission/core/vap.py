@@ -19,7 +19,7 @@ from admission.core.policy import spelling, strict
 from admission.core.policy.context import INSTANCE_ID_LABEL
 from admission.core.policy.overrides import json_path
 from admission.core.policy.rules import Rule
-from admission.core.vapindex import library_validations, library_variables
+from admission.core.vapindex import library_plain, library_validations, library_variables
 
 API_VERSION: Final = "admissionregistration.k8s.io/v1"
 NAME: Final = "argo-admission"
@@ -76,8 +76,9 @@ def policy_objects(
         "variables": [
             *variables(config, library=with_library),
             first_problem(rules(config, library=with_library)),
+            plain_ref(config, library=with_library),
         ],
-        "validations": [PROBLEM_CHECK],
+        "validations": [CHECK],
     }
     out = _pair(name, spec, config, library if with_library else None)
     ex = config.exemptions
@@ -89,8 +90,12 @@ def policy_objects(
                 {"name": "exempt-identity", "expression": _exempt_identity(config)},
                 {"name": "spec-is-an-object", "expression": WELL_FORMED},
             ],
-            "variables": [*variables(config, library=True), first_problem(library_validations())],
-            "validations": [PROBLEM_CHECK],
+            "variables": [
+                *variables(config, library=True),
+                first_problem(library_validations()),
+                {"name": "plain", "expression": library_plain()},
+            ],
+            "validations": [CHECK],
         }
         out += _pair(f"{name}-exempt", exempt, config, library)
     return out
@@ -247,8 +252,8 @@ def first_problem(checks: list[dict[str, str]]) -> dict[str, str]:
     return {"name": "problem", "expression": chain}
 
 
-PROBLEM_CHECK: Final = {
-    "expression": "variables.problem == ''",
+CHECK: Final = {
+    "expression": "variables.plain || variables.problem == ''",
     "messageExpression": "variables.problem",
     "message": "refused by the argo-admission policy",
     "reason": "Forbidden",
@@ -327,14 +332,14 @@ def instance_id_rules(config: Config) -> list[dict[str, str]]:
     covered = sorted(config.controller_instance_ids)
     shown = ", ".join(repr(v) for v in covered)
     out = []
-    for labels, where in (
-        ("variables.labels", "metadata.labels"),
-        ("variables.cronLabels", "spec.workflowMetadata.labels"),
+    for labels, where, applies in (
+        ("variables.labels", "metadata.labels", "true"),
+        ("variables.cronLabels", "spec.workflowMetadata.labels", "variables.cron"),
     ):
         value = f"({labels}[{cel.quote(INSTANCE_ID_LABEL)}])"
         present = f"{cel.quote(INSTANCE_ID_LABEL)} in {labels}"
         ids = cel.strings(covered)
-        ok = f"!({present}) ? '' in {ids} : {value} in {ids}"
+        ok = f"!({applies}) || (!({present}) ? '' in {ids} : {value} in {ids})"
         text = (
             f"'[instance-id] {where} label {INSTANCE_ID_LABEL}=' + "
             f"({present} ? {cel.go_repr(value)} : \"''\") + "
@@ -379,6 +384,41 @@ def strict_rules(config: Config) -> list[dict[str, str]]:
         ),
         overrides_rule(config),
     ]
+
+
+def plain_ref(config: Config, *, library: bool) -> dict[str, str]:
+    """`plain`: a Workflow CREATE in the shape kubectl, Argo Events' sensors and the cron
+    controller send, which every check passes at a glance: a well-formed ref, only fields of the
+    allowlist spelled exactly (artifactGC aside: its nested fields are checked), no status, a
+    covered instance id, and with the library index an `ok` entry whose entrypoint is one of
+    its templates. The validation reads it first, so the chain of checks (`problem`: maps of
+    field names built, keys lowered and sorted) runs only for the rest.
+
+    It may only ever admit what `problem` admits: each part implies one check of the chain
+    (tests/e2e/test_vap_e2e.py holds the two together on the policy suites).
+    """
+    if not config.strict:
+        return {"name": "plain", "expression": "false"}
+    fields = sorted((config.override_allowlist & WORKFLOW_SPEC_FIELDS.keys()) - {"artifactGC"})
+    ids = config.controller_instance_ids
+    label = cel.quote(INSTANCE_ID_LABEL)
+    routed = f"variables.labels[{label}] in {cel.strings(sorted(ids))}"
+    instance = f"!({label} in variables.labels) || {routed}" if "" in ids else routed
+    ref = "object.spec.workflowTemplateRef"
+    parts = [
+        "request.kind.kind == 'Workflow'",
+        "!has(object.status)",
+        f"object.all(k, k in {cel.strings(spelling.OBJECT_FIELDS)})",
+        f"object.spec.all(k, k in {cel.strings(fields)})",
+        f"has({ref}) && type({ref}) == map",
+        f"{ref}.all(k, k in {cel.strings(spelling.REF_FIELDS)})",
+        f"has({ref}.name) && type({ref}.name) == string && {ref}.name != ''",
+        f"(!has({ref}.clusterScope) || type({ref}.clusterScope) == bool)",
+        f"({instance})",
+    ]
+    if library:
+        parts.append(f"({library_plain()})")
+    return {"name": "plain", "expression": " && ".join(parts)}
 
 
 def overrides_variables(config: Config) -> list[dict[str, str]]:

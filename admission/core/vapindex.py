@@ -198,6 +198,15 @@ def library_validations() -> list[dict[str, str]]:
     ]
 
 
+def library_plain() -> str:
+    """A ref the index admits at a glance: an `ok` entry, and the entrypoint (the Workflow's,
+    else the template's default) one of the template's (every library check passes)."""
+    return (
+        f"size(variables.libEntry) == 4 && variables.libEntry[0] == '{OK}' && "
+        "variables.entrypoint in variables.templateNames"
+    )
+
+
 def leaving(config: Config, request: Request) -> tuple[str, str | None] | None:
     """(key, new entry or None to drop it) when an admitted template write takes a library
     template out (a DELETE, or an UPDATE after which it is outside); None otherwise.

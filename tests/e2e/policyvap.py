@@ -24,6 +24,10 @@ from controlplane import ControlPlane
 from identities import ADMIN
 
 NAME = "argo-admission"
+# What a traced policy warns (Warn action) when its short path (`variables.plain`) admits, and
+# when that short path admits what its full chain of checks refuses.
+PLAIN = "took the plain path"
+PLAIN_WRONG = "the plain path admits what the checks refuse: "
 LIBRARY = ("argo-admission", "argo-admission-library")
 PLURALS = {"Workflow": "workflows", "CronWorkflow": "cronworkflows"}
 
@@ -87,10 +91,12 @@ def install(
     actions: list[str] | None = None,
     library: dict[str, str] | None = None,
     param: bool = False,
+    trace: bool = False,
 ) -> list[dict[str, Any]]:
     """Put the policy, its binding and (given `library`) the index ConfigMap in place, updated
     where they exist, and wait until the API server decides with this version. With `param`
-    the policy reads the index someone else keeps (the server).
+    the policy reads the index someone else keeps (the server). With `trace` each policy also
+    warns PLAIN when its short path admits, and PLAIN_WRONG when that contradicts its checks.
 
     Updated, not deleted and created again: the API server's informer for a paramKind is not
     always started again for a policy created anew under the same name (seen on v1.36.3), and
@@ -104,6 +110,8 @@ def install(
             obj["spec"]["validationActions"] = actions
         if obj["kind"] == "ValidatingAdmissionPolicy" and obj["metadata"]["name"] == NAME:
             obj["spec"]["validations"].insert(0, _probe_check(token))
+        if obj["kind"] == "ValidatingAdmissionPolicy" and trace:
+            obj["spec"]["validations"] += TRACE
     core = k8s.CoreV1Api(plane.client(ADMIN))
     if library is not None:
         _ensure_namespace(core, LIBRARY[0])
@@ -119,6 +127,15 @@ def install(
         _delete_policy(plane, name)
     _wait(plane, token)
     return objects
+
+
+TRACE = [
+    {"expression": "!variables.plain", "message": PLAIN},
+    {
+        "expression": "!variables.plain || variables.problem == ''",
+        "messageExpression": f"'{PLAIN_WRONG}' + variables.problem",
+    },
+]
 
 
 def _probe_check(token: str) -> dict[str, str]:

@@ -31,7 +31,7 @@ def template(name: str, namespace: str = "team-a", **spec: Any) -> dict[str, Any
 
 def problem_of(policy: dict[str, Any]) -> str:
     """The expression of the policy's one variable that every check feeds."""
-    assert [v["expression"] for v in policy["spec"]["validations"]] == ["variables.problem == ''"]
+    assert [v["expression"] for v in policy["spec"]["validations"]] == ["variables.plain || variables.problem == ''"]
     return next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == "problem")
 
 
