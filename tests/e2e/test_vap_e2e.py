@@ -258,7 +258,13 @@ def test_the_server_keeps_the_library_index_and_a_template_taken_out_is_refused_
 INSTANCE = {"workflows.argoproj.io/controller-instanceid": "x"}
 PLAIN_SHAPES = [
     ("a bare ref", {}, {}, True, False),
-    ("an entrypoint of the template", {"entrypoint": "main"}, {}, True, False),
+    (
+        "an entrypoint of the template (the chain checks it)",
+        {"entrypoint": "main"},
+        {},
+        False,
+        False,
+    ),
     ("a cluster-scoped ref", {"clusterScope": True}, {}, True, False),
     ("an entrypoint the template lacks", {"entrypoint": "other"}, {}, False, True),
     ("a field off the allowlist", {"serviceAccountName": "x"}, {}, False, True),
@@ -472,4 +478,4 @@ def index_key(plane: ControlPlane, name: str) -> bool:
         data = core.read_namespaced_config_map(LIBRARY[1], LIBRARY[0]).data or {}
     except k8s.ApiException:
         return False
-    return data.get(f"wt.team-a.{name}", "").startswith("ok\n")
+    return data.get(f"wt.team-a.{name}", "").startswith(("ok\n", "ready\n"))

@@ -30,8 +30,13 @@ def template(name: str, namespace: str = "team-a", **spec: Any) -> dict[str, Any
 
 
 def problem_of(policy: dict[str, Any]) -> str:
-    """The expression of the policy's one variable that every check feeds."""
-    assert [v["expression"] for v in policy["spec"]["validations"]] == ["variables.plain || variables.problem == ''"]
+    """The expression of the policy's one variable that every check feeds (after the plain
+    path, its own variable written out)."""
+    (validation,) = policy["spec"]["validations"]
+    plain = next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == "plain")
+    assert validation["expression"].startswith(f"({plain}) || !(")
+    assert validation["expression"].endswith(" || variables.problem == ''")
+    assert validation["messageExpression"].endswith(" ? '' : variables.problem")
     return next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == "problem")
 
 
@@ -130,13 +135,13 @@ def test_the_index_says_what_the_library_rules_would_of_each_template() -> None:
     shared["metadata"]["labels"] = {"lib": "yes"}
     objects = [good, outside, leads_out, shared]
     data = library_index(config, objects, FileTemplateSource(objects))
-    assert data["wt.team-a.good"] == "ok\nmain\nmain other\n"
+    assert data["wt.team-a.good"] == "ready\nmain\nmain other\n"
     assert data["wt.team-a.outside"].startswith("outside\nmain\nmain\n[template-library] ")
     assert "lacks the library labels lib=yes" in data["wt.team-a.outside"]
     state, _, _, message = data["wt.team-a.leads-out"].split("\n")
     assert state == "nested" and "WorkflowTemplate team-a/outside" in message
     # a cluster template's namespaced templateRefs resolve in each Workflow's namespace
-    assert data["cwtns.team-a.shared"] == "ok\nmain\nmain\n"
+    assert data["cwtns.team-a.shared"] == "ready\nmain\nmain\n"
     assert f"WorkflowTemplate {NAMESPACE_MARK}/good, which does not exist" in data["cwt.shared"]
 
 
