@@ -11,9 +11,11 @@ etcd, built by tests/e2e/setup.sh):
              narrowed by matchConditions to what the policy does not decide (vap.webhook_condition)
   exported   that policy alone, no webhook (what the policy itself costs)
   narrowed   those narrowed webhooks alone, no policy (what their matchConditions cost)
-Two workloads: `ref`, a ref Workflow as kubectl, Argo Events' sensors or the cron controller send
-it; `cli`, the same Workflow as `argo submit --from` sends it, with status.storedTemplates (the
-webhook's to judge under every set-up but none).
+Three workloads: `ref`, a ref Workflow as kubectl or Argo Events' sensors send it (an ordinary
+user); `cron`, the Workflow the cron controller creates from a CronWorkflow of that ref, as Argo's
+controller (an exempt identity, whose Workflows still meet the library); `cli`, the same Workflow
+as `argo submit --from` sends it, with status.storedTemplates (the webhook's to judge under every
+set-up but none).
 Each round: configure, let the API server pick the configuration up, force a Go GC in the API
 server, warm up, then time sequential creates and creates from 8 concurrent clients (raw HTTPS
 with keep-alive, bearer token, as the ordinary user alice). The webhooks' own time comes from the
@@ -53,11 +55,11 @@ from admission.core.vapindex import library_index
 from admission.files.templates import FileTemplateSource
 from chart_render import render_webhooks
 from controlplane import ControlPlane
-from identities import ADMIN, ALICE, WEBHOOK
+from identities import ADMIN, ALICE, CONTROLLER, WEBHOOK
 
 NAMESPACE = "team-a"
 SETUPS = ("none", "vap", "trivial", "argo-admission", "vap+webhook", "exported", "narrowed")
-WORKLOADS = ("ref", "cli")
+WORKLOADS = ("ref", "cli", "cron")
 LIBRARY = ("argo-admission", "argo-admission-library")
 # The chart's default values render the webhooks below: no workflowDefaults, so a ref Workflow
 # has nothing /mutate could set and the mutating webhook's matchConditions skip it.
@@ -98,6 +100,29 @@ WORKFLOW = json.dumps(
         },
     }
 ).encode()
+# What the cron controller creates from a CronWorkflow of the same ref: as Argo's controller
+# (an exempt identity: the exempt policy, or the webhook, checks the library alone).
+CRON_WORKFLOW = json.dumps(
+    {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {
+            "generateName": "etl-nightly-",
+            "namespace": NAMESPACE,
+            "labels": {"workflows.argoproj.io/cron-workflow": "etl-nightly"},
+            "annotations": {"workflows.argoproj.io/scheduled-time": "2026-12-04T00:00:00Z"},
+        },
+        "spec": {
+            "workflowTemplateRef": {"name": "etl"},
+            "arguments": {"parameters": [{"name": "date", "value": "2026-11-25"}]},
+        },
+    }
+).encode()
+BODIES = {
+    "ref": (WORKFLOW, ALICE),
+    "cli": (CLI_WORKFLOW, ALICE),
+    "cron": (CRON_WORKFLOW, CONTROLLER),
+}
 VAP = {
     "apiVersion": "admissionregistration.k8s.io/v1",
     "kind": "ValidatingAdmissionPolicy",
@@ -162,10 +187,10 @@ def _creator(args: tuple[int, str, str, int, float, bytes]) -> dict[str, Any]:
 
 
 def create_load(
-    plane: ControlPlane, *, clients: int, count: int, body: bytes = WORKFLOW
+    plane: ControlPlane, *, clients: int, count: int, body: bytes = WORKFLOW, user: str = ALICE
 ) -> dict[str, Any]:
-    """`count` creates spread over `clients` processes."""
-    token = plane.user(ALICE).token
+    """`count` creates spread over `clients` processes, as `user`."""
+    token = plane.user(user).token
     start_at = time.time() + 0.2
     jobs = [(plane.port, str(plane.ca_path), token, count // clients, start_at, body)] * clients
     with mp.get_context("fork").Pool(clients) as pool:
@@ -375,8 +400,8 @@ def measure(
     admission_ms: dict[str, list[float]],
 ) -> None:
     """One workload under one set-up: warm up, then sequential and concurrent creates."""
-    body = WORKFLOW if workload == "ref" else CLI_WORKFLOW
-    warm = create_load(plane, clients=1, count=50, body=body)
+    body, user = BODIES[workload]
+    warm = create_load(plane, clients=1, count=50, body=body, user=user)
     if warm["errors"]:
         print(
             f"{setup} {workload}: {warm['errors']} errors warming up: {warm['first_error']}",
@@ -389,7 +414,7 @@ def measure(
         force_gc(plane)
         before = webhook_seconds(plane)
         cpu = apiserver_cpu(plane)
-        load = create_load(plane, clients=clients, count=args.creates, body=body)
+        load = create_load(plane, clients=clients, count=args.creates, body=body, user=user)
         load["cpu_ms"] = (apiserver_cpu(plane) - cpu) * 1000 / max(args.creates, 1)
         results[(setup, mode)].append(load)
         after = webhook_seconds(plane)
