@@ -57,6 +57,8 @@ RULES: Final[dict[Rule, str]] = {
 }
 # Matched by `route` under these resource names; subresources are not (as the webhook's skip).
 RESOURCES: Final = ("workflows", "cronworkflows")
+# The label the API server sets on every namespace to its name.
+NAMESPACE_LABEL: Final = "kubernetes.io/metadata.name"
 
 
 def policy_objects(
@@ -65,49 +67,48 @@ def policy_objects(
     """The ValidatingAdmissionPolicy and its binding; `library` = (namespace, name) of the
     ConfigMap the server keeps (admission/core/vapindex.py), read through paramRef.
 
-    With a library under Strict and exempt identities, a second pair (`<name>-exempt`) checks
-    the library alone for the Workflows those identities create, as the webhook does (the cron
-    controller's Workflows must not run a template taken out of the library since).
+    One policy, with no matchConditions: the API server prepares an activation (object,
+    request and params converted) for each policy's matchConditions, and measured on a 2-CPU
+    machine that cost more than the plain path itself. So exempt namespaces are the
+    matchConstraints' namespaceSelector, and exempt identities a branch of the validation:
+    their Workflows meet the library alone (with an index), as the webhook checks them (the
+    cron controller's Workflows must not run a template taken out of the library since).
     """
     with_library = library is not None and config.strict
-    spec: dict[str, Any] = {
-        **_matching("workflows", "cronworkflows"),
-        "matchConditions": match_conditions(config),
-        "variables": [
-            *variables(config, library=with_library),
-            first_problem(rules(config, library=with_library)),
-            {"name": "plain", "expression": plain_ref(config, library=with_library)},
-        ],
-        "validations": [check(plain_ref(config, library=with_library), decided())],
-    }
-    out = _pair(name, spec, config, library if with_library else None)
+    plain = plain_ref(config, library=with_library)
+    found = [
+        *variables(config, library=with_library),
+        first_problem(rules(config, library=with_library)),
+        {"name": "plain", "expression": plain},
+    ]
     ex = config.exemptions
-    if with_library and (ex.users or ex.groups):
-        exempt: dict[str, Any] = {
-            **_matching("workflows"),
-            "matchConditions": [
-                *_namespaces(config),
-                {"name": "exempt-identity", "expression": _exempt_identity(config)},
-            ],
-            "variables": [
-                *variables(config, library=True),
-                first_problem(library_validations()),
-                {"name": "plain", "expression": exempt_plain()},
-            ],
-            "validations": [check(exempt_plain(), WELL_FORMED)],
-        }
-        out += _pair(f"{name}-exempt", exempt, config, library)
-    return out
+    exempt = _exempt_identity(config) if ex.users or ex.groups else None
+    if exempt and with_library:
+        found.append(first_problem(library_validations(), name="libraryProblem"))
+    spec: dict[str, Any] = {
+        **_matching(config),
+        "variables": found,
+        "validations": [check(plain, decided(), exempt=exempt, library=with_library)],
+    }
+    return _pair(name, spec, config, library if with_library else None)
 
 
-def _matching(*resources: str) -> dict[str, Any]:
+def _matching(config: Config) -> dict[str, Any]:
     rule = {
         "apiGroups": ["argoproj.io"],
         "apiVersions": ["*"],
         "operations": ["CREATE"],
-        "resources": list(resources),
+        "resources": list(RESOURCES),
     }
-    return {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": [rule]}}
+    constraints: dict[str, Any] = {"resourceRules": [rule]}
+    namespaces = sorted(config.exemptions.namespaces)
+    if namespaces:  # the name label the API server sets on every namespace
+        constraints["namespaceSelector"] = {
+            "matchExpressions": [
+                {"key": NAMESPACE_LABEL, "operator": "NotIn", "values": namespaces}
+            ]
+        }
+    return {"failurePolicy": "Fail", "matchConstraints": constraints}
 
 
 def _pair(
@@ -137,14 +138,6 @@ def _pair(
     ]
 
 
-def _namespaces(config: Config) -> list[dict[str, str]]:
-    namespaces = config.exemptions.namespaces
-    if not namespaces:
-        return []
-    expression = f"!(request.namespace in {cel.strings(sorted(namespaces))})"
-    return [{"name": "exempt-namespaces", "expression": expression}]
-
-
 def _exempt_identity(config: Config) -> str:
     """Whether the requester is an exempt user or in an exempt group."""
     ex = config.exemptions
@@ -156,21 +149,11 @@ def _exempt_identity(config: Config) -> str:
     return " || ".join(([user] if ex.users else []) + ([group] if ex.groups else [])) or "false"
 
 
-def match_conditions(config: Config) -> list[dict[str, str]]:
-    """Who the policy leaves alone: the exemptions (none: no matchConditions at all)."""
-    out = _namespaces(config)
-    ex = config.exemptions
-    if ex.users or ex.groups:
-        out.append({"name": "exempt-identities", "expression": f"!({_exempt_identity(config)})"})
-    return out
-
-
 def decided() -> str:
     """What the policy decides, of what it matches: a spec that is an object (else the
     webhook's 400), and no status only the webhook can judge.
 
-    Part of the validation, not a matchCondition: the API server prepares one more activation
-    (the object, the request and the params converted) for a policy's matchConditions.
+    Part of the validation, not a matchCondition (see policy_objects).
     """
     return f"({WELL_FORMED}) && !({webhook_status()})"
 
@@ -246,7 +229,7 @@ def rules(config: Config, *, library: bool) -> list[dict[str, str]]:
     return found + status_rules()
 
 
-def first_problem(checks: list[dict[str, str]]) -> dict[str, str]:
+def first_problem(checks: list[dict[str, str]], name: str = "problem") -> dict[str, str]:
     """One variable for all the checks: the first one's line that fails, "" when none does.
 
     Checked in order, each only while the ones before pass, like the webhook's first line; one
@@ -256,23 +239,36 @@ def first_problem(checks: list[dict[str, str]]) -> dict[str, str]:
     chain = "''"
     for check in reversed(checks):
         chain = f"!({check['expression']}) ? ({check['messageExpression']}) : {chain}"
-    return {"name": "problem", "expression": chain}
+    return {"name": name, "expression": chain}
 
 
-def check(plain: str, decides: str) -> dict[str, str]:
+def check(
+    plain: str, decides: str, *, exempt: str | None = None, library: bool = False
+) -> dict[str, str]:
     """The policy's one validation: the plain path, else (of what it `decides`) the chain of
-    checks.
+    checks; for the `exempt` identities, the library's checks alone (with an index) or none.
 
     `plain` is written out in both expressions rather than read from its variable: the API
     server evaluates each variable a validation reads as a program of its own (a cost tracker,
     an activation), and evaluates the messageExpression whether or not the validation fails,
     so a plain Workflow costs two short programs and never runs the chain. The `plain`
-    variable stays for readers and traces; nothing else reads it. `plain` implies `decides`.
+    variable stays for readers and traces; nothing else reads it. `plain` implies `decides`,
+    and passes the library's checks.
     """
-    skip = f"({plain}) || !({decides})"
+    skip = f"!({decides})"
+    expression = f"{skip} || variables.problem == ''"
+    message = f"{skip} ? '' : variables.problem"
+    if exempt is not None:
+        theirs, said = "true", "''"
+        if library:
+            mine = f"request.kind.kind != 'Workflow' || !({WELL_FORMED}) || ({exempt_plain()})"
+            theirs = f"{mine} || variables.libraryProblem == ''"
+            said = f"({mine}) ? '' : variables.libraryProblem"
+        expression = f"(({exempt}) ? ({theirs}) : ({expression}))"
+        message = f"(({exempt}) ? ({said}) : ({message}))"
     return {
-        "expression": f"{skip} || variables.problem == ''",
-        "messageExpression": f"{skip} ? '' : variables.problem",
+        "expression": f"({plain}) || {expression}",
+        "messageExpression": f"({plain}) ? '' : {message}",
         "message": "refused by the argo-admission policy",
         "reason": "Forbidden",
     }
