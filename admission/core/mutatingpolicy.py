@@ -326,3 +326,26 @@ def literal(value: Any) -> str:
     if isinstance(value, Mapping):
         return "{" + ", ".join(f"{cel.quote(k)}: dyn({literal(v)})" for k, v in value.items()) + "}"
     return "[" + ", ".join(f"dyn({literal(v)})" for v in value) + "]"
+
+
+def webhook_condition(config: Config) -> dict[str, str] | None:
+    """The mutating webhook's matchCondition once this policy is installed: every request but
+    those the policy mutates whole (None: it exports nothing, and the webhook sees them all)."""
+    if why_not(config):
+        return None
+    decided = f"request.resource.resource in {cel.strings(TEMPLATES)}"
+    if not config.workflow_defaults:
+        spec = f"({WORKFLOW_SPEC})"
+        no_ref = f"(!('workflowTemplateRef' in {spec}) || {spec}.workflowTemplateRef == null)"
+        workflows = (
+            "(request.resource.resource == 'workflows' || "
+            "request.resource.resource == 'cronworkflows')"
+        )
+        decided = f"({decided} || ({workflows} && type({spec}) == map && {no_ref}))"
+    whole = (
+        "(!has(request.subResource) || request.subResource == '') && "
+        "has(object.spec) && type(object.spec) == map && "
+        "(request.operation == 'CREATE' || (request.operation == 'UPDATE' && "
+        f"request.resource.resource == 'cronworkflows')) && {decided}"
+    )
+    return {"name": "not-mutated-in-the-api-server", "expression": f"!({whole})"}

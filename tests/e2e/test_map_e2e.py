@@ -23,14 +23,15 @@ import pytest
 from kubernetes import client as k8s
 
 from admission.core.config import Config
-from admission.core.mutatingpolicy import change_of, claimed, why_not
+from admission.core.mutatingpolicy import change_of, claimed, webhook_condition, why_not
 from admission.core.webhook import handle
+from admission.files.policy import load_config
 from admission.files.templates import FileTemplateSource
 from controlplane import ControlPlane
 from identities import ADMIN
 from policymap import PLURALS, allow_writes, install, path_of, remove, revoke_writes, send
 from policyvap import ensure_namespace
-from suitecases import SUITES, USERNAMES, USERS, case_object, suite_config
+from suitecases import ROOT, SUITES, USERNAMES, USERS, case_object, suite_config
 from support import FIXTURES, load_yaml, make_review
 
 
@@ -286,3 +287,73 @@ def unique(obj: dict[str, Any]) -> None:
     meta = obj["metadata"]
     if meta.get("name"):
         meta["name"] = f"{meta['name']}-{uuid.uuid4().hex[:6]}"
+
+
+# The mutating webhook as the chart registers it, at an address where nothing answers: any
+# request the API server sends it fails (failurePolicy Fail), so a request that passes was
+# never sent to it.
+UNREACHABLE: dict[str, Any] = {
+    "apiVersion": "admissionregistration.k8s.io/v1",
+    "kind": "MutatingWebhookConfiguration",
+    "metadata": {"name": "argo-admission-map-e2e"},
+    "webhooks": [
+        {
+            "name": "mutate.argo-admission.io",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Fail",
+            "reinvocationPolicy": "IfNeeded",
+            "timeoutSeconds": 2,
+            "clientConfig": {"url": "https://127.0.0.1:1/mutate"},
+            "rules": [
+                {
+                    "apiGroups": ["argoproj.io"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": sorted(PLURALS.values()),
+                }
+            ],
+        }
+    ],
+}
+
+
+def test_the_narrowed_webhook_is_not_called_for_what_the_policy_mutates_whole(
+    plane: ControlPlane,
+) -> None:
+    """webhook_condition as the webhook's matchCondition: a template and a Workflow without a
+    ref are mutated by the policy with no webhook answering; a ref Workflow still goes to it."""
+    config = load_config(ROOT / "policies" / "restricted.yaml")
+    condition = webhook_condition(config)
+    assert condition is not None
+    allow_writes(plane, {"probe", "alice"})
+    INSTALLED["token"] = install(plane, config)
+    body = copy.deepcopy(UNREACHABLE)
+    body["webhooks"][0]["matchConditions"] = [condition]
+    plane.register_webhooks(body, url="https://127.0.0.1:1", ca_bundle=plane.ca_path.read_bytes())
+    container = {"name": "main", "container": {"image": "a", "command": ["a"]}}
+    template = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"generateName": "narrow-"},
+        "spec": {"templates": [container]},
+    }
+    plain = {**template, "kind": "Workflow", "spec": {"entrypoint": "main", **template["spec"]}}
+    ref = {**template, "kind": "Workflow", "spec": {"workflowTemplateRef": {"name": "hello"}}}
+
+    def create(obj: dict[str, Any]) -> Any:
+        return send(plane, "POST", path_of(obj, "team-a"), obj, user="alice", groups=["team"])
+
+    try:
+        for _ in range(100):  # until the API server calls the webhook
+            refused = create(ref)
+            if refused.status >= 400:
+                break
+        assert "failed calling webhook" in str(refused.body.get("message")), refused
+        for obj in (template, plain):
+            answer = create(obj)
+            assert answer.status == 201, answer
+            assert answer.body["spec"]["securityContext"]["runAsNonRoot"] is True
+    finally:
+        revoke_writes(plane)
+        plane.delete_webhooks(body)

@@ -17,6 +17,7 @@ from admission.core.mutatingpolicy import (
     claimed,
     literal,
     policy_objects,
+    webhook_condition,
     why_not,
 )
 from admission.core.webhook import handle
@@ -177,3 +178,17 @@ def test_export_map_in_warn_mode_refuses_with_the_reason(capsys: Any, tmp_path: 
     assert code == 2
     assert out == ""
     assert "export map: nothing to export: mode: warn: the webhook patches nothing" in err
+
+
+def test_the_mutating_webhook_is_narrowed_only_where_the_policy_mutates_whole() -> None:
+    """Nothing exported, nothing narrowed; with workflowDefaults, only template CREATEs."""
+    assert webhook_condition(dataclasses.replace(MUTATING, mode="warn")) is None
+    everything = webhook_condition(MUTATING)
+    assert everything is not None
+    assert everything["expression"].startswith("!((!has(request.subResource)")
+    assert "'workflows'" in everything["expression"]
+    with_defaults = dataclasses.replace(MUTATING, workflow_defaults={"spec": {"podGC": {}}})
+    templates_only = webhook_condition(with_defaults)
+    assert templates_only is not None
+    assert "'workflows'" not in templates_only["expression"]
+    assert "workflowtemplates" in templates_only["expression"]
