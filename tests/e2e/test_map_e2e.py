@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -125,7 +126,9 @@ def test_an_apply_configuration_cannot_mutate_argos_atomic_spec(plane: ControlPl
     }
     try:
         message = ""
-        for _ in range(100):  # until the API server has the policy
+        # until the API server has the policy, and the CRD's type for apply configurations
+        # (at first: "Resource kind ... not found. There can be a delay ...")
+        for _ in range(100):
             answer = send(
                 plane,
                 "POST",
@@ -135,8 +138,9 @@ def test_an_apply_configuration_cannot_mutate_argos_atomic_spec(plane: ControlPl
                 groups=["system:masters"],
             )
             message = str(answer.body.get("message", ""))
-            if answer.status >= 400:
+            if answer.status >= 400 and "There can be a delay" not in message:
                 break
+            time.sleep(0.1)
         assert "may not mutate atomic arrays, maps or structs: .spec" in message, message
     finally:
         api.delete_cluster_custom_object(group, version, "mutatingadmissionpolicybindings", name)
