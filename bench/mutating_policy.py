@@ -13,8 +13,9 @@ etcd, built by tests/e2e/setup.sh):
 The template has three templates of two containers each (a container and a sidecar), none with
 a securityContext: every create gets the whole baseline, pod-level and on six containers. Each
 round: configure, let the API server pick the configuration up, warm up, then time sequential
-creates (raw HTTPS with keep-alive, as the admin, who is not exempt). Prints figures; asserts
-nothing.
+creates (raw HTTPS with keep-alive, as the admin, who is not exempt); then, for no admission,
+the policy and the webhook, three creates each of templates with 10, 100 and 500 templates.
+Prints figures; asserts nothing.
 
 Run it inside a loopback-only network namespace like the e2e suite:
     tests/e2e/netns.sh .venv/bin/python bench/mutating_policy.py [--rounds 3] [--creates 300]
@@ -43,6 +44,7 @@ from controlplane import ControlPlane
 from identities import ADMIN, WEBHOOK
 
 NAMESPACE = "team-a"
+LARGE = ("none", "map", "webhook")
 SETUPS = ("none", "map-noop", "map-one", "map-seven", "map-eval", "map", "webhook")
 # The mutation of the set-ups that replace the exported one (a JSONPatch list must be typed).
 EXPRESSIONS = {
@@ -60,28 +62,38 @@ EXPRESSIONS = {
 }
 POLICY = ROOT / "policies" / "default.yaml"
 PATH = f"/apis/argoproj.io/v1alpha1/namespaces/{NAMESPACE}/workflowtemplates"
-TEMPLATE = json.dumps(
-    {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "WorkflowTemplate",
-        "metadata": {"generateName": "bench-", "namespace": NAMESPACE},
-        "spec": {
-            "entrypoint": "t0",
-            "templates": [
-                {
-                    "name": f"t{i}",
-                    "container": {"image": "alpine:3.19", "command": ["echo"]},
-                    "sidecars": [{"name": "side", "image": "alpine:3.19", "command": ["sleep"]}],
-                }
-                for i in range(3)
-            ],
-        },
-    }
-).encode()
+
+
+def template(count: int) -> bytes:
+    """A WorkflowTemplate of `count` templates, each a container and a sidecar."""
+    return json.dumps(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"generateName": "bench-", "namespace": NAMESPACE},
+            "spec": {
+                "entrypoint": "t0",
+                "templates": [
+                    {
+                        "name": f"t{i}",
+                        "container": {"image": "alpine:3.19", "command": ["echo"]},
+                        "sidecars": [
+                            {"name": "side", "image": "alpine:3.19", "command": ["sleep"]}
+                        ],
+                    }
+                    for i in range(count)
+                ],
+            },
+        }
+    ).encode()
+
+
+TEMPLATE = template(3)
+SIZES = (10, 100, 500)
 GROUP, VERSION = "admissionregistration.k8s.io", "v1"
 
 
-def creates(plane: ControlPlane, count: int) -> dict[str, Any]:
+def creates(plane: ControlPlane, count: int, body: bytes = TEMPLATE) -> dict[str, Any]:
     """`count` sequential creates on one keep-alive connection: rate, p50, p99, errors, and
     whether the last one came back with the baseline."""
     conn = http.client.HTTPSConnection(
@@ -93,14 +105,14 @@ def creates(plane: ControlPlane, count: int) -> dict[str, Any]:
     began = time.perf_counter()
     for _ in range(count):
         t0 = time.perf_counter()
-        conn.request("POST", PATH, TEMPLATE, headers)
+        conn.request("POST", PATH, body, headers)
         response = conn.getresponse()
-        body = response.read()
+        answer = response.read()
         if response.status != 201:
             errors += 1
             continue
         latencies.append((time.perf_counter() - t0) * 1000)
-        last = json.loads(body)
+        last = json.loads(answer)
     seconds = time.perf_counter() - began
     conn.close()
     return {
@@ -166,6 +178,7 @@ def main() -> None:
     parser.add_argument("--creates", type=int, default=300, help="per measurement")
     args = parser.parse_args()
     results: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    large: dict[tuple[str, int], list[float]] = defaultdict(list)
     with ControlPlane() as plane:
         work = plane.workdir / "bench"
         work.mkdir()
@@ -183,11 +196,14 @@ def main() -> None:
                     admission.use(setup)
                     creates(plane, 30)  # warm up
                     results[setup].append(creates(plane, args.creates))
+                    for size in SIZES if setup in LARGE else ():
+                        large[(setup, size)].append(creates(plane, 3, template(size))["p50"])
                     clean(plane)
                 print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
         finally:
             server.stop()
     report(results, args)
+    report_large(large)
 
 
 def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -> None:
@@ -208,6 +224,18 @@ def report(results: dict[str, list[dict[str, Any]]], args: argparse.Namespace) -
         mutated = "yes" if all(r["mutated"] for r in runs) else "no"
         note = f"  ({errors} errors)" if errors else ""
         print(f"  {setup:10s}{rate:10.0f}{rate / none:8.2f}{p50:8.1f}{p99:8.1f}  {mutated}{note}")
+
+
+def report_large(large: dict[tuple[str, int], list[float]]) -> None:
+    """Milliseconds per create of larger templates (median of 3 creates, median of rounds)."""
+    print("\nlarger templates (N templates of a container and a sidecar): ms per create")
+    print("  " + f"{'set-up':10s}" + "".join(f"{f'N={n}':>10s}" for n in SIZES))
+    for setup in LARGE:
+        cells = []
+        for size in SIZES:
+            values = sorted(large[(setup, size)])
+            cells.append(f"{values[len(values) // 2]:10.0f}")
+        print(f"  {setup:10s}" + "".join(cells))
 
 
 if __name__ == "__main__":
