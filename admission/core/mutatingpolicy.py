@@ -21,7 +21,7 @@ from typing import Any, Final
 from admission.core import cel
 from admission.core.config import Config
 from admission.core.objects import CONTAINER_LISTS
-from admission.core.vap import _exempt_identity
+from admission.core.vap import exempt_identity
 
 API_VERSION: Final = "admissionregistration.k8s.io/v1"
 NAME: Final = "argo-admission"
@@ -139,7 +139,7 @@ def match_conditions(config: Config) -> list[dict[str, str]]:
         out.append({"name": "exempt-namespaces", "expression": expression})
     ex = config.exemptions
     if ex.users or ex.groups:
-        out.append({"name": "exempt-identities", "expression": f"!({_exempt_identity(config)})"})
+        out.append({"name": "exempt-identities", "expression": f"!({exempt_identity(config)})"})
     spec = f"({WORKFLOW_SPEC})"
     out.append(
         {

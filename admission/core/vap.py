@@ -82,7 +82,7 @@ def policy_objects(
         {"name": "plain", "expression": plain},
     ]
     ex = config.exemptions
-    exempt = _exempt_identity(config) if ex.users or ex.groups else None
+    exempt = exempt_identity(config) if ex.users or ex.groups else None
     if exempt and with_library:
         found.append(first_problem(library_validations(), name="libraryProblem"))
     spec: dict[str, Any] = {
@@ -138,7 +138,7 @@ def _pair(
     ]
 
 
-def _exempt_identity(config: Config) -> str:
+def exempt_identity(config: Config) -> str:
     """Whether the requester is an exempt user or in an exempt group."""
     ex = config.exemptions
     user = f"request.userInfo.username in {cel.strings(sorted(ex.users))}"
