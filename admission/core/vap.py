@@ -67,12 +67,16 @@ def policy_objects(
     """The ValidatingAdmissionPolicy and its binding; `library` = (namespace, name) of the
     ConfigMap the server keeps (admission/core/vapindex.py), read through paramRef.
 
-    One policy, with no matchConditions: the API server prepares an activation (object,
-    request and params converted) for each policy's matchConditions, and measured on a 2-CPU
-    machine that cost more than the plain path itself. So exempt namespaces are the
-    matchConstraints' namespaceSelector, and exempt identities a branch of the validation:
-    their Workflows meet the library alone (with an index), as the webhook checks them (the
-    cron controller's Workflows must not run a template taken out of the library since).
+    Shaped by what the API server spends per request (measured on a 2-CPU machine): it
+    prepares an activation (the object, the request and the params converted) for a policy's
+    matchConditions, another for its validations and another for their messageExpressions,
+    and runs each expression and each variable read as a program with its own cost tracker.
+    So the one matchCondition is `not-plain`: the ref Workflow users and Argo's controller
+    send passes every check at a glance (plain_ref) and leaves the policy there, before any
+    validation is prepared. The rest meets one validation: exempt namespaces are the
+    matchConstraints' namespaceSelector, and exempt identities a branch of the validation,
+    where their Workflows meet the library alone (with an index), as the webhook checks them
+    (the cron controller's Workflows must not run a template taken out of the library since).
     """
     with_library = library is not None and config.strict
     plain = plain_ref(config, library=with_library)
@@ -85,11 +89,11 @@ def policy_objects(
     exempt = exempt_identity(config) if ex.users or ex.groups else None
     if exempt and with_library:
         found.append(first_problem(library_validations(), name="libraryProblem"))
-    spec: dict[str, Any] = {
-        **_matching(config),
-        "variables": found,
-        "validations": [check(plain, decided(), exempt=exempt, library=with_library)],
-    }
+    spec: dict[str, Any] = {**_matching(config)}
+    if plain != "false":
+        spec["matchConditions"] = [{"name": "not-plain", "expression": f"!({plain})"}]
+    spec["variables"] = found
+    spec["validations"] = [check(decided(), exempt=exempt, library=with_library)]
     return _pair(name, spec, config, library if with_library else None)
 
 
@@ -242,19 +246,9 @@ def first_problem(checks: list[dict[str, str]], name: str = "problem") -> dict[s
     return {"name": name, "expression": chain}
 
 
-def check(
-    plain: str, decides: str, *, exempt: str | None = None, library: bool = False
-) -> dict[str, str]:
-    """The policy's one validation: the plain path, else (of what it `decides`) the chain of
-    checks; for the `exempt` identities, the library's checks alone (with an index) or none.
-
-    `plain` is written out in both expressions rather than read from its variable: the API
-    server evaluates each variable a validation reads as a program of its own (a cost tracker,
-    an activation), and evaluates the messageExpression whether or not the validation fails,
-    so a plain Workflow costs two short programs and never runs the chain. The `plain`
-    variable stays for readers and traces; nothing else reads it. `plain` implies `decides`,
-    and passes the library's checks.
-    """
+def check(decides: str, *, exempt: str | None = None, library: bool = False) -> dict[str, str]:
+    """The policy's one validation: the chain of checks, of what the policy `decides`; for the
+    `exempt` identities, the library's checks alone (with an index) or none."""
     skip = f"!({decides})"
     expression = f"{skip} || variables.problem == ''"
     message = f"{skip} ? '' : variables.problem"
@@ -264,11 +258,11 @@ def check(
             mine = f"request.kind.kind != 'Workflow' || !({WELL_FORMED}) || ({exempt_plain()})"
             theirs = f"{mine} || variables.libraryProblem == ''"
             said = f"({mine}) ? '' : variables.libraryProblem"
-        expression = f"(({exempt}) ? ({theirs}) : ({expression}))"
-        message = f"(({exempt}) ? ({said}) : ({message}))"
+        expression = f"({exempt}) ? ({theirs}) : ({expression})"
+        message = f"({exempt}) ? ({said}) : ({message})"
     return {
-        "expression": f"({plain}) || {expression}",
-        "messageExpression": f"({plain}) ? '' : {message}",
+        "expression": expression,
+        "messageExpression": message,
         "message": "refused by the argo-admission policy",
         "reason": "Forbidden",
     }
@@ -404,8 +398,9 @@ def plain_ref(config: Config, *, library: bool) -> str:
     """A Workflow CREATE in the shape kubectl, Argo Events' sensors and the cron controller
     send, which every check passes at a glance: a well-formed ref, only fields of the allowlist
     spelled exactly (artifactGC and entrypoint aside: the chain checks those), no status, a
-    covered instance id, and with the library index a `ready` entry. Read first, so the chain
-    of checks (maps of field names built, keys lowered and sorted) runs only for the rest.
+    covered instance id, and with the library index a `ready` entry. The policy's
+    matchCondition: such a Workflow never reaches the validation, whose chain of checks (maps
+    of field names built, keys lowered and sorted) runs only for the rest.
 
     Written for the API server's cost, which a 2-CPU benchmark showed is per program, per
     list or map built and per comprehension: presence tests and sizes only (the spec's keys

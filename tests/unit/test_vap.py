@@ -30,12 +30,14 @@ def template(name: str, namespace: str = "team-a", **spec: Any) -> dict[str, Any
 
 
 def problem_of(policy: dict[str, Any], name: str = "problem") -> str:
-    """The expression of the variable that every check feeds (after the plain path, its own
-    variable written out)."""
+    """The expression of the variable that every check feeds; the plain path, the policy's
+    variable, is its one matchCondition (false: the validation is never prepared)."""
     (validation,) = policy["spec"]["validations"]
     plain = next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == "plain")
-    assert validation["expression"].startswith(f"({plain}) || ")
-    assert validation["messageExpression"].startswith(f"({plain}) ? '' : ")
+    if plain != "false":
+        assert policy["spec"]["matchConditions"] == [
+            {"name": "not-plain", "expression": f"!({plain})"}
+        ]
     assert f"variables.{name} == ''" in validation["expression"]
     return next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == name)
 
@@ -83,7 +85,8 @@ def test_exempt_namespaces_are_not_matched_and_the_library_is_a_param_that_must_
         ),
     )
     policy, binding = policy_objects(config, library=("argo", "lib"))
-    assert "matchConditions" not in policy["spec"]  # each would cost an activation
+    # the one matchCondition is the plain path: others would cost an activation per request
+    assert [c["name"] for c in policy["spec"]["matchConditions"]] == ["not-plain"]
     assert policy["spec"]["matchConstraints"]["namespaceSelector"] == {
         "matchExpressions": [
             {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}
@@ -118,6 +121,7 @@ def test_exempt_identities_meet_the_library_alone() -> None:
     (validation,) = policy["spec"]["validations"]
     assert "libraryProblem" not in validation["expression"]
     assert "? (true) :" in validation["expression"]
+    problem_of(policy)
 
 
 def test_without_strict_no_ref_is_required_and_no_library_is_read() -> None:
