@@ -6,9 +6,6 @@ No pytest in here; test_map_e2e.py uses it.
 
 from __future__ import annotations
 
-import http.client
-import json
-import ssl
 import time
 import uuid
 from typing import Any
@@ -20,7 +17,7 @@ from admission.core.config import Config
 from admission.core.mutatingpolicy import policy_objects
 from controlplane import ControlPlane
 from identities import ADMIN
-from policyvap import Answer
+from policyvap import Answer, send
 
 GROUP, VERSION = "admissionregistration.k8s.io", "v1"
 PLURALS = {
@@ -39,35 +36,6 @@ def path_of(obj: dict[str, Any], namespace: str) -> str:
     if obj["kind"] == "ClusterWorkflowTemplate":
         return f"/apis/argoproj.io/v1alpha1/{plural}"
     return f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/{plural}"
-
-
-def send(
-    plane: ControlPlane,
-    method: str,
-    path: str,
-    obj: dict[str, Any],
-    *,
-    user: str,
-    groups: list[str] | tuple[str, ...],
-    dry_run: bool = True,
-) -> Answer:
-    """`method` `obj` to `path` as `user` in `groups` (impersonated by the admin)."""
-    conn = http.client.HTTPSConnection(
-        "127.0.0.1", plane.port, context=ssl.create_default_context(cafile=str(plane.ca_path))
-    )
-    conn.putrequest(method, path + ("?dryRun=All" if dry_run else ""))
-    conn.putheader("Authorization", f"Bearer {plane.user(ADMIN).token}")
-    conn.putheader("Content-Type", "application/json")
-    conn.putheader("Impersonate-User", user)
-    for group in groups:
-        conn.putheader("Impersonate-Group", group)
-    body = json.dumps(obj).encode()
-    conn.putheader("Content-Length", str(len(body)))
-    conn.endheaders(body)
-    response = conn.getresponse()
-    data = json.loads(response.read() or b"{}")
-    conn.close()
-    return Answer(response.status, data, ())
 
 
 def install(plane: ControlPlane, config: Config) -> str:

@@ -57,11 +57,25 @@ def create(
     dry_run: bool = True,
 ) -> Answer:
     """POST `obj` into `namespace` as `user` in `groups` (impersonated by the admin)."""
+    path = f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/{PLURALS[obj['kind']]}"
+    return send(plane, "POST", path, obj, user=user, groups=groups, dry_run=dry_run)
+
+
+def send(
+    plane: ControlPlane,
+    method: str,
+    path: str,
+    obj: dict[str, Any],
+    *,
+    user: str,
+    groups: list[str] | tuple[str, ...],
+    dry_run: bool = True,
+) -> Answer:
+    """`method` `obj` to `path` as `user` in `groups` (impersonated by the admin)."""
     conn = http.client.HTTPSConnection(
         "127.0.0.1", plane.port, context=ssl.create_default_context(cafile=str(plane.ca_path))
     )
-    path = f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/{PLURALS[obj['kind']]}"
-    conn.putrequest("POST", path + ("?dryRun=All" if dry_run else ""))
+    conn.putrequest(method, path + ("?dryRun=All" if dry_run else ""))
     conn.putheader("Authorization", f"Bearer {plane.user(ADMIN).token}")
     conn.putheader("Content-Type", "application/json")
     conn.putheader("Impersonate-User", user)

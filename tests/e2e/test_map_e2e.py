@@ -30,8 +30,8 @@ from admission.files.policy import load_config
 from admission.files.templates import FileTemplateSource
 from controlplane import ControlPlane
 from identities import ADMIN
-from policymap import PLURALS, allow_writes, install, path_of, remove, revoke_writes, send
-from policyvap import ensure_namespace
+from policymap import PLURALS, allow_writes, install, path_of, remove, revoke_writes
+from policyvap import ensure_namespace, send
 from suitecases import ROOT, SUITES, USERNAMES, USERS, case_object, suite_config
 from support import FIXTURES, load_yaml, make_review
 
