@@ -44,10 +44,12 @@ class LibraryParam:
         source: KubeTemplateSource,
         config: Callable[[], Config],
         ready: Callable[[], bool],
+        keeper: Any = None,
     ) -> None:
         self.api = core_api(api_client)
         self.target, self.elector, self.source = target, elector, source
         self.config, self.ready = config, ready
+        self.keeper = keeper  # the policy in the API server (policykeeper.py), if asked
         self._stop = threading.Event()
         self._written: dict[str, str] | None = None
 
@@ -68,6 +70,8 @@ class LibraryParam:
             generation = self.source.wait_changed(seen, POLL_SECONDS)
             if not (self.ready() and self.elector.is_leader()):
                 self._written = None  # a new term writes afresh
+                if self.keeper is not None:
+                    self.keeper.reset()
                 self._stop.wait(POLL_SECONDS)
                 continue
             try:
@@ -76,6 +80,9 @@ class LibraryParam:
             except Exception:  # the loop must outlive any surprise; the next change tries again
                 log.exception("the library index could not be written")
                 self._stop.wait(POLL_SECONDS)
+                continue
+            if self.keeper is not None:  # the index is in place: the policy may read it
+                self.keeper.step(self.config())
 
     def write_once(self) -> bool:
         """Compute the index and write it when it changed; whether it was written."""
@@ -107,9 +114,11 @@ def start_library_param(
     *,
     config: Callable[[], Config],
     ready: Callable[[], bool],
+    keeper: Any = None,
 ) -> Callable[[], None]:
     """Start keeping `target` (NAMESPACE/NAME) in this worker, a candidate for the Lease
-    `<namespace>/argo-admission-library`; its closer."""
+    `<namespace>/argo-admission-library`, and with `keeper` the policy that reads it; its
+    closer."""
     if not isinstance(source, KubeTemplateSource):
         raise TypeError("the library index is read from the cluster's template watch")
     namespace, name = target.split("/", 1)
@@ -120,6 +129,7 @@ def start_library_param(
         source=source,
         config=config,
         ready=ready,
+        keeper=keeper,
     )
     writer.start()
     return writer.close

@@ -1,0 +1,134 @@
+"""What the server keeps in the API server for `serve --register-policy`: the exported policy,
+stamped with its version, the probe that proves that version is in force, and the validating
+webhooks narrowed (or widened again) to what the policy does not decide. Pure.
+
+The API server decides with a policy only once its informer has seen it, a moment after the
+write; the webhooks are narrowed only once a dry-run probe is refused by this very version, so
+there is never a moment where neither decides a CREATE (README: In the API server).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from typing import Any, Final
+
+from admission.core.config import Config
+from admission.core.vap import policy_objects, webhook_condition
+
+VERSION_ANNOTATION: Final = "argo-admission.io/policy-version"
+LABELS: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
+PROBE_PREFIX: Final = "argo-admission-probe-"
+NARROWING: Final = "not-decided-in-the-api-server"
+"""The name of vap.webhook_condition's matchCondition."""
+REFUSED_BY: Final = "ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request: "
+
+
+def wanted(config: Config) -> bool:
+    """Whether the policy should be in the API server: it decides ref CREATEs whole (Strict)
+    and refuses (enforce mode; warn and audit keep every decision with the webhook)."""
+    return config.mode == "enforce" and webhook_condition(config, library=True) is not None
+
+
+def installed_objects(
+    config: Config, *, name: str, library: tuple[str, str], owner: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], str]:
+    """The policies and bindings to store, in the order to write them, and their version.
+
+    Policies before bindings, the `-exempt` pair before the main one: the API server's informers
+    see each kind's writes in order, so a probe answered by the main pair proves both."""
+    objects = policy_objects(config, name=name, library=library)
+    version = _digest(objects)
+    for obj in objects:
+        meta = obj["metadata"]
+        meta["labels"] = dict(LABELS)
+        meta["annotations"] = {VERSION_ANNOTATION: version}
+        if owner is not None:
+            meta["ownerReferences"] = [owner_reference(owner)]
+        if obj["kind"] == "ValidatingAdmissionPolicy" and meta["name"] == name:
+            obj["spec"]["validations"].insert(0, version_check(version))
+    order = sorted(
+        objects, key=lambda o: (o["kind"].endswith("Binding"), o["metadata"]["name"] == name)
+    )
+    return order, version
+
+
+def owner_reference(owner: dict[str, Any]) -> dict[str, str]:
+    """The reference to the ClusterRole `owner` (name, uid) that owns what the server writes."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "name": owner["name"],
+        "uid": owner["uid"],
+    }
+
+
+def _digest(objects: list[dict[str, Any]]) -> str:
+    text = json.dumps(objects, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def version_check(version: str) -> dict[str, str]:
+    """The first validation: a Workflow naming another version in the annotation is refused
+    with a line of its own, so a probe refused by `[strict]` was decided by this version."""
+    key = f"object.metadata.annotations['{VERSION_ANNOTATION}']"
+    return {
+        "expression": "!has(object.metadata.annotations) || "
+        f"!('{VERSION_ANNOTATION}' in object.metadata.annotations) || {key} == '{version}'",
+        "message": f"policy version: the annotation {VERSION_ANNOTATION} names another version "
+        f"of this policy than {version} (the server's probe)",
+        "reason": "Forbidden",
+    }
+
+
+def probe_workflow(version: str) -> dict[str, Any]:
+    """A Workflow the policy of `version` must refuse (`[strict]`: no workflowTemplateRef)."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Workflow",
+        "metadata": {
+            "generateName": PROBE_PREFIX,
+            "annotations": {VERSION_ANNOTATION: version},
+        },
+        "spec": {
+            "entrypoint": "main",
+            "templates": [{"name": "main", "container": {"image": "probe", "command": ["true"]}}],
+        },
+    }
+
+
+def probe_problem(name: str, status: int, message: str) -> str:
+    """Why the probe's answer (HTTP status, Status message) does not prove the policy `name`
+    in force; "" when it does: refused by that policy, with its `[strict]` line."""
+    if status < 400:
+        return "the probe Workflow was admitted: the policy does not decide yet"
+    refused_by = REFUSED_BY.format(name=name)
+    if not message.startswith(refused_by):
+        return f"the probe was refused, not by the policy {name!r}: {message}"
+    if not message[len(refused_by) :].startswith("[strict]"):
+        return f"the policy refused the probe for another reason: {message}"
+    return ""
+
+
+def narrowed(configuration: dict[str, Any], condition: dict[str, str]) -> dict[str, Any] | None:
+    """`configuration` (a ValidatingWebhookConfiguration) with `condition` among every
+    webhook's matchConditions, replacing an older one of the same name; None when it already
+    says so."""
+    out = copy.deepcopy(configuration)
+    for hook in out.get("webhooks") or []:
+        others = [c for c in hook.get("matchConditions") or [] if c["name"] != condition["name"]]
+        hook["matchConditions"] = [*others, dict(condition)]
+    return None if out == configuration else out
+
+
+def widened(configuration: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """`configuration` without the matchCondition `name` in any webhook; None when none has it."""
+    out = copy.deepcopy(configuration)
+    for hook in out.get("webhooks") or []:
+        kept = [c for c in hook.get("matchConditions") or [] if c["name"] != name]
+        if kept:
+            hook["matchConditions"] = kept
+        else:
+            hook.pop("matchConditions", None)
+    return None if out == configuration else out

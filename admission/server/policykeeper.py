@@ -1,0 +1,148 @@
+"""`serve --register-policy`: the holder of the library Lease keeps the exported policy in the
+API server, from the live policy, and narrows the validating webhooks only once it is in force.
+
+Called by the library index's loop (libraryparam.py) once the index is written, so the policy's
+paramRef never names a ConfigMap that is not there. While the live policy is Strict in enforce
+mode (vapinstall.wanted): the webhooks are widened before another version of the policy is
+written, the policy and its binding are written, and the webhooks are narrowed once a dry-run
+probe is refused by that version's `[strict]` line. Otherwise: widened first, the policy deleted
+a grace period later (the API server's webhook informer lags behind the write too). Every
+RESYNC_SECONDS it looks again: a server starting registers the configurations it was given,
+un-narrowed, and the next look narrows them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, Final
+
+from admission.cluster.policyregistration import PolicyInstaller
+from admission.core.config import Config
+from admission.core.vap import webhook_condition
+from admission.core.vapinstall import NARROWING, installed_objects, probe_problem, wanted
+
+log = logging.getLogger("argo_admission.policykeeper")
+
+RESYNC_SECONDS: Final = 10.0
+"""How often the policy and the webhooks are read again when nothing changed here."""
+WIDEN_GRACE_SECONDS: Final = 5.0
+"""How long the webhooks stay widened before the policy is deleted: the API server's webhook
+informer sees the widening a moment after the write (milliseconds, seen on the e2e server)."""
+
+
+class PolicyKeeper:
+    """Keeps the policy `installer.name` true to the live policy, one step at a time."""
+
+    def __init__(
+        self,
+        installer: PolicyInstaller,
+        library: tuple[str, str],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        resync: float = RESYNC_SECONDS,
+        grace: float = WIDEN_GRACE_SECONDS,
+    ) -> None:
+        self.installer, self.library = installer, library
+        self.clock, self.resync, self.grace = clock, resync, grace
+        self._last_problem = ""
+        self.reset()
+
+    @property
+    def names(self) -> list[str]:
+        """Every policy (and binding) this server may write."""
+        return [self.installer.name, f"{self.installer.name}-exempt"]
+
+    def reset(self) -> None:
+        """Forget what was seen: a new term as the Lease's holder starts by reading it all."""
+        self.version: str | None = None
+        self.narrowed = False
+        self.checked = float("-inf")
+        self.widened_at: float | None = None
+        self.removed = False
+        self._owner: dict[str, Any] | None = None
+
+    def step(self, config: Config) -> None:
+        """One look: install, narrow, widen or remove as the live policy says; failures are
+        logged (once per kind) and tried again at the next step."""
+        try:
+            if wanted(config):
+                self._keep(config)
+            else:
+                self._remove()
+        except Exception as exc:  # the API server away or refusing: the next step tries again
+            self.version = None
+            self._say(f"keeping the policy in the API server failed (retrying): {exc}")
+
+    def _keep(self, config: Config) -> None:
+        now = self.clock()
+        self.widened_at, self.removed = None, False
+        if self._owner is None:
+            self._owner = self.installer.owner_ref() or {}
+        objects, version = installed_objects(
+            config, name=self.installer.name, library=self.library, owner=self._owner or None
+        )
+        due = now - self.checked >= self.resync
+        if version == self.version and self.narrowed and not due:
+            return
+        condition = webhook_condition(config, library=True)
+        assert condition is not None  # wanted() says so
+        if version != self.version:
+            self._install(objects, version)
+        elif due and self.installer.apply(objects):  # changed by someone else: proven again
+            self._widen("the policy was changed in the API server")
+        if due or not self.narrowed:
+            self.narrowed = self.installer.is_narrowed(condition)
+            self.checked = now
+        if not self.narrowed:
+            self._narrow(condition, version)
+
+    def _install(self, objects: list[dict[str, Any]], version: str) -> None:
+        if self.installer.live_version() != version:
+            self._widen(f"policy version {version} replaces what is in the API server")
+        self.installer.apply(objects)
+        present = {o["metadata"]["name"] for o in objects}
+        self.installer.remove([n for n in self.names if n not in present])
+        self.version = version
+
+    def _narrow(self, condition: dict[str, str], version: str) -> None:
+        problem = probe_problem(self.installer.name, *self.installer.probe(version))
+        if problem:
+            self._say(f"the validating webhooks stay as they are: {problem}", level=logging.INFO)
+            return
+        if self.installer.narrow(condition):
+            log.info(
+                "narrowed the validating webhooks to what the policy %s does not decide "
+                "(version %s refused the probe)",
+                self.installer.name,
+                version,
+            )
+        self.narrowed = True
+        self._last_problem = ""
+
+    def _widen(self, why: str) -> None:
+        if self.installer.widen(NARROWING):
+            log.info("widened the validating webhooks: %s", why)
+        self.narrowed = False
+
+    def _remove(self) -> None:
+        """Widen, wait out the grace period, then delete the policy (once per term)."""
+        if self.removed:
+            return
+        now = self.clock()
+        if self.widened_at is None:
+            self._widen("the live policy is not Strict in enforce mode")
+            self.version, self.widened_at = None, now
+        if now - self.widened_at < self.grace:
+            return
+        if self.installer.remove(self.names):
+            log.info(
+                "deleted the policy %s: the webhooks decide every request", self.installer.name
+            )
+        self.removed = True
+
+    def _say(self, line: str, *, level: int = logging.WARNING) -> None:
+        if line != self._last_problem:
+            log.log(level, "%s", line)
+            self._last_problem = line
