@@ -104,9 +104,10 @@ def probe_problem(name: str, status: int, message: str) -> str:
     if status < 400:
         return "the probe Workflow was admitted: the policy does not decide yet"
     refused_by = REFUSED_BY.format(name=name)
-    if not message.startswith(refused_by):
+    _, found, line = message.partition(refused_by)  # after `<kind> "<name>" is forbidden: `
+    if not found:
         return f"the probe was refused, not by the policy {name!r}: {message}"
-    if not message[len(refused_by) :].startswith("[strict]"):
+    if not line.startswith("[strict]"):
         return f"the policy refused the probe for another reason: {message}"
     return ""
 

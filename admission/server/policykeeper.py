@@ -13,6 +13,7 @@ un-narrowed, and the next look narrows them again.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -73,7 +74,7 @@ class PolicyKeeper:
                 self._remove()
         except Exception as exc:  # the API server away or refusing: the next step tries again
             self.version = None
-            self._say(f"keeping the policy in the API server failed (retrying): {exc}")
+            self._say(f"keeping the policy in the API server failed (retrying): {_short(exc)}")
 
     def _keep(self, config: Config) -> None:
         now = self.clock()
@@ -146,3 +147,15 @@ class PolicyKeeper:
         if line != self._last_problem:
             log.log(level, "%s", line)
             self._last_problem = line
+
+
+def _short(exc: Exception) -> str:
+    """One line for a failed call: the API server's status and message, else the error."""
+    status, body = getattr(exc, "status", None), getattr(exc, "body", None)
+    if status is None or not isinstance(body, str | bytes):
+        return str(exc)
+    try:
+        message = json.loads(body).get("message", "")
+    except (ValueError, AttributeError):
+        message = body if isinstance(body, str) else body.decode(errors="replace")
+    return f"{status} {getattr(exc, 'reason', '')}: {message}".strip()

@@ -111,6 +111,8 @@ def test_the_servers_may_write_only_their_own_policies_the_index_and_its_lease()
         [RELEASE, f"{RELEASE}-exempt"],
     ]
     assert named[0]["verbs"] == ["create"]  # create cannot be limited by name
+    # what the API server asks of whoever creates a policy with a ConfigMap paramKind
+    assert {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]} in cluster
     webhooks = next(d for d in docs if d["metadata"]["name"] == f"{RELEASE}-webhooks")
     validating = next(yaml.safe_load_all(webhooks["data"]["webhooks.yaml"]))
     assert validating["metadata"]["name"] == RELEASE  # the policy is named as what it narrows

@@ -127,14 +127,14 @@ def test_the_probe_is_a_workflow_without_a_ref_naming_the_version() -> None:
 @pytest.mark.parametrize(
     ("status", "message", "expected"),
     [
-        (403, REFUSED + "[strict] spec.workflowTemplateRef: required", ""),
+        (403, 'workflows.argoproj.io "p-1" is forbidden: ' + REFUSED + "[strict] use a ref", ""),
         (201, "", "admitted"),
         (
             403,
             'admission webhook "validate.argo-admission.io" denied the request: [strict] x',
             "not by the policy",
         ),
-        (403, REFUSED + "policy version: the annotation names another version", "another reason"),
+        (403, 'w "p" is forbidden: ' + REFUSED + "policy version: names another", "another reason"),
         (404, 'namespaces "default" not found', "not by the policy"),
     ],
     ids=[
