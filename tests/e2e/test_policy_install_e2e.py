@@ -273,6 +273,26 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
         assert inline["metadata"]["name"] not in asked  # decided by the policy alone
         assert ref["metadata"]["name"] not in asked
 
+        # another version (an exempt user more): proven again before the webhooks narrow
+        old = installed["metadata"]["annotations"][VERSION_ANNOTATION]
+        exempt = deep_merge(VALUES, {"policy": {"exemptions": {"users": ["ci-deployer"]}}})
+        policy.write_text(render_policy(exempt, release=RELEASE, namespace=NAMESPACE))
+        newer = wait_for(
+            lambda: read(admin, "ValidatingAdmissionPolicy", RELEASE),
+            until=lambda found: found["metadata"]["annotations"][VERSION_ANNOTATION] != old,
+            what="the server to write the new version",
+        )["metadata"]["annotations"][VERSION_ANNOTATION]
+        wait_for(lambda: narrowed(admin), what="the webhooks narrowed again", timeout=60)
+        stale = make_inline_workflow(unique("stale"), "team-a")
+        stale["metadata"]["annotations"] = {VERSION_ANNOTATION: old}
+        answer = create(control_plane, stale, namespace="team-a", user=ALICE, groups=["team"])
+        assert f"policy version: the annotation {VERSION_ANNOTATION}" in answer.message, answer
+        assert newer in answer.message  # a probe of the old version is not taken for the new
+        log = (tmp_path / "serve.log").read_text()
+        assert log.index(f"policy version {newer} replaces") < log.rindex(
+            "wrote ValidatingAdmissionPolicy"
+        )  # widened before the new version was written
+
         # the reverse: the live policy in warn mode widens the webhooks, then deletes the policy
         warn = deep_merge(VALUES, {"policy": {"mode": "warn"}})
         policy.write_text(render_policy(warn, release=RELEASE, namespace=NAMESPACE))
