@@ -15,7 +15,13 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from admission.cluster.registration import says_at_least
-from admission.core.vapinstall import VERSION_ANNOTATION, narrowed, probe_workflow, widened
+from admission.core.vapinstall import (
+    VERSION_ANNOTATION,
+    narrowed,
+    owner_reference,
+    probe_workflow,
+    widened,
+)
 
 log = logging.getLogger("argo_admission.policyregistration")
 
@@ -35,6 +41,7 @@ class PolicyInstaller:
         self.api: Any = client.AdmissionregistrationV1Api(api_client)  # bodies are dicts
         self.objects = client.CustomObjectsApi(api_client)
         self.rbac = client.RbacAuthorizationV1Api(api_client)
+        self.core = client.CoreV1Api(api_client)
         self.name, self.owner, self.probe_namespace = name, owner, probe_namespace
 
     def owner_ref(self) -> dict[str, Any] | None:
@@ -82,6 +89,12 @@ class PolicyInstaller:
         return says_at_least(body["spec"], existing.get("spec")) and says_at_least(
             meta, existing.get("metadata")
         )
+
+    def own_index(self, library: tuple[str, str], owner: dict[str, Any]) -> None:
+        """Make the library index ConfigMap owned by `owner` too (a one-key merge patch), so
+        deleting the ClusterRole (helm uninstall) deletes it with the policy it feeds."""
+        patch = {"metadata": {"ownerReferences": [owner_reference(owner)]}}
+        self.core.patch_namespaced_config_map(library[1], library[0], patch)
 
     def probe(self, version: str) -> tuple[int, str]:
         """Send the probe Workflow (dry-run CREATE): the API server's status and message."""

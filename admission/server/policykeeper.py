@@ -103,6 +103,8 @@ class PolicyKeeper:
         if self.installer.live_version() != version:
             self._widen(f"policy version {version} replaces what is in the API server")
         self.installer.apply(objects)
+        if self._owner:
+            self.installer.own_index(self.library, self._owner)
         present = {o["metadata"]["name"] for o in objects}
         self.installer.remove([n for n in self.names if n not in present])
         self.version = version

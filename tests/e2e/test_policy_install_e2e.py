@@ -233,6 +233,10 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
             release.uid(clusterrole),
         )
         assert VERSION_ANNOTATION in installed["metadata"]["annotations"]
+        index = k8s.CoreV1Api(admin).read_namespaced_config_map(f"{RELEASE}-library", NAMESPACE)
+        assert [(o.kind, o.uid) for o in index.metadata.owner_references] == [
+            ("ClusterRole", owner["uid"])
+        ]  # deleted with the policy it feeds
         inline = make_inline_workflow(unique("inline"), "team-a")
         wait_for(  # in force: alice's Workflow without a ref is refused by the policy itself
             lambda: create(control_plane, inline, namespace="team-a", user=ALICE, groups=["team"]),

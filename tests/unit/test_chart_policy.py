@@ -83,6 +83,7 @@ def test_only_the_servers_flags_and_the_policys_rbac_differ_from_the_webhook_onl
         ("RoleBinding", NAMESPACE, f"{RELEASE}-policy"),
         ("Role", "default", f"{RELEASE}-policy"),
         ("RoleBinding", "default", f"{RELEASE}-policy"),
+        ("Lease", NAMESPACE, "argo-admission-library"),  # helm uninstall deletes it
     }
     # the webhook configurations handed to the servers are not narrowed by the chart: the
     # servers narrow them once the policy is proven in force

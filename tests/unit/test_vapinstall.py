@@ -207,6 +207,9 @@ class Installer:
         written, self.live = (0 if version == self.live else len(objects)), version
         return written
 
+    def own_index(self, library: tuple[str, str], owner: dict[str, str]) -> None:
+        self.calls.append("own index")
+
     def remove(self, names: list[str]) -> int:
         self.calls.append(f"remove {' '.join(names)}" if names else "remove nothing")
         return len(names)
@@ -245,7 +248,13 @@ def test_the_webhooks_are_narrowed_only_once_the_probe_is_refused_by_the_policy(
     installer, clock = Installer(), Clock()
     keeper = keeper_of(installer, clock)
     keeper.step(STRICT)  # the API server does not decide with it yet: the probe is admitted
-    assert installer.calls == ["widen", "apply", "remove argo-admission-exempt", "probe"]
+    assert installer.calls == [
+        "widen",
+        "apply",
+        "own index",
+        "remove argo-admission-exempt",
+        "probe",
+    ]
     installer.calls.clear()
     installer.answer = (403, REFUSED + "[strict] no ref")
     keeper.step(STRICT)
@@ -262,7 +271,7 @@ def test_another_version_widens_the_webhooks_before_it_is_written() -> None:
     keeper.step(STRICT)
     installer.calls.clear()
     keeper.step(WITH_EXEMPT)
-    assert installer.calls == ["widen", "apply", "remove nothing", "probe", "narrow"]
+    assert installer.calls == ["widen", "apply", "own index", "remove nothing", "probe", "narrow"]
 
 
 def test_a_new_term_finding_this_version_in_force_leaves_it_alone() -> None:
@@ -271,7 +280,7 @@ def test_a_new_term_finding_this_version_in_force_leaves_it_alone() -> None:
     keeper_of(installer, clock).step(STRICT)
     installer.calls.clear()
     keeper_of(installer, clock).step(STRICT)  # another server takes the Lease
-    assert installer.calls == ["apply", "remove argo-admission-exempt"]
+    assert installer.calls == ["apply", "own index", "remove argo-admission-exempt"]
 
 
 def test_a_widening_by_a_starting_server_is_narrowed_again_at_the_next_look() -> None:
