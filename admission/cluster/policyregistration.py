@@ -33,16 +33,24 @@ KINDS = {
 
 class PolicyInstaller:
     """The calls for the policy `name`, owned by the ClusterRole `owner` when given, its probe
-    sent into `probe_namespace`, narrowing the validating configuration also called `name`."""
+    sent into `probe_namespace`, narrowing the webhooks `hooks` of the validating configuration
+    also called `name`."""
 
     def __init__(
-        self, api_client: Any, name: str, *, owner: str | None, probe_namespace: str
+        self,
+        api_client: Any,
+        name: str,
+        *,
+        owner: str | None,
+        probe_namespace: str,
+        hooks: frozenset[str],
     ) -> None:
         self.api: Any = client.AdmissionregistrationV1Api(api_client)  # bodies are dicts
         self.objects = client.CustomObjectsApi(api_client)
         self.rbac = client.RbacAuthorizationV1Api(api_client)
         self.core = client.CoreV1Api(api_client)
         self.name, self.owner, self.probe_namespace = name, owner, probe_namespace
+        self.hooks = hooks
 
     def owner_ref(self) -> dict[str, Any] | None:
         """The owning ClusterRole's name and uid (None without an owner)."""
@@ -116,17 +124,17 @@ class PolicyInstaller:
         return 201, ""
 
     def narrow(self, condition: dict[str, str]) -> bool:
-        """Add `condition` to the validating webhooks; whether they had to change."""
-        return self._change_webhooks(lambda body: narrowed(body, condition))
+        """Add `condition` to the enforcing webhooks; whether they had to change."""
+        return self._change_webhooks(lambda body: narrowed(body, condition, self.hooks))
 
     def widen(self, condition_name: str) -> bool:
         """Take the condition `condition_name` off the validating webhooks; whether it was on."""
         return self._change_webhooks(lambda body: widened(body, condition_name))
 
     def is_narrowed(self, condition: dict[str, str]) -> bool:
-        """Whether every validating webhook carries `condition` as it is now."""
+        """Whether every enforcing webhook carries `condition` as it is now."""
         body = self._webhooks()
-        return body is not None and narrowed(body, condition) is None
+        return body is not None and narrowed(body, condition, self.hooks) is None
 
     def _webhooks(self) -> dict[str, Any] | None:
         try:

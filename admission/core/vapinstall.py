@@ -32,13 +32,21 @@ def wanted(config: Config) -> bool:
 
 
 def installed_objects(
-    config: Config, *, name: str, library: tuple[str, str], owner: dict[str, Any] | None
+    config: Config,
+    *,
+    name: str,
+    library: tuple[str, str],
+    owner: dict[str, Any] | None,
+    webhook: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
-    """The policies and bindings to store, in the order to write them, and their version.
+    """The policies and bindings to store, in the order to write them, and their version;
+    scoped to where the enforcing `webhook` (as registered, un-narrowed) is called.
 
     Policies before bindings, the `-exempt` pair before the main one: the API server's informers
     see each kind's writes in order, so a probe answered by the main pair proves both."""
     objects = policy_objects(config, name=name, library=library)
+    if webhook is not None:
+        scope(objects, webhook)
     version = _digest(objects)
     for obj in objects:
         meta = obj["metadata"]
@@ -52,6 +60,38 @@ def installed_objects(
         objects, key=lambda o: (o["kind"].endswith("Binding"), o["metadata"]["name"] == name)
     )
     return order, version
+
+
+def enforcing_webhooks(configurations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The webhooks of the ValidatingWebhookConfiguration that call `/validate` (the enforcing
+    ones; an advisory webhook on its own path and selector only warns, and stays wide)."""
+    hooks = []
+    for body in configurations:
+        if body.get("kind") != "ValidatingWebhookConfiguration":
+            continue
+        for hook in body.get("webhooks") or []:
+            config = hook.get("clientConfig") or {}
+            path = (config.get("service") or {}).get("path") or config.get("url") or ""
+            if path.endswith("/validate"):
+                hooks.append(hook)
+    return hooks
+
+
+def scope(objects: list[dict[str, Any]], webhook: dict[str, Any]) -> None:
+    """Limit the policies to what `webhook` is sent: its namespace and object selectors on the
+    bindings, its matchConditions (`webhook-<name>`) beside the policies' own. The policy must
+    not refuse what the chart keeps away from the webhook (webhook.namespaceSelector, ...)."""
+    selectors = {k: webhook[k] for k in ("namespaceSelector", "objectSelector") if webhook.get(k)}
+    conditions = [
+        {"name": f"webhook-{c['name']}", "expression": c["expression"]}
+        for c in webhook.get("matchConditions") or []
+        if c.get("name") != NARROWING
+    ]
+    for obj in objects:
+        if obj["kind"].endswith("Binding") and selectors:
+            obj["spec"]["matchResources"] = copy.deepcopy(selectors)
+        elif obj["kind"] == "ValidatingAdmissionPolicy":
+            obj["spec"]["matchConditions"] = [*obj["spec"]["matchConditions"], *conditions]
 
 
 def owner_reference(owner: dict[str, Any]) -> dict[str, str]:
@@ -112,12 +152,16 @@ def probe_problem(name: str, status: int, message: str) -> str:
     return ""
 
 
-def narrowed(configuration: dict[str, Any], condition: dict[str, str]) -> dict[str, Any] | None:
-    """`configuration` (a ValidatingWebhookConfiguration) with `condition` among every
-    webhook's matchConditions, replacing an older one of the same name; None when it already
-    says so."""
+def narrowed(
+    configuration: dict[str, Any], condition: dict[str, str], hooks: frozenset[str]
+) -> dict[str, Any] | None:
+    """`configuration` (a ValidatingWebhookConfiguration) with `condition` among the
+    matchConditions of the webhooks named `hooks`, replacing an older one of the same name;
+    None when it already says so."""
     out = copy.deepcopy(configuration)
     for hook in out.get("webhooks") or []:
+        if hook.get("name") not in hooks:
+            continue
         others = [c for c in hook.get("matchConditions") or [] if c["name"] != condition["name"]]
         hook["matchConditions"] = [*others, dict(condition)]
     return None if out == configuration else out

@@ -17,6 +17,7 @@ from admission.cluster.registration import (
     read_configurations,
     validating_name,
 )
+from admission.core.vapinstall import enforcing_webhooks
 
 DEFAULT_LEASE: Final = "argo-admission-audit"
 
@@ -155,8 +156,9 @@ def _policy_problem(options: ServeOptions) -> str:
         return "--register-policy needs --library-configmap (the index the policy reads)"
     if not options.register_webhooks:
         return "--register-policy needs --register-webhooks (the webhooks it narrows)"
-    if validating_name(read_configurations(options.register_webhooks)) is None:
-        return (
-            f"--register-policy: {options.register_webhooks} has no ValidatingWebhookConfiguration"
-        )
+    configurations = read_configurations(options.register_webhooks)
+    if validating_name(configurations) is None:
+        return f"--register-policy: {options.register_webhooks} has no validating configuration"
+    if not enforcing_webhooks(configurations):
+        return f"--register-policy: no webhook in {options.register_webhooks} calls /validate"
     return ""

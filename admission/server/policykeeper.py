@@ -41,11 +41,12 @@ class PolicyKeeper:
         installer: PolicyInstaller,
         library: tuple[str, str],
         *,
+        webhook: dict[str, Any] | None = None,
         clock: Callable[[], float] = time.monotonic,
         resync: float = RESYNC_SECONDS,
         grace: float = WIDEN_GRACE_SECONDS,
     ) -> None:
-        self.installer, self.library = installer, library
+        self.installer, self.library, self.webhook = installer, library, webhook
         self.clock, self.resync, self.grace = clock, resync, grace
         self._last_problem = ""
         self.reset()
@@ -82,7 +83,11 @@ class PolicyKeeper:
         if self._owner is None:
             self._owner = self.installer.owner_ref() or {}
         objects, version = installed_objects(
-            config, name=self.installer.name, library=self.library, owner=self._owner or None
+            config,
+            name=self.installer.name,
+            library=self.library,
+            owner=self._owner or None,
+            webhook=self.webhook,
         )
         due = now - self.checked >= self.resync
         if version == self.version and self.narrowed and not due:
@@ -114,9 +119,12 @@ class PolicyKeeper:
         if problem:
             self._say(f"the validating webhooks stay as they are: {problem}", level=logging.INFO)
             return
-        if self.installer.narrow(condition):
+        changed = self.installer.narrow(condition)
+        if not (changed or self.installer.is_narrowed(condition)):
+            return  # no configuration to narrow yet: the servers register it once Ready
+        if changed:
             log.info(
-                "narrowed the validating webhooks to what the policy %s does not decide "
+                "narrowed the enforcing webhooks to what the policy %s does not decide "
                 "(version %s refused the probe)",
                 self.installer.name,
                 version,

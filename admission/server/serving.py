@@ -305,16 +305,20 @@ def policy_keeper(options: ServeOptions, api_client: Any) -> Any:
     if not (options.register_policy and options.register_webhooks and options.library_configmap):
         return None
     from admission.cluster.policyregistration import PolicyInstaller
+    from admission.core.vapinstall import enforcing_webhooks
     from admission.server.policykeeper import PolicyKeeper
 
     namespace, name = options.library_configmap.split("/", 1)
+    configurations = read_configurations(options.register_webhooks)
+    hooks = enforcing_webhooks(configurations)  # at least one: checked at start
     installer = PolicyInstaller(
         api_client,
-        str(validating_name(read_configurations(options.register_webhooks))),  # checked at start
+        str(validating_name(configurations)),
         owner=options.webhook_owner,
         probe_namespace=options.policy_probe_namespace,
+        hooks=frozenset(h["name"] for h in hooks),
     )
-    return PolicyKeeper(installer, (namespace, name))
+    return PolicyKeeper(installer, (namespace, name), webhook=hooks[0])
 
 
 def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:

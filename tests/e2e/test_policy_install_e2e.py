@@ -31,7 +31,7 @@ from admission.server import certs
 from chart_render import deep_merge, render, render_policy, render_webhooks
 from controlplane import ControlPlane
 from harness.processes import free_port, wait_for
-from identities import ALICE, WEBHOOK, user_subject
+from identities import ALICE, BOB, WEBHOOK, user_subject
 from policyvap import create, ensure_namespace
 from webhook import serve
 from workflows import make_inline_workflow, make_ref_workflow, make_template, unique
@@ -41,12 +41,15 @@ pytestmark = pytest.mark.e2e
 RELEASE, NAMESPACE = "policy-argo-admission", "policy-install"
 VAP_API = "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy"
 LIBRARY_LABEL = {"argo-admission.io/library": "approved"}
+# The webhook kept away from team-b: the policy must refuse nothing there either.
+AWAY = {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["team-b"]}
 VALUES = {
     "policy": {
         "workflowRestrictions": {"templateReferencing": "Strict"},
         "securityContext": {"mode": "off"},
         "templateLibrary": {"selector": {"matchLabels": LIBRARY_LABEL}},
     },
+    "webhook": {"namespaceSelector": {"matchExpressions": [AWAY]}},
 }
 REFUSED_BY_POLICY = (
     f"ValidatingAdmissionPolicy '{RELEASE}' with binding '{RELEASE}' denied request: [strict]"
@@ -233,10 +236,15 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
             release.uid(clusterrole),
         )
         assert VERSION_ANNOTATION in installed["metadata"]["annotations"]
-        index = k8s.CoreV1Api(admin).read_namespaced_config_map(f"{RELEASE}-library", NAMESPACE)
+        core = k8s.CoreV1Api(admin)
+        index = wait_for(  # deleted with the policy it feeds
+            lambda: core.read_namespaced_config_map(f"{RELEASE}-library", NAMESPACE),
+            until=lambda found: found.metadata.owner_references,
+            what="the index to be owned by the ClusterRole",
+        )
         assert [(o.kind, o.uid) for o in index.metadata.owner_references] == [
             ("ClusterRole", owner["uid"])
-        ]  # deleted with the policy it feeds
+        ]
         inline = make_inline_workflow(unique("inline"), "team-a")
         wait_for(  # in force: alice's Workflow without a ref is refused by the policy itself
             lambda: create(control_plane, inline, namespace="team-a", user=ALICE, groups=["team"]),
@@ -276,6 +284,15 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
         asked = {entry[2] for entry in seen}
         assert inline["metadata"]["name"] not in asked  # decided by the policy alone
         assert ref["metadata"]["name"] not in asked
+        binding = read(admin, "ValidatingAdmissionPolicyBinding", RELEASE)
+        assert binding is not None
+        assert (
+            binding["spec"]["matchResources"]["namespaceSelector"]
+            == hooks[0]["webhooks"][0]["namespaceSelector"]
+        )
+        away = make_inline_workflow(unique("away"), "team-b")
+        answer = create(control_plane, away, namespace="team-b", user=BOB, groups=["team"])
+        assert answer.status == 201, answer.message  # neither the webhook nor the policy
 
         # another version (an exempt user more): proven again before the webhooks narrow
         old = installed["metadata"]["annotations"][VERSION_ANNOTATION]

@@ -9,12 +9,14 @@ import dataclasses
 from typing import Any
 
 import pytest
+import yaml
 
 from admission.core.config import Config, Exemptions
 from admission.core.vap import webhook_condition
 from admission.core.vapinstall import (
     NARROWING,
     VERSION_ANNOTATION,
+    enforcing_webhooks,
     installed_objects,
     narrowed,
     probe_problem,
@@ -157,28 +159,37 @@ USERS = {"name": "not-an-exempt-user", "expression": "!(request.userInfo.usernam
 
 
 def configuration(*conditions: dict[str, str]) -> dict[str, Any]:
-    hook: dict[str, Any] = {"name": "validate.argo-admission.io"}
-    advise: dict[str, Any] = {"name": "advise.argo-admission.io"}
+    hook: dict[str, Any] = {
+        "name": "validate.argo-admission.io",
+        "clientConfig": {"service": {"name": "s", "path": "/validate"}},
+    }
+    advise: dict[str, Any] = {
+        "name": "advise.argo-admission.io",
+        "clientConfig": {"url": "https://x/validate/warn"},
+    }
     if conditions:
         hook["matchConditions"] = [dict(c) for c in conditions]
     return {"kind": "ValidatingWebhookConfiguration", "webhooks": [hook, advise]}
 
 
-def test_narrowing_adds_the_condition_to_every_webhook_and_keeps_the_others() -> None:
-    out = narrowed(configuration(USERS), CONDITION)
+ENFORCING = frozenset({"validate.argo-admission.io"})
+
+
+def test_narrowing_adds_the_condition_to_the_enforcing_webhook_only_and_keeps_the_others() -> None:
+    out = narrowed(configuration(USERS), CONDITION, ENFORCING)
     assert out is not None
-    assert [h["matchConditions"] for h in out["webhooks"]] == [[USERS, CONDITION], [CONDITION]]
-    assert narrowed(out, CONDITION) is None  # already narrowed: nothing to write
+    assert [h.get("matchConditions") for h in out["webhooks"]] == [[USERS, CONDITION], None]
+    assert narrowed(out, CONDITION, ENFORCING) is None  # already narrowed: nothing to write
 
 
 def test_a_changed_condition_replaces_the_old_one() -> None:
     newer = {"name": NARROWING, "expression": "false"}
-    out = narrowed(configuration(CONDITION), newer)
+    out = narrowed(configuration(CONDITION), newer, ENFORCING)
     assert out is not None and out["webhooks"][0]["matchConditions"] == [newer]
 
 
 def test_widening_takes_only_the_narrowing_off() -> None:
-    narrow = narrowed(configuration(USERS), CONDITION)
+    narrow = narrowed(configuration(USERS), CONDITION, ENFORCING)
     assert narrow is not None
     assert widened(narrow, NARROWING) == configuration(USERS)
     assert widened(configuration(USERS), NARROWING) is None
@@ -347,6 +358,41 @@ def test_register_policy_needs_the_index_and_the_webhooks_it_narrows(tmp_path: A
     with_index = dataclasses.replace(base, library_configmap="argo-admission/library")
     assert "needs --register-webhooks" in start_problem(with_index)
     mutating_only = dataclasses.replace(with_index, register_webhooks=str(hooks))
-    assert "has no ValidatingWebhookConfiguration" in start_problem(mutating_only)
+    assert "has no validating configuration" in start_problem(mutating_only)
     hooks.write_text("kind: ValidatingWebhookConfiguration\nmetadata: {name: v}\n")
+    assert "no webhook in" in start_problem(mutating_only)
+    hooks.write_text(yaml.safe_dump({**configuration(), "metadata": {"name": "v"}}))
     assert start_problem(mutating_only) == ""
+
+
+def test_the_enforcing_webhooks_are_those_calling_validate() -> None:
+    found = enforcing_webhooks([configuration(USERS), {"kind": "MutatingWebhookConfiguration"}])
+    assert [h["name"] for h in found] == ["validate.argo-admission.io"]
+
+
+def test_the_policy_is_scoped_to_what_the_enforcing_webhook_is_sent() -> None:
+    """Selectors on the bindings, the webhook's conditions beside the policy's own (renamed),
+    its narrowing left out: the policy never refuses what the chart keeps from the webhook."""
+    selector = {"matchExpressions": [{"key": "team", "operator": "In", "values": ["a"]}]}
+    hook = {
+        **configuration(USERS, CONDITION)["webhooks"][0],
+        "namespaceSelector": selector,
+        "objectSelector": {"matchLabels": {"checked": "yes"}},
+    }
+    found, version = installed_objects(
+        WITH_EXEMPT, name="argo-admission", library=LIBRARY, owner=None, webhook=hook
+    )
+    assert (
+        version
+        != installed_objects(WITH_EXEMPT, name="argo-admission", library=LIBRARY, owner=None)[1]
+    )
+    for obj in found:
+        if obj["kind"].endswith("Binding"):
+            assert obj["spec"]["matchResources"] == {
+                "namespaceSelector": selector,
+                "objectSelector": {"matchLabels": {"checked": "yes"}},
+            }
+        else:
+            names = [c["name"] for c in obj["spec"]["matchConditions"]]
+            assert names[-1] == "webhook-not-an-exempt-user"
+            assert not any(NARROWING in n for n in names)
