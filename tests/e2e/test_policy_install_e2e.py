@@ -294,6 +294,12 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
         answer = create(control_plane, away, namespace="team-b", user=BOB, groups=["team"])
         assert answer.status == 201, answer.message  # neither the webhook nor the policy
 
+        time.sleep(11)  # past a look again (every 10 s): what the API server stored says the same
+        assert narrowed(admin)
+        assert (
+            "the policy was changed in the API server" not in (tmp_path / "serve.log").read_text()
+        )
+
         # another version (an exempt user more): proven again before the webhooks narrow
         old = installed["metadata"]["annotations"][VERSION_ANNOTATION]
         exempt = deep_merge(VALUES, {"policy": {"exemptions": {"users": ["ci-deployer"]}}})
