@@ -8,8 +8,10 @@ the server's user. Until the probe can be sent (its Role in `default` withheld) 
 installed but the webhooks stay wide; once it is refused by the policy they are narrowed: a
 Workflow without a ref is refused by the policy with the webhook never asked (no audit line at
 --log-level debug, which writes every decision), a ref to a library template is admitted
-without the webhook, and a template UPDATE still goes through it. A reload to warn mode widens
-the webhooks before the policy is deleted.
+without the webhook, and a template UPDATE still goes through it. A second server starting
+registers the webhooks un-narrowed and the holder narrows them again; a reload writing another
+version is proven before they narrow; a reload to warn mode widens them before the policy is
+deleted.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ VALUES = {
     },
     "webhook": {"namespaceSelector": {"matchExpressions": [AWAY]}},
 }
+NARROWED_LINE = "narrowed the enforcing webhooks"
 REFUSED_BY_POLICY = (
     f"ValidatingAdmissionPolicy '{RELEASE}' with binding '{RELEASE}' denied request: [strict]"
 )
@@ -299,6 +302,25 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
         assert (
             "the policy was changed in the API server" not in (tmp_path / "serve.log").read_text()
         )
+
+        # a second server starting registers the configurations un-narrowed; the holder of the
+        # Lease (the first) narrows them again at its next look, after a new probe
+        log_path, second = tmp_path / "serve.log", tmp_path / "second"
+        second.mkdir()
+        narrowings = log_path.read_text().count(NARROWED_LINE)
+        args2 = ["--config", str(policy), *server_args(docs, webhooks, second / "audit.log")]
+        with serve(control_plane, second, *args2):
+            wait_for(
+                lambda: (
+                    "updated ValidatingWebhookConfiguration" in (second / "serve.log").read_text()
+                ),
+                what="the second server to register the webhooks un-narrowed",
+            )
+            wait_for(
+                lambda: log_path.read_text().count(NARROWED_LINE) > narrowings,
+                what="the holder to narrow them again",
+            )
+            assert narrowed(admin)
 
         # another version (an exempt user more): proven again before the webhooks narrow
         old = installed["metadata"]["annotations"][VERSION_ANNOTATION]
