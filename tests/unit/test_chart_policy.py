@@ -162,3 +162,23 @@ def test_contradicting_values_fail_with_the_key_to_change(
     with pytest.raises(RenderError) as error:
         render(values(extra))
     assert message in error.value.stderr
+
+
+def test_the_rendered_flags_start_a_server_that_keeps_the_policy(tmp_path: Any) -> None:
+    """The chart's args as the CLI reads them, with the webhooks file the chart mounts: no
+    start-up problem, and the policy kept under the validating configuration's name."""
+    import dataclasses
+
+    from admission.cli.main import build_parser, options_of
+    from admission.cluster.registration import read_configurations, validating_name
+    from admission.server.options import ServeOptions, start_problem
+
+    docs = render(values(), api_versions=(VAP_API,))
+    webhooks = next(d for d in docs if d["metadata"]["name"] == f"{RELEASE}-webhooks")
+    path = tmp_path / "webhooks.yaml"
+    path.write_text(webhooks["data"]["webhooks.yaml"])
+    options = options_of(ServeOptions, build_parser().parse_args(args_of(docs)))
+    assert options.register_policy
+    local = dataclasses.replace(options, register_webhooks=str(path), kubeconfig="kubeconfig")
+    assert start_problem(local) == ""
+    assert validating_name(read_configurations(path)) == RELEASE
