@@ -6,6 +6,7 @@ validating webhook configuration, and delete the policy. What to write is the co
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from admission.cluster.registration import says_at_least
 from admission.core.vapinstall import (
+    INERT,
     VERSION_ANNOTATION,
     narrowed,
     owner_reference,
@@ -156,6 +158,20 @@ class PolicyInstaller:
             return False
         self.api.replace_validating_webhook_configuration(self.name, out)
         return True
+
+    def disable(self, names: list[str]) -> int:
+        """Make the bindings called `names` match nothing (INERT), kept in place; how many had
+        to change. The policies stay: the API server keeps reading their paramKind."""
+        changed = 0
+        for name in names:
+            binding = self._read("ValidatingAdmissionPolicyBinding", name)
+            if binding is None or says_at_least(INERT, binding["spec"].get("matchResources")):
+                continue
+            binding["spec"]["matchResources"] = copy.deepcopy(INERT)
+            self._call("replace", "ValidatingAdmissionPolicyBinding")(name, binding)
+            changed += 1
+            log.info("disabled ValidatingAdmissionPolicyBinding %s (it matches nothing)", name)
+        return changed
 
     def remove(self, names: list[str]) -> int:
         """Delete the bindings, then the policies, called `names`; how many were there."""

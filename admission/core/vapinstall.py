@@ -22,6 +22,16 @@ LABELS: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
 PROBE_PREFIX: Final = "argo-admission-probe-"
 NARROWING: Final = "not-decided-in-the-api-server"
 """The name of vap.webhook_condition's matchCondition."""
+INERT: Final = {
+    "namespaceSelector": {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": [""]}
+        ]
+    }
+}
+"""A binding's matchResources that match nothing (no namespace is named ""): how the policy is
+turned off. Deleting its last binding would stop the API server's ConfigMap param informer for
+good (kubernetes/kubernetes#130887), and a policy written again would read a frozen index."""
 REFUSED_BY: Final = "ValidatingAdmissionPolicy '{name}' with binding '{name}' denied request: "
 
 

@@ -5,8 +5,9 @@ Called by the library index's loop (libraryparam.py) once the index is written, 
 paramRef never names a ConfigMap that is not there. While the live policy is Strict in enforce
 mode (vapinstall.wanted): the webhooks are widened before another version of the policy is
 written, the policy and its binding are written, and the webhooks are narrowed once a dry-run
-probe is refused by that version's `[strict]` line. Otherwise: widened first, the policy deleted
-a grace period later (the API server's webhook informer lags behind the write too). Every
+probe is refused by that version's `[strict]` line. Otherwise: widened first, the policy turned
+off a grace period later (the API server's webhook informer lags behind the write too): its
+bindings made to match nothing, not deleted (vapinstall.INERT says why). Every
 RESYNC_SECONDS it looks again: a server starting registers the configurations it was given,
 un-narrowed, and the next look narrows them again.
 """
@@ -29,7 +30,7 @@ log = logging.getLogger("argo_admission.policykeeper")
 RESYNC_SECONDS: Final = 10.0
 """How often the policy and the webhooks are read again when nothing changed here."""
 WIDEN_GRACE_SECONDS: Final = 5.0
-"""How long the webhooks stay widened before the policy is deleted: the API server's webhook
+"""How long the webhooks stay widened before the policy is turned off: the API server's webhook
 informer sees the widening a moment after the write (milliseconds, seen on the e2e server)."""
 
 
@@ -138,7 +139,8 @@ class PolicyKeeper:
         self.narrowed = False
 
     def _remove(self) -> None:
-        """Widen, wait out the grace period, then delete the policy (once per term)."""
+        """Widen, wait out the grace period, then turn the policy off (once per term): its
+        bindings made to match nothing, not deleted (INERT says why)."""
         if self.removed:
             return
         now = self.clock()
@@ -147,9 +149,9 @@ class PolicyKeeper:
             self.version, self.widened_at = None, now
         if now - self.widened_at < self.grace:
             return
-        if self.installer.remove(self.names):
+        if self.installer.disable(self.names):
             log.info(
-                "deleted the policy %s: the webhooks decide every request", self.installer.name
+                "turned the policy %s off: the webhooks decide every request", self.installer.name
             )
         self.removed = True
 

@@ -11,7 +11,7 @@ Workflow without a ref is refused by the policy with the webhook never asked (no
 without the webhook, and a template UPDATE still goes through it. A second server starting
 registers the webhooks un-narrowed and the holder narrows them again; a reload writing another
 version is proven before they narrow; a reload to warn mode widens them before the policy is
-deleted.
+turned off (its bindings made to match nothing, kept).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import yaml
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
-from admission.core.vapinstall import NARROWING, VERSION_ANNOTATION
+from admission.core.vapinstall import INERT, NARROWING, VERSION_ANNOTATION
 from admission.server import certs
 from chart_render import deep_merge, render, render_policy, render_webhooks
 from controlplane import ControlPlane
@@ -151,6 +151,15 @@ def narrowed(admin: k8s.ApiClient) -> bool:
     )
 
 
+def inert(admin: k8s.ApiClient) -> bool:
+    """Whether the release's binding is turned off (matches nothing)."""
+    binding = read(admin, "ValidatingAdmissionPolicyBinding", RELEASE)
+    selector = (
+        ((binding or {}).get("spec") or {}).get("matchResources", {}).get("namespaceSelector")
+    )
+    return selector == INERT["namespaceSelector"]  # the API server adds the other defaults
+
+
 def audit_names(path: Path) -> list[tuple[str, str, str]]:
     """(operation, kind, name) of every decision the server wrote."""
     if not path.exists():
@@ -161,8 +170,10 @@ def audit_names(path: Path) -> list[tuple[str, str, str]]:
 
 @pytest.fixture
 def release(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterator[Rbac]:
-    """The release's namespaces and RBAC; afterwards everything the server wrote is deleted
-    (no garbage collector runs here to follow the ownerReferences)."""
+    """The release's namespaces and RBAC; afterwards what the server wrote is deleted (no
+    garbage collector runs here to follow the ownerReferences), but for the policies, turned
+    off and kept: deleting the last binding of a ConfigMap paramKind stops the API server's
+    informer of ConfigMap params for the rest of the session (kubernetes/kubernetes#130887)."""
     ensure_namespace(control_plane, NAMESPACE)
     ensure_namespace(control_plane, "default")
     rbac = Rbac(admin, chart())
@@ -172,19 +183,19 @@ def release(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterator[Rbac]
     finally:
         rbac.revoke()
         api = k8s.AdmissionregistrationV1Api(admin)
-        for delete in (
-            api.delete_validating_admission_policy_binding,
-            api.delete_validating_admission_policy,
-        ):
-            for name in (RELEASE, f"{RELEASE}-exempt"):
-                _gone(delete, name)
+        for name in (RELEASE, f"{RELEASE}-exempt"):
+            _gone(
+                api.patch_validating_admission_policy_binding,
+                name,
+                {"spec": {"matchResources": INERT}},
+            )
         _gone(api.delete_validating_webhook_configuration, RELEASE)
         _gone(k8s.CoreV1Api(admin).delete_namespaced_config_map, f"{RELEASE}-library", NAMESPACE)
         leases = k8s.CoordinationV1Api(admin)
         _gone(leases.delete_namespaced_lease, "argo-admission-library", NAMESPACE)
 
 
-def _gone(delete: Any, *args: str) -> None:
+def _gone(delete: Any, *args: Any) -> None:
     try:
         delete(*args)
     except ApiException as exc:
@@ -297,6 +308,13 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
         answer = create(control_plane, away, namespace="team-b", user=BOB, groups=["team"])
         assert answer.status == 201, answer.message  # neither the webhook nor the policy
 
+        # the index deleted by someone: written again (with its owner) at the holder's next look
+        core.delete_namespaced_config_map(f"{RELEASE}-library", NAMESPACE)
+        wait_for(
+            lambda: core.read_namespaced_config_map(f"{RELEASE}-library", NAMESPACE),
+            until=lambda found: found.metadata.owner_references and name in str(found.data),
+            what="the index to be written again",
+        )
         time.sleep(11)  # past a look again (every 10 s): what the API server stored says the same
         assert narrowed(admin)
         assert (
@@ -342,18 +360,27 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
             "wrote ValidatingAdmissionPolicy"
         )  # widened before the new version was written
 
-        # the reverse: the live policy in warn mode widens the webhooks, then deletes the policy
+        # the reverse: the live policy in warn mode widens the webhooks, then turns the policy
+        # off (its bindings match nothing; deleted, the API server's ConfigMap param informer
+        # would stop for good: kubernetes/kubernetes#130887)
         warn = deep_merge(VALUES, {"policy": {"mode": "warn"}})
         policy.write_text(render_policy(warn, release=RELEASE, namespace=NAMESPACE))
         samples = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            present = read(admin, "ValidatingAdmissionPolicy", RELEASE) is not None
-            samples.append((present, narrowed(admin)))
-            if not present:
+            on = not inert(admin)
+            samples.append((on, narrowed(admin)))
+            if not on:
                 break
             time.sleep(0.05)
-        assert samples[-1] == (False, False), "the policy was not deleted"
-        assert (False, True) not in samples  # never deleted while the webhooks were narrow
+        assert samples[-1] == (False, False), "the policy was not turned off"
+        assert (False, True) not in samples  # never off while the webhooks were narrow
         widened_at = next(i for i, (_, narrow) in enumerate(samples) if not narrow)
-        assert any(present for present, _ in samples[widened_at:])  # widened first
+        assert any(on for on, _ in samples[widened_at:])  # widened first
+        assert read(admin, "ValidatingAdmissionPolicy", RELEASE) is not None  # kept
+        stale = make_inline_workflow(unique("off"), "team-a")
+        wait_for(  # once the API server sees the binding off, the webhook warns alone
+            lambda: create(control_plane, stale, namespace="team-a", user=ALICE, groups=["team"]),
+            until=lambda answer: answer.status == 201 and answer.warnings,
+            what="the policy to stop deciding",
+        )

@@ -221,6 +221,10 @@ class Installer:
     def own_index(self, library: tuple[str, str], owner: dict[str, str]) -> None:
         self.calls.append("own index")
 
+    def disable(self, names: list[str]) -> int:
+        self.calls.append(f"disable {' '.join(names)}")
+        return len(names)
+
     def remove(self, names: list[str]) -> int:
         self.calls.append(f"remove {' '.join(names)}" if names else "remove nothing")
         return len(names)
@@ -306,7 +310,8 @@ def test_a_widening_by_a_starting_server_is_narrowed_again_at_the_next_look() ->
     assert installer.calls == ["apply", "probe", "narrow"]
 
 
-def test_a_policy_no_longer_wanted_is_deleted_only_a_grace_period_after_the_widening() -> None:
+def test_a_policy_no_longer_wanted_is_turned_off_only_a_grace_period_after_the_widening() -> None:
+    """Turned off, not deleted: its bindings match nothing (kubernetes/kubernetes#130887)."""
     installer, clock = Installer(), Clock()
     installer.answer = (403, REFUSED + "[strict] no ref")
     keeper = keeper_of(installer, clock)
@@ -321,7 +326,7 @@ def test_a_policy_no_longer_wanted_is_deleted_only_a_grace_period_after_the_wide
     clock.now += 5
     keeper.step(relaxed)
     keeper.step(relaxed)
-    assert installer.calls == ["widen", "remove argo-admission argo-admission-exempt"]
+    assert installer.calls == ["widen", "disable argo-admission argo-admission-exempt"]
 
 
 def test_a_failing_api_server_is_retried_without_narrowing() -> None:
