@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from admission.cluster.registration import says_at_least
 from admission.core.vapinstall import (
+    INDEX_TOKEN_KEY,
     INERT,
     VERSION_ANNOTATION,
     narrowed,
@@ -106,15 +107,20 @@ class PolicyInstaller:
         patch = {"metadata": {"ownerReferences": [owner_reference(owner)]}}
         self.core.patch_namespaced_config_map(library[1], library[0], patch)
 
-    def probe(self, version: str) -> tuple[int, str]:
-        """Send the probe Workflow (dry-run CREATE): the API server's status and message."""
+    def probe(self, version: str, library: tuple[str, str], token: str) -> tuple[int, str]:
+        """Put `token` in the index (again: an index written since may have dropped it), then
+        send the probe Workflow naming it (dry-run CREATE): the API server's status and
+        message. The same token from probe to probe: the API server reads a write a moment
+        later, so a fresh one each time might never be seen in time."""
+        patch = {"data": {INDEX_TOKEN_KEY: token}}
+        self.core.patch_namespaced_config_map(library[1], library[0], patch)
         try:
             self.objects.create_namespaced_custom_object(
                 "argoproj.io",
                 "v1alpha1",
                 self.probe_namespace,
                 "workflows",
-                probe_workflow(version),
+                probe_workflow(version, token),
                 dry_run="All",
             )
         except ApiException as exc:

@@ -18,6 +18,11 @@ from admission.core.config import Config
 from admission.core.vap import policy_objects, webhook_condition
 
 VERSION_ANNOTATION: Final = "argo-admission.io/policy-version"
+TOKEN_ANNOTATION: Final = "argo-admission.io/index-probe"
+INDEX_TOKEN_KEY: Final = "argo-admission.probe"
+"""The index's key the holder sets to each probe's token (no template key looks like it)."""
+PARAMS_LOST: Final = "no params found"
+"""How the API server says a binding's paramRef finds nothing."""
 LABELS: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
 PROBE_PREFIX: Final = "argo-admission-probe-"
 NARROWING: Final = "not-decided-in-the-api-server"
@@ -120,26 +125,35 @@ def _digest(objects: list[dict[str, Any]]) -> str:
 
 
 def version_check(version: str) -> dict[str, str]:
-    """The first validation: a Workflow naming another version in the annotation is refused
-    with a line of its own, so a probe refused by `[strict]` was decided by this version."""
-    key = f"object.metadata.annotations['{VERSION_ANNOTATION}']"
+    """The first validation: a Workflow naming another version in the annotation, or an index
+    token the policy's view of the index does not hold, is refused with a line of its own. So a
+    probe refused by `[strict]` was decided by this version reading the index as it is now (a
+    stopped param informer reads an old one: kubernetes/kubernetes#130887)."""
+    annotations = "object.metadata.annotations"
+    token = f"{annotations}['{TOKEN_ANNOTATION}']"
+    fresh = (
+        f"!('{TOKEN_ANNOTATION}' in {annotations}) || (has(params.data) && "
+        f"'{INDEX_TOKEN_KEY}' in params.data && params.data['{INDEX_TOKEN_KEY}'] == {token})"
+    )
     return {
-        "expression": "!has(object.metadata.annotations) || "
-        f"!('{VERSION_ANNOTATION}' in object.metadata.annotations) || {key} == '{version}'",
-        "message": f"policy version: the annotation {VERSION_ANNOTATION} names another version "
-        f"of this policy than {version} (the server's probe)",
+        "expression": f"!has({annotations}) || !('{VERSION_ANNOTATION}' in {annotations}) || "
+        f"({annotations}['{VERSION_ANNOTATION}'] == '{version}' && ({fresh}))",
+        "message": f"policy probe: the annotation {VERSION_ANNOTATION} names another version of "
+        f"this policy than {version}, or the library index as the API server reads it does not "
+        f"hold the probe's {TOKEN_ANNOTATION} (the server's probe)",
         "reason": "Forbidden",
     }
 
 
-def probe_workflow(version: str) -> dict[str, Any]:
-    """A Workflow the policy of `version` must refuse (`[strict]`: no workflowTemplateRef)."""
+def probe_workflow(version: str, token: str) -> dict[str, Any]:
+    """A Workflow the policy of `version` must refuse (`[strict]`: no workflowTemplateRef) once
+    it reads the index holding `token`."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",
         "metadata": {
             "generateName": PROBE_PREFIX,
-            "annotations": {VERSION_ANNOTATION: version},
+            "annotations": {VERSION_ANNOTATION: version, TOKEN_ANNOTATION: token},
         },
         "spec": {
             "entrypoint": "main",

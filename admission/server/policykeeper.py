@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -23,12 +24,20 @@ from typing import Any, Final
 from admission.cluster.policyregistration import PolicyInstaller
 from admission.core.config import Config
 from admission.core.vap import webhook_condition
-from admission.core.vapinstall import NARROWING, installed_objects, probe_problem, wanted
+from admission.core.vapinstall import (
+    NARROWING,
+    PARAMS_LOST,
+    installed_objects,
+    probe_problem,
+    wanted,
+)
 
 log = logging.getLogger("argo_admission.policykeeper")
 
 RESYNC_SECONDS: Final = 10.0
 """How often the policy and the webhooks are read again when nothing changed here."""
+PARAMS_GRACE_SECONDS: Final = 30.0
+"""How long the policy may find no index before it is turned off (see _params_lost)."""
 WIDEN_GRACE_SECONDS: Final = 5.0
 """How long the webhooks stay widened before the policy is turned off: the API server's webhook
 informer sees the widening a moment after the write (milliseconds, seen on the e2e server)."""
@@ -64,6 +73,9 @@ class PolicyKeeper:
         self.checked = float("-inf")
         self.widened_at: float | None = None
         self.removed = False
+        self.blocked = False  # the policy cannot read its index: off until the next term
+        self._lost_since: float | None = None
+        self._token = ""  # the index token of the probes until the next narrowing
         self._owner: dict[str, Any] | None = None
 
     def step(self, config: Config) -> None:
@@ -79,6 +91,8 @@ class PolicyKeeper:
             self._say(f"keeping the policy in the API server failed (retrying): {_short(exc)}")
 
     def _keep(self, config: Config) -> None:
+        if self.blocked:
+            return
         now = self.clock()
         self.widened_at, self.removed = None, False
         if self._owner is None:
@@ -116,7 +130,13 @@ class PolicyKeeper:
         self.version = version
 
     def _narrow(self, condition: dict[str, str], version: str) -> None:
-        problem = probe_problem(self.installer.name, *self.installer.probe(version))
+        self._token = self._token or secrets.token_hex(8)
+        answer = self.installer.probe(version, self.library, self._token)
+        problem = probe_problem(self.installer.name, *answer)
+        if PARAMS_LOST not in problem:
+            self._lost_since = None
+        elif self._params_lost(problem):
+            return
         if problem:
             self._say(f"the validating webhooks stay as they are: {problem}", level=logging.INFO)
             return
@@ -131,7 +151,28 @@ class PolicyKeeper:
                 version,
             )
         self.narrowed = True
-        self._last_problem = ""
+        self._last_problem, self._lost_since, self._token = "", None, ""
+
+    def _params_lost(self, problem: str) -> bool:
+        """The binding finds no index although it is written: for a moment after the index is
+        created (the API server's informer lags), for good once its ConfigMap param informer
+        stopped (kubernetes/kubernetes#130887), when the policy refuses every CREATE. Past
+        PARAMS_GRACE_SECONDS the policy is turned off for this term; whether it was."""
+        now = self.clock()
+        if self._lost_since is None:
+            self._lost_since = now
+        if now - self._lost_since < PARAMS_GRACE_SECONDS:
+            return False
+        self.installer.disable(self.names)
+        self.blocked = True
+        log.error(
+            "turned the policy %s off: the API server finds no library index for it (%s); its "
+            "informer of ConfigMap params has stopped (kubernetes/kubernetes#130887) and only a "
+            "restart of kube-apiserver starts it again; the webhooks decide every request",
+            self.installer.name,
+            problem,
+        )
+        return True
 
     def _widen(self, why: str) -> None:
         if self.installer.widen(NARROWING):

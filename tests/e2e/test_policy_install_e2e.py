@@ -353,7 +353,7 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
         stale = make_inline_workflow(unique("stale"), "team-a")
         stale["metadata"]["annotations"] = {VERSION_ANNOTATION: old}
         answer = create(control_plane, stale, namespace="team-a", user=ALICE, groups=["team"])
-        assert f"policy version: the annotation {VERSION_ANNOTATION}" in answer.message, answer
+        assert f"policy probe: the annotation {VERSION_ANNOTATION}" in answer.message, answer
         assert newer in answer.message  # a probe of the old version is not taken for the new
         log = (tmp_path / "serve.log").read_text()
         assert log.index(f"policy version {newer} replaces") < log.rindex(

@@ -15,6 +15,7 @@ from admission.core.config import Config, Exemptions
 from admission.core.vap import webhook_condition
 from admission.core.vapinstall import (
     NARROWING,
+    TOKEN_ANNOTATION,
     VERSION_ANNOTATION,
     enforcing_webhooks,
     installed_objects,
@@ -120,10 +121,10 @@ def test_the_version_changes_with_the_policy_and_only_with_it() -> None:
 
 
 def test_the_probe_is_a_workflow_without_a_ref_naming_the_version() -> None:
-    probe = probe_workflow("abc")
+    probe = probe_workflow("abc", "t1")
     assert probe["kind"] == "Workflow"
     assert "workflowTemplateRef" not in probe["spec"]
-    assert probe["metadata"]["annotations"] == {VERSION_ANNOTATION: "abc"}
+    assert probe["metadata"]["annotations"] == {VERSION_ANNOTATION: "abc", TOKEN_ANNOTATION: "t1"}
 
 
 @pytest.mark.parametrize(
@@ -205,6 +206,7 @@ class Installer:
         self.live: str | None = None
         self.narrow_now = False
         self.answer = (201, "")
+        self.tokens: list[str] = []
 
     def owner_ref(self) -> dict[str, str]:
         return OWNER
@@ -232,8 +234,9 @@ class Installer:
     def is_narrowed(self, condition: dict[str, str]) -> bool:
         return self.narrow_now
 
-    def probe(self, version: str) -> tuple[int, str]:
+    def probe(self, version: str, library: tuple[str, str], token: str) -> tuple[int, str]:
         self.calls.append("probe")
+        self.tokens.append(token)
         return self.answer
 
     def narrow(self, condition: dict[str, str]) -> bool:
@@ -401,3 +404,59 @@ def test_the_policy_is_scoped_to_what_the_enforcing_webhook_is_sent() -> None:
             names = [c["name"] for c in obj["spec"]["matchConditions"]]
             assert names[-1] == "webhook-not-an-exempt-user"
             assert not any(NARROWING in n for n in names)
+
+
+def test_the_probes_name_one_token_until_the_webhooks_narrow() -> None:
+    """The API server reads the index a moment after it is written: a token fresh at each
+    probe might never be seen in time."""
+    installer, clock = Installer(), Clock()
+    keeper = keeper_of(installer, clock)
+    keeper.step(STRICT)
+    keeper.step(STRICT)
+    installer.answer = (403, REFUSED + "[strict] no ref")
+    keeper.step(STRICT)
+    first, second, third = installer.tokens
+    assert first == second == third and first
+    installer.narrow_now = False
+    clock.now += 11
+    keeper.step(STRICT)
+    assert installer.tokens[-1] != first  # the next narrowing proves the index afresh
+
+
+LOST = (422, 'w "p" is forbidden: ' + REFUSED + "failed to configure binding: no params found")
+
+
+def test_an_index_the_api_server_never_finds_turns_the_policy_off_for_the_term() -> None:
+    """For a moment after the index is written the binding may find nothing; past the grace
+    period its param informer has stopped (kubernetes/kubernetes#130887), and the policy, which
+    then refuses every CREATE, is turned off until the next term."""
+    installer, clock = Installer(), Clock()
+    installer.answer = LOST
+    keeper = keeper_of(installer, clock)
+    keeper.step(STRICT)
+    clock.now += 29
+    keeper.step(STRICT)
+    assert not any(c.startswith("disable") for c in installer.calls)
+    clock.now += 2
+    keeper.step(STRICT)
+    assert installer.calls[-1] == "disable argo-admission argo-admission-exempt"
+    installer.calls.clear()
+    keeper.step(STRICT)
+    assert installer.calls == []  # off for this term
+    keeper.reset()
+    keeper.step(STRICT)
+    assert "probe" in installer.calls  # a new term tries again
+
+
+def test_a_moment_without_the_index_does_not_turn_the_policy_off() -> None:
+    installer, clock = Installer(), Clock()
+    installer.answer = LOST
+    keeper = keeper_of(installer, clock)
+    keeper.step(STRICT)
+    clock.now += 20
+    installer.answer = (201, "")  # found it: the informer caught up
+    keeper.step(STRICT)
+    clock.now += 20
+    installer.answer = LOST
+    keeper.step(STRICT)
+    assert not any(c.startswith("disable") for c in installer.calls)
