@@ -46,6 +46,15 @@ def main() -> int:
         [
             "tests/e2e/netns.sh",
             py,
+            "bench/mutating_policy.py",
+            "--rounds",
+            "1" if quick else "5",
+            "--creates",
+            "100" if quick else "200",
+        ],
+        [
+            "tests/e2e/netns.sh",
+            py,
             "bench/taskresults.py",
             "--workflows",
             "2000" if quick else "10000",

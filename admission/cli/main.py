@@ -1,4 +1,4 @@
-"""`argo-admission`: serve | review | check | merge | audit | export vap | certs generate |
+"""`argo-admission`: serve | review | check | merge | audit | export vap|map | certs generate |
 webhooks remove | completion.
 
 The command line is an edge: it parses arguments (admission/cli/arguments.py) into typed options
@@ -33,6 +33,7 @@ from admission.cli.commands import (
     review,
 )
 from admission.cluster.listing import ClusterError, Listing
+from admission.core import mutatingpolicy
 from admission.core.config import ConfigError
 from admission.core.vap import policy_objects
 from admission.files.manifests import ManifestError, Reader
@@ -105,6 +106,8 @@ def api_client(kubeconfig: str | None) -> Any:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Print the policy as a ValidatingAdmissionPolicy and its binding (YAML)."""
+    if args.export_command == "map":
+        return export_mutating(args)
     library = None
     if args.library_configmap:
         namespace, _, name = args.library_configmap.partition("/")
@@ -114,6 +117,18 @@ def cmd_export(args: argparse.Namespace) -> int:
             )
         library = (namespace, name)
     objects = policy_objects(load_policy(args.config), name=args.name, library=library)
+    sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, width=100))
+    return EXIT_OK
+
+
+def export_mutating(args: argparse.Namespace) -> int:
+    """Print /mutate's baseline as a MutatingAdmissionPolicy and its binding (YAML); a policy
+    with nothing the API server can mutate is refused with the reason."""
+    config = load_policy(args.config)
+    reason = mutatingpolicy.why_not(config)
+    if reason:
+        raise UsageError(f"export map: nothing to export: {reason}")
+    objects = mutatingpolicy.policy_objects(config, name=args.name)
     sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False, width=100))
     return EXIT_OK
 

@@ -57,8 +57,9 @@ def installed_objects(
     """The policies and bindings to store, in the order to write them, and their version;
     scoped to where the enforcing `webhook` (as registered, un-narrowed) is called.
 
-    Policies before bindings, the `-exempt` pair before the main one: the API server's informers
-    see each kind's writes in order, so a probe answered by the main pair proves both."""
+    Policies before bindings, any `-exempt` pair (policy_objects made one per policy once)
+    before the main one: the API server's informers see each kind's writes in order, so a probe
+    answered by the main pair proves the others."""
     objects = policy_objects(config, name=name, library=library)
     if webhook is not None:
         scope(objects, webhook)

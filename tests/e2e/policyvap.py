@@ -6,6 +6,7 @@ No pytest in here; test_vap_e2e.py and bench/apiserver.py use it.
 
 from __future__ import annotations
 
+import copy
 import http.client
 import json
 import ssl
@@ -24,6 +25,10 @@ from controlplane import ControlPlane
 from identities import ADMIN
 
 NAME = "argo-admission"
+# What a traced policy warns (Warn action) when its short path (`variables.plain`) admits, and
+# when that short path admits what its full chain of checks refuses.
+PLAIN = "took the plain path"
+PLAIN_WRONG = "the plain path admits what the checks refuse: "
 LIBRARY = ("argo-admission", "argo-admission-library")
 PLURALS = {"Workflow": "workflows", "CronWorkflow": "cronworkflows"}
 
@@ -87,10 +92,14 @@ def install(
     actions: list[str] | None = None,
     library: dict[str, str] | None = None,
     param: bool = False,
+    trace: bool = False,
 ) -> list[dict[str, Any]]:
     """Put the policy, its binding and (given `library`) the index ConfigMap in place, updated
     where they exist, and wait until the API server decides with this version. With `param`
-    the policy reads the index someone else keeps (the server).
+    the policy reads the index someone else keeps (the server). With `trace` a second policy
+    (`<name>-trace`, bound with Warn) reads the same variables for every CREATE, the plain ones
+    the policy's matchCondition lets through included: it warns PLAIN when the plain path
+    would admit, and PLAIN_WRONG when that contradicts the chain of checks.
 
     Updated, not deleted and created again: the API server's informer for a paramKind is not
     always started again for a policy created anew under the same name (seen on v1.36.3), and
@@ -104,6 +113,8 @@ def install(
             obj["spec"]["validationActions"] = actions
         if obj["kind"] == "ValidatingAdmissionPolicy" and obj["metadata"]["name"] == NAME:
             obj["spec"]["validations"].insert(0, _probe_check(token))
+    if trace:
+        objects += _tracer(objects, token)
     core = k8s.CoreV1Api(plane.client(ADMIN))
     if library is not None:
         _ensure_namespace(core, LIBRARY[0])
@@ -117,8 +128,30 @@ def install(
         _put_policy(plane, obj)
     for name in installed(plane) - {o["metadata"]["name"] for o in objects}:
         _delete_policy(plane, name)
-    _wait(plane, token)
+    _wait(plane, token, policies=2 if trace else 1)
     return objects
+
+
+def _tracer(objects: list[dict[str, Any]], token: str) -> list[dict[str, Any]]:
+    """The trace policy and its binding: the policy's variables, no matchCondition, the probe
+    and TRACE as its validations, bound with Warn."""
+    policy, binding = (copy.deepcopy(o) for o in objects[:2])
+    name = f"{NAME}-trace"
+    policy["metadata"]["name"] = binding["metadata"]["name"] = name
+    policy["spec"].pop("matchConditions", None)
+    policy["spec"]["validations"] = [_probe_check(token), *TRACE]
+    binding["spec"]["policyName"] = name
+    binding["spec"]["validationActions"] = ["Warn"]
+    return [policy, binding]
+
+
+TRACE = [
+    {"expression": "!variables.plain", "message": PLAIN},
+    {
+        "expression": "!variables.plain || variables.problem == ''",
+        "messageExpression": f"'{PLAIN_WRONG}' + variables.problem",
+    },
+]
 
 
 def _probe_check(token: str) -> dict[str, str]:
@@ -265,14 +298,14 @@ def probe(plane: ControlPlane, token: str = "") -> Answer:
     return create(plane, obj, namespace="team-a", user="probe", groups=["probe"])
 
 
-def _wait(plane: ControlPlane, token: str, timeout: float = 30.0) -> None:
-    """Until the API server decides with the policy installed with `token`: it watches
+def _wait(plane: ControlPlane, token: str, *, policies: int = 1, timeout: float = 30.0) -> None:
+    """Until the API server decides with the `policies` installed with `token`: it watches
     policies, bindings and params, so a change shows a moment after the write."""
     deadline = time.monotonic() + timeout
     while True:
         answer = probe(plane, token)
         said = answer.message + "".join(answer.warnings)
-        if f"probe {token}" in said and "no params found" not in said:
+        if said.count(f"probe {token}") >= policies and "no params found" not in said:
             return
         if time.monotonic() > deadline:
             raise TimeoutError(f"the policy change did not take effect in {timeout}s: {answer}")

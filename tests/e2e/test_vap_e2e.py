@@ -34,6 +34,8 @@ from harness.processes import wait_for
 from identities import ADMIN, ALICE, WEBHOOK, user_subject
 from policyvap import (
     LIBRARY,
+    PLAIN,
+    PLAIN_WRONG,
     Answer,
     allow_creates,
     create,
@@ -250,6 +252,81 @@ def test_the_server_keeps_the_library_index_and_a_template_taken_out_is_refused_
         )
 
 
+# (shape, spec beside the ref, labels, whether the plain path admits it, whether a check
+# refuses it): what kubectl, Argo Events' sensors and the cron controller send takes the plain
+# path; the rest goes through every check.
+INSTANCE = {"workflows.argoproj.io/controller-instanceid": "x"}
+PLAIN_SHAPES = [
+    ("a bare ref", {}, {}, True, False),
+    (
+        "an entrypoint of the template (the chain checks it)",
+        {"entrypoint": "main"},
+        {},
+        False,
+        False,
+    ),
+    ("a cluster-scoped ref", {"clusterScope": True}, {}, True, False),
+    ("an entrypoint the template lacks", {"entrypoint": "other"}, {}, False, True),
+    ("a field off the allowlist", {"serviceAccountName": "x"}, {}, False, True),
+    (
+        "artifactGC, whose nested fields are checked",
+        {"artifactGC": {"strategy": ""}},
+        {},
+        False,
+        False,
+    ),
+    ("a ref to no template", {"name": "missing"}, {}, False, True),
+    ("another controller's instance id", {}, INSTANCE, False, True),
+]
+
+
+@pytest.mark.parametrize(
+    "shape, beside, labels, plain, refused", PLAIN_SHAPES, ids=[s[0] for s in PLAIN_SHAPES]
+)
+def test_the_plain_path_takes_the_shapes_users_send_and_nothing_else(
+    policy: ControlPlane,
+    shape: str,
+    beside: dict[str, Any],
+    labels: dict[str, str],
+    plain: bool,
+    refused: bool,
+) -> None:
+    """`variables.plain` spares the chain of checks for the common ref Workflow: traced with a
+    warning, it is taken for those shapes only, and never against the checks' verdict.
+
+    Right after the lag test, while the policy still reads an index (see that test)."""
+    config = suite_config({"policy": "strict"})
+    cluster = make_template("etl", "")
+    cluster["kind"] = "ClusterWorkflowTemplate"
+    del cluster["metadata"]["namespace"]
+    templates = [make_template("etl", "team-a"), cluster]
+    library = library_index(config, templates, FileTemplateSource(templates))
+    allow_creates(policy, {ALICE, "probe"})
+    install(policy, config, actions=["Warn"], library=library, trace=True)
+    on_ref = {k: v for k, v in beside.items() if k in ("clusterScope", "name")}
+    spec = {k: v for k, v in beside.items() if k not in on_ref}
+    workflow = make_ref_workflow("", "team-a", "etl", **spec)
+    workflow["spec"]["workflowTemplateRef"].update(on_ref)
+    workflow["spec"]["arguments"] = {"parameters": [{"name": "date", "value": "2026-12-04"}]}
+    workflow["metadata"] = {"generateName": "plain-", "labels": labels}
+    bare = make_ref_workflow("", "team-a", "etl")
+    bare["metadata"] = {"generateName": "bare-"}
+    try:
+        wait_for(  # the API server's informer of the index catches up a moment later
+            lambda: create(policy, bare, namespace="team-a", user=ALICE, groups=["team"]),
+            until=lambda answer: not any("[template-ref]" in w for w in answer.warnings),
+            what="the policy to read this index",
+        )
+        answer = create(policy, workflow, namespace="team-a", user=ALICE, groups=["team"])
+    finally:
+        revoke_creates(policy)
+    ours = [m.group(2) for w in answer.warnings if (m := WARNING.fullmatch(w))]
+    assert answer.status == 201, answer
+    assert not [w for w in ours if w.startswith(PLAIN_WRONG)], ours
+    assert (PLAIN in ours) == plain, (shape, ours)
+    assert bool([w for w in ours if w != PLAIN]) == refused, (shape, ours)
+
+
 @pytest.mark.parametrize("path", SUITE_PARAMS)
 def test_the_policy_decides_every_suite_create_as_the_webhook_does(
     policy: ControlPlane, path: Any
@@ -264,7 +341,7 @@ def test_the_policy_decides_every_suite_create_as_the_webhook_does(
     library = index_for(config, suite, namespaces) if config.strict else None
     users = {USERNAMES.get(c.get("user", "alice"), c.get("user", "alice")) for c in cases}
     allow_creates(control_plane, users | {"probe"})
-    install(control_plane, config, actions=["Warn"], library=library)
+    install(control_plane, config, actions=["Warn"], library=library, trace=True)
     mismatches, seen = [], Counter[str]()
     try:
         for case in cases:
@@ -275,6 +352,9 @@ def test_the_policy_decides_every_suite_create_as_the_webhook_does(
                     mismatches.append(f"{case['name']}: the policy failed: {answer.message}")
                 continue
             ours = [m.group(2) for w in answer.warnings if (m := WARNING.fullmatch(w))]
+            seen["the plain path"] += ours.count(PLAIN)
+            mismatches += [f"{case['name']}: {w}" for w in ours if w.startswith(PLAIN_WRONG)]
+            ours = [w for w in ours if w != PLAIN and not w.startswith(PLAIN_WRONG)]
             decision = webhook_says(
                 config, source, answer.body, namespace=namespace, user=user, groups=groups
             )
@@ -398,4 +478,4 @@ def index_key(plane: ControlPlane, name: str) -> bool:
         data = core.read_namespaced_config_map(LIBRARY[1], LIBRARY[0]).data or {}
     except k8s.ApiException:
         return False
-    return data.get(f"wt.team-a.{name}", "").startswith("ok\n")
+    return data.get(f"wt.team-a.{name}", "").startswith(("ok\n", "ready\n"))

@@ -29,10 +29,17 @@ def template(name: str, namespace: str = "team-a", **spec: Any) -> dict[str, Any
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": kind, "metadata": meta, "spec": body}
 
 
-def problem_of(policy: dict[str, Any]) -> str:
-    """The expression of the policy's one variable that every check feeds."""
-    assert [v["expression"] for v in policy["spec"]["validations"]] == ["variables.problem == ''"]
-    return next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == "problem")
+def problem_of(policy: dict[str, Any], name: str = "problem") -> str:
+    """The expression of the variable that every check feeds; the plain path, the policy's
+    variable, is its one matchCondition (false: the validation is never prepared)."""
+    (validation,) = policy["spec"]["validations"]
+    plain = next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == "plain")
+    if plain != "false":
+        assert policy["spec"]["matchConditions"] == [
+            {"name": "not-plain", "expression": f"!({plain})"}
+        ]
+    assert f"variables.{name} == ''" in validation["expression"]
+    return next(v["expression"] for v in policy["spec"]["variables"] if v["name"] == name)
 
 
 def test_every_rule_the_webhook_can_name_is_in_cel_or_says_why_it_needs_the_webhook() -> None:
@@ -68,7 +75,7 @@ def test_the_mode_becomes_the_bindings_validation_actions(mode: str, actions: li
     assert binding["spec"]["validationActions"] == actions
 
 
-def test_exemptions_are_match_conditions_and_the_library_a_param_that_must_exist() -> None:
+def test_exempt_namespaces_are_not_matched_and_the_library_is_a_param_that_must_exist() -> None:
     config = dataclasses.replace(
         STRICT,
         exemptions=Exemptions(
@@ -77,24 +84,44 @@ def test_exemptions_are_match_conditions_and_the_library_a_param_that_must_exist
             groups=frozenset({"admins"}),
         ),
     )
-    policy, binding, exempt, exempt_binding = policy_objects(config, library=("argo", "lib"))
-    conditions = {c["name"]: c["expression"] for c in policy["spec"]["matchConditions"]}
-    assert "'kube-system'" in conditions["exempt-namespaces"]
-    assert "'system:serviceaccount:argo:argo'" in conditions["exempt-identities"]
-    assert "'admins'" in conditions["exempt-identities"]
+    policy, binding = policy_objects(config, library=("argo", "lib"))
+    # the one matchCondition is the plain path: others would cost an activation per request
+    assert [c["name"] for c in policy["spec"]["matchConditions"]] == ["not-plain"]
+    assert policy["spec"]["matchConstraints"]["namespaceSelector"] == {
+        "matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system"]}
+        ]
+    }
     assert binding["spec"]["paramRef"] == {
         "namespace": "argo",
         "name": "lib",
         "parameterNotFoundAction": "Deny",
     }
     assert policy["spec"]["paramKind"] == {"apiVersion": "v1", "kind": "ConfigMap"}
-    # the exempt identities' own Workflows still meet the library, and nothing else
-    assert exempt["metadata"]["name"] == "argo-admission-exempt"
-    assert exempt["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["workflows"]
-    checks = problem_of(exempt)
+
+
+def test_exempt_identities_meet_the_library_alone() -> None:
+    """As the webhook: the controller's own Workflows must not run a template taken out of
+    the library; nothing else is checked for them."""
+    config = dataclasses.replace(
+        STRICT,
+        exemptions=Exemptions(
+            users=frozenset({"system:serviceaccount:argo:argo"}), groups=frozenset({"admins"})
+        ),
+    )
+    policy, _ = policy_objects(config, library=("argo", "lib"))
+    (validation,) = policy["spec"]["validations"]
+    assert "'system:serviceaccount:argo:argo'" in validation["expression"]
+    assert "'admins'" in validation["expression"]
+    checks = problem_of(policy, "libraryProblem")
     assert "[template-ref]" in checks and "variables.libEntry[3]" in checks  # the index's line
     assert "[entrypoint]" in checks and "[strict]" not in checks
-    assert exempt_binding["spec"]["paramRef"]["name"] == "lib"
+    # without the index, nothing is checked for them
+    policy, _ = policy_objects(config)
+    (validation,) = policy["spec"]["validations"]
+    assert "libraryProblem" not in validation["expression"]
+    assert "? (true) :" in validation["expression"]
+    problem_of(policy)
 
 
 def test_without_strict_no_ref_is_required_and_no_library_is_read() -> None:
@@ -130,13 +157,13 @@ def test_the_index_says_what_the_library_rules_would_of_each_template() -> None:
     shared["metadata"]["labels"] = {"lib": "yes"}
     objects = [good, outside, leads_out, shared]
     data = library_index(config, objects, FileTemplateSource(objects))
-    assert data["wt.team-a.good"] == "ok\nmain\nmain other\n"
+    assert data["wt.team-a.good"] == "ready\nmain\nmain other\n"
     assert data["wt.team-a.outside"].startswith("outside\nmain\nmain\n[template-library] ")
     assert "lacks the library labels lib=yes" in data["wt.team-a.outside"]
     state, _, _, message = data["wt.team-a.leads-out"].split("\n")
     assert state == "nested" and "WorkflowTemplate team-a/outside" in message
     # a cluster template's namespaced templateRefs resolve in each Workflow's namespace
-    assert data["cwtns.team-a.shared"] == "ok\nmain\nmain\n"
+    assert data["cwtns.team-a.shared"] == "ready\nmain\nmain\n"
     assert f"WorkflowTemplate {NAMESPACE_MARK}/good, which does not exist" in data["cwt.shared"]
 
 
