@@ -55,6 +55,10 @@ def test_auto_renders_the_webhook_only_set_up_byte_for_byte_where_the_policy_can
     assert auto == off
     assert "--register-policy" not in auto
     assert "validatingadmissionpolicies" not in auto
+    cluster = next(
+        d for d in yaml.safe_load_all(auto) if isinstance(d, dict) and d["kind"] == "ClusterRole"
+    )
+    assert not any("configmaps" in r["resources"] for r in cluster["rules"])  # none to read
 
 
 def test_auto_keeps_the_policy_where_the_cluster_serves_it_and_strict_is_enforced() -> None:
