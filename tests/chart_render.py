@@ -109,13 +109,38 @@ def render(
     namespace: str = NAMESPACE,
     kube_version: str = KUBE_VERSION,
     values_files: Sequence[str | Path] = (),
+    api_versions: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """Every object `helm template` renders (hooks and tests included); RenderError on refusal."""
+    """Every object `helm template` renders (hooks and tests included); RenderError on refusal.
+    `api_versions` are what the cluster serves beyond helm's built-in list (--api-versions)."""
+    text = render_text(
+        values,
+        release=release,
+        namespace=namespace,
+        kube_version=kube_version,
+        values_files=values_files,
+        api_versions=api_versions,
+    )
+    return [doc for doc in yaml.safe_load_all(text) if isinstance(doc, dict)]
+
+
+def render_text(
+    values: Mapping[str, Any] | None = None,
+    *,
+    release: str = RELEASE,
+    namespace: str = NAMESPACE,
+    kube_version: str = KUBE_VERSION,
+    values_files: Sequence[str | Path] = (),
+    api_versions: Sequence[str] = (),
+) -> str:
+    """What `helm template` prints, as it prints it; RenderError on refusal."""
     args = [release, str(CHART_DIR), "--namespace", namespace, "--kube-version", kube_version]
+    for api in api_versions:
+        args += ["--api-versions", api]
     result = run_helm("template", *args, values=values, values_files=values_files)
     if result.returncode != 0:
         raise RenderError(["template", *args], result.stderr)
-    return [doc for doc in yaml.safe_load_all(result.stdout) if isinstance(doc, dict)]
+    return result.stdout
 
 
 def render_webhooks(

@@ -293,6 +293,21 @@ def _serve_cluster_jobs(serve: argparse.ArgumentParser) -> None:
         "(export vap --library-configmap); one server writes it, the holder of the Lease "
         "argo-admission-library in that namespace (default: off)",
     )
+    serve.add_argument(
+        "--register-policy",
+        action="store_true",
+        help="the holder of the library Lease also keeps the exported ValidatingAdmissionPolicy "
+        "in the API server while the policy is Strict in enforce mode, and narrows the "
+        "validating webhooks of --register-webhooks once a dry-run probe proves it in force; "
+        "needs --library-configmap (default: off)",
+    )
+    serve.add_argument(
+        "--policy-probe-namespace",
+        metavar="NAMESPACE",
+        default="default",
+        help="where the dry-run probe of --register-policy is sent: a namespace the policy "
+        "is not exempt for (default: default)",
+    )
 
 
 def add_review(sub: Subparsers) -> None:

@@ -49,6 +49,14 @@ def read_configurations(path: str | Path) -> list[dict[str, Any]]:
     return docs
 
 
+def validating_name(configurations: list[dict[str, Any]]) -> str | None:
+    """The name of the ValidatingWebhookConfiguration among `configurations` (None: none)."""
+    for body in configurations:
+        if body.get("kind") == "ValidatingWebhookConfiguration":
+            return str((body.get("metadata") or {}).get("name") or "") or None
+    return None
+
+
 def desired(body: Mapping[str, Any], owner: Mapping[str, Any] | None) -> dict[str, Any]:
     """The configuration to store: `body`, owned by `owner` (a ClusterRole) when given."""
     out = copy.deepcopy(dict(body))
@@ -81,6 +89,12 @@ def merged(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, 
         existing.get("metadata"),
     )
     return None if same else out
+
+
+def says_at_least(want: Any, have: Any) -> bool:
+    """Whether `have` (as stored) says at least what `want` says (the API server adds defaults;
+    a None in `want` asks nothing)."""
+    return _subset(want, have)
 
 
 def _subset(want: Any, have: Any) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -30,6 +31,11 @@ LABELS: Final = {"app.kubernetes.io/managed-by": "argo-admission"}
 LEASE: Final = "argo-admission-library"
 POLL_SECONDS: Final = 1.0
 """The longest wait between two looks (a reload of the policy, the Lease)."""
+RESYNC_SECONDS: Final = 10.0
+"""How often the holder looks whether the ConfigMap is still there: deleted by someone, it is
+written again (the policy refuses every CREATE without it). Only then: an index written over
+the one-key mark of a template leaving the library, before the watch sees it leave, would
+list it again for that moment."""
 
 
 class LibraryParam:
@@ -44,12 +50,15 @@ class LibraryParam:
         source: KubeTemplateSource,
         config: Callable[[], Config],
         ready: Callable[[], bool],
+        keeper: Any = None,
     ) -> None:
         self.api = core_api(api_client)
         self.target, self.elector, self.source = target, elector, source
         self.config, self.ready = config, ready
+        self.keeper = keeper  # the policy in the API server (policykeeper.py), if asked
         self._stop = threading.Event()
         self._written: dict[str, str] | None = None
+        self._synced = float("-inf")
 
     def start(self) -> None:
         """Elect and write in the background (in each worker, after the fork)."""
@@ -68,14 +77,34 @@ class LibraryParam:
             generation = self.source.wait_changed(seen, POLL_SECONDS)
             if not (self.ready() and self.elector.is_leader()):
                 self._written = None  # a new term writes afresh
+                if self.keeper is not None:
+                    self.keeper.reset()
                 self._stop.wait(POLL_SECONDS)
                 continue
+            if time.monotonic() - self._synced >= RESYNC_SECONDS:
+                self._synced = time.monotonic()
+                if self._missing():
+                    self._written = None  # written again below
+                    if self.keeper is not None:
+                        self.keeper.reset()  # looks at the policy afresh: owns the new index
             try:
                 self.write_once()
                 seen = generation
             except Exception:  # the loop must outlive any surprise; the next change tries again
                 log.exception("the library index could not be written")
                 self._stop.wait(POLL_SECONDS)
+                continue
+            if self.keeper is not None:  # the index is in place: the policy may read it
+                self.keeper.step(self.config())
+
+    def _missing(self) -> bool:
+        """Whether the ConfigMap is gone (a failed look says no: the next look asks again)."""
+        namespace, name = self.target
+        try:
+            self.api.read_namespaced_config_map(name, namespace)
+        except Exception as exc:  # the client's ApiException, read without importing it here
+            return getattr(exc, "status", None) == 404
+        return False
 
     def write_once(self) -> bool:
         """Compute the index and write it when it changed; whether it was written."""
@@ -107,9 +136,11 @@ def start_library_param(
     *,
     config: Callable[[], Config],
     ready: Callable[[], bool],
+    keeper: Any = None,
 ) -> Callable[[], None]:
     """Start keeping `target` (NAMESPACE/NAME) in this worker, a candidate for the Lease
-    `<namespace>/argo-admission-library`; its closer."""
+    `<namespace>/argo-admission-library`, and with `keeper` the policy that reads it; its
+    closer."""
     if not isinstance(source, KubeTemplateSource):
         raise TypeError("the library index is read from the cluster's template watch")
     namespace, name = target.split("/", 1)
@@ -120,6 +151,7 @@ def start_library_param(
         source=source,
         config=config,
         ready=ready,
+        keeper=keeper,
     )
     writer.start()
     return writer.close

@@ -12,7 +12,12 @@ from typing import Final
 
 from admission.cluster.kube import cluster_config_exists
 from admission.cluster.leases import own_namespace
-from admission.cluster.registration import RegistrationError, read_configurations
+from admission.cluster.registration import (
+    RegistrationError,
+    read_configurations,
+    validating_name,
+)
+from admission.core.vapinstall import enforcing_webhooks
 
 DEFAULT_LEASE: Final = "argo-admission-audit"
 
@@ -48,6 +53,10 @@ class ServeOptions:
     audit_file: str | None = None
     library_configmap: str | None = None
     """NAMESPACE/NAME of the library index for the exported policy; None: not kept."""
+    register_policy: bool = False
+    """Keep the exported policy in the API server and narrow the validating webhooks to it."""
+    policy_probe_namespace: str = "default"
+    """Where the dry-run probe proving the policy in force is sent."""
     events_per_minute: int = 0
     """Kubernetes Events on refusals and audit findings, at most this many a minute; 0: none."""
     metrics_port: int = 0
@@ -127,6 +136,7 @@ def start_problem(options: ServeOptions) -> str:
         or _background_audit_problem(options)
         or _events_problem(options)
         or _library_problem(options)
+        or _policy_problem(options)
     )
 
 
@@ -136,3 +146,19 @@ def _library_problem(options: ServeOptions) -> str:
     return _namespaced_problem("--library-configmap", options.library_configmap) or (
         _cluster_problem("--library-configmap", options, files_too=True)
     )
+
+
+def _policy_problem(options: ServeOptions) -> str:
+    """Why --register-policy cannot be used ("" when it can, or is not given)."""
+    if not options.register_policy:
+        return ""
+    if not options.library_configmap:
+        return "--register-policy needs --library-configmap (the index the policy reads)"
+    if not options.register_webhooks:
+        return "--register-policy needs --register-webhooks (the webhooks it narrows)"
+    configurations = read_configurations(options.register_webhooks)
+    if validating_name(configurations) is None:
+        return f"--register-policy: {options.register_webhooks} has no validating configuration"
+    if not enforcing_webhooks(configurations):
+        return f"--register-policy: no webhook in {options.register_webhooks} calls /validate"
+    return ""

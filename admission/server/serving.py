@@ -26,7 +26,7 @@ from admission.cluster import ConnectError, configuration, connect
 from admission.cluster.argoconfigmap import ControllerConfigMap
 from admission.cluster.kube import KubeTemplateSource, cluster_config_exists
 from admission.cluster.leases import LeaseElector
-from admission.cluster.registration import Registrar, read_configurations
+from admission.cluster.registration import Registrar, read_configurations, validating_name
 from admission.core.config import Config, enforces_nothing
 from admission.files.policy import load_policy
 from admission.files.templates import FileTemplateSource
@@ -279,6 +279,7 @@ def build_app(
                 state.templates,
                 config=lambda: state.config,
                 ready=lambda: not state.readiness(),
+                keeper=policy_keeper(options, api_client),
             )
         )
     metrics.follow(
@@ -296,6 +297,28 @@ def build_app(
     app = create_app(state, audit=audit)
     tune_gc()
     return app
+
+
+def policy_keeper(options: ServeOptions, api_client: Any) -> Any:
+    """The keeper of the exported policy (--register-policy), named as the validating
+    configuration it narrows; None when not asked."""
+    if not (options.register_policy and options.register_webhooks and options.library_configmap):
+        return None
+    from admission.cluster.policyregistration import PolicyInstaller
+    from admission.core.vapinstall import enforcing_webhooks
+    from admission.server.policykeeper import PolicyKeeper
+
+    namespace, name = options.library_configmap.split("/", 1)
+    configurations = read_configurations(options.register_webhooks)
+    hooks = enforcing_webhooks(configurations)  # at least one: checked at start
+    installer = PolicyInstaller(
+        api_client,
+        str(validating_name(configurations)),
+        owner=options.webhook_owner,
+        probe_namespace=options.policy_probe_namespace,
+        hooks=frozenset(h["name"] for h in hooks),
+    )
+    return PolicyKeeper(installer, (namespace, name), webhook=hooks[0])
 
 
 def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:

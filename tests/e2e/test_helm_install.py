@@ -290,6 +290,18 @@ def test_argo_writes_still_work_after_the_install(
     assert stored["spec"] == body["spec"]
 
 
+def test_auto_keeps_the_policy_in_the_api_server_that_serves_it(
+    install: Install, cluster: Cluster
+) -> None:
+    """validatingAdmissionPolicy.enabled=auto, read from the API server's discovery (helm's
+    Capabilities), not from a guess: kube-apiserver 1.36 serves the policy API, the defaults
+    are Secure in enforce mode, so the servers are told to keep the policy."""
+    deployment = cluster.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{RELEASE}")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--register-policy" in args
+    assert args[args.index("--library-configmap") + 1] == f"{NAMESPACE}/{RELEASE}-library"
+
+
 def test_every_object_the_chart_installed_names_the_release(
     install: Install, helm: Helm, cluster: Cluster
 ) -> None:

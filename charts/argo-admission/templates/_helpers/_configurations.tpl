@@ -100,3 +100,28 @@ webhooks:
 {{- define "argo-admission.webhooksConfigMapName" -}}
 {{- printf "%s-webhooks" (include "argo-admission.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+
+{{/*
+Whether the servers keep the exported ValidatingAdmissionPolicy (validatingAdmissionPolicy):
+`true`, or `auto` where the cluster serves it on Kubernetes >= 1.35 (its CEL sorts lists) and
+the values make it decide something whole (Strict or Secure, enforce mode). Only where the
+servers register the webhook configurations: they narrow them.
+*/}}
+{{- define "argo-admission.policyInApiServer" -}}
+{{- $v := .Values.validatingAdmissionPolicy -}}
+{{- $p := .Values.policy -}}
+{{- if include "argo-admission.serverRegisters" . -}}
+{{- if eq (toString $v.enabled) "true" -}}true
+{{- else if and (eq (toString $v.enabled) "auto")
+  (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy")
+  (include "argo-admission.kubeAtLeast" (dict "ctx" . "version" "1.35"))
+  (has $p.workflowRestrictions.templateReferencing (list "Strict" "Secure"))
+  (eq $p.mode "enforce") -}}true
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "argo-admission.libraryConfigMapName" -}}
+{{- printf "%s-library" (include "argo-admission.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
