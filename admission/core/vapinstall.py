@@ -101,13 +101,19 @@ def scope(objects: list[dict[str, Any]], webhook: dict[str, Any]) -> None:
     conditions = [
         {"name": f"webhook-{c['name']}", "expression": c["expression"]}
         for c in webhook.get("matchConditions") or []
-        if c.get("name") != NARROWING
+        if c.get("name") != NARROWING and c.get("name") not in EXEMPTION_CONDITIONS
     ]
     for obj in objects:
         if obj["kind"].endswith("Binding") and selectors:
             obj["spec"]["matchResources"] = copy.deepcopy(selectors)
         elif obj["kind"] == "ValidatingAdmissionPolicy":
-            obj["spec"]["matchConditions"] = [*obj["spec"]["matchConditions"], *conditions]
+            obj["spec"]["matchConditions"] = [*obj["spec"].get("matchConditions", []), *conditions]
+
+
+# The chart's own exemption conditions (webhook.skipExempt): the policy's validation has the
+# same exemptions as a branch (exempt identities' Workflows meet the library, their other
+# CREATEs pass), so copying them would only add programs the API server runs per request.
+EXEMPTION_CONDITIONS: Final = frozenset({"not-an-exempt-user", "not-in-an-exempt-group"})
 
 
 def owner_reference(owner: dict[str, Any]) -> dict[str, str]:

@@ -383,13 +383,18 @@ def test_the_enforcing_webhooks_are_those_calling_validate() -> None:
 
 def test_the_policy_is_scoped_to_what_the_enforcing_webhook_is_sent() -> None:
     """Selectors on the bindings, the webhook's conditions beside the policy's own (renamed),
-    its narrowing left out: the policy never refuses what the chart keeps from the webhook."""
+    its narrowing and the chart's exemption conditions (the policy has its own) left out: the
+    policy never refuses what the chart keeps from the webhook."""
     selector = {"matchExpressions": [{"key": "team", "operator": "In", "values": ["a"]}]}
     hook = {
         **configuration(USERS, CONDITION)["webhooks"][0],
         "namespaceSelector": selector,
         "objectSelector": {"matchLabels": {"checked": "yes"}},
     }
+    hook["matchConditions"] = [
+        *hook["matchConditions"],
+        {"name": "team-only", "expression": "request.namespace.startsWith('team-')"},
+    ]
     found, version = installed_objects(
         WITH_EXEMPT, name="argo-admission", library=LIBRARY, owner=None, webhook=hook
     )
@@ -405,8 +410,7 @@ def test_the_policy_is_scoped_to_what_the_enforcing_webhook_is_sent() -> None:
             }
         else:
             names = [c["name"] for c in obj["spec"]["matchConditions"]]
-            assert names[-1] == "webhook-not-an-exempt-user"
-            assert not any(NARROWING in n for n in names)
+            assert names == ["not-plain", "webhook-team-only"]
 
 
 def test_the_probes_name_one_token_until_the_webhooks_narrow() -> None:
