@@ -302,11 +302,20 @@ def _serve_cluster_jobs(serve: argparse.ArgumentParser) -> None:
         "needs --library-configmap (default: off)",
     )
     serve.add_argument(
+        "--register-mutating-policy",
+        action="store_true",
+        help="keep the exported MutatingAdmissionPolicy (export map) in the API server while the "
+        "policy has a securityContext baseline to fill in (enforce mode), one server at a time "
+        "(the holder of the Lease argo-admission-mutating-policy in its namespace), and narrow "
+        "the mutating webhook of --register-webhooks once a dry-run probe template proves it "
+        "in force (default: off)",
+    )
+    serve.add_argument(
         "--policy-probe-namespace",
         metavar="NAMESPACE",
         default="default",
-        help="where the dry-run probe of --register-policy is sent: a namespace the policy "
-        "is not exempt for (default: default)",
+        help="where the dry-run probes of --register-policy and --register-mutating-policy "
+        "are sent: a namespace the policies are not exempt for (default: default)",
     )
 
 
