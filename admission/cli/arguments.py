@@ -314,8 +314,15 @@ def _serve_cluster_jobs(serve: argparse.ArgumentParser) -> None:
         "--policy-probe-namespace",
         metavar="NAMESPACE",
         default="default",
-        help="where the dry-run probes of --register-policy and --register-mutating-policy "
-        "are sent: a namespace the policies are not exempt for (default: default)",
+        help="where the dry-run probe of --register-policy is sent: a namespace the policy "
+        "is not exempt for (default: default)",
+    )
+    serve.add_argument(
+        "--mutating-policy-probe-namespace",
+        metavar="NAMESPACE",
+        default="default",
+        help="where the dry-run probe template of --register-mutating-policy is sent: a "
+        "namespace the policy is not exempt for (default: default)",
     )
 
 

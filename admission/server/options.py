@@ -61,6 +61,8 @@ class ServeOptions:
     register_mutating_policy: bool = False
     """Keep the exported MutatingAdmissionPolicy in the API server and narrow the mutating
     webhook to it."""
+    mutating_policy_probe_namespace: str = "default"
+    """Where the dry-run probe template proving the MutatingAdmissionPolicy in force is sent."""
     events_per_minute: int = 0
     """Kubernetes Events on refusals and audit findings, at most this many a minute; 0: none."""
     metrics_port: int = 0

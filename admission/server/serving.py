@@ -344,7 +344,7 @@ def map_keeper(options: ServeOptions, api_client: Any, *, config: Any, ready: An
         api_client,
         name,
         owner=options.webhook_owner,
-        probe_namespace=options.policy_probe_namespace,
+        probe_namespace=options.mutating_policy_probe_namespace,
         hooks=frozenset(h["name"] for h in hooks),
     )
     return MapKeeperLoop(
