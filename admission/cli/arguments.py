@@ -306,7 +306,7 @@ def _serve_cluster_jobs(serve: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the exported MutatingAdmissionPolicy (export map) in the API server while the "
         "policy has a securityContext baseline to fill in (enforce mode), one server at a time "
-        "(the holder of the Lease argo-admission-mutating-policy in its namespace), and narrow "
+        "(the holder of --mutating-policy-lease), and narrow "
         "the mutating webhook of --register-webhooks once a dry-run probe template proves it "
         "in force (default: off)",
     )
@@ -316,6 +316,13 @@ def _serve_cluster_jobs(serve: argparse.ArgumentParser) -> None:
         default="default",
         help="where the dry-run probe of --register-policy is sent: a namespace the policy "
         "is not exempt for (default: default)",
+    )
+    serve.add_argument(
+        "--mutating-policy-lease",
+        metavar="NAMESPACE/NAME",
+        help="the Lease that elects the one server keeping --register-mutating-policy's policy "
+        "(default: argo-admission-mutating-policy in the service account's namespace, else in "
+        "default)",
     )
     serve.add_argument(
         "--mutating-policy-probe-namespace",

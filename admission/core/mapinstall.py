@@ -23,6 +23,8 @@ VERSION_ANNOTATION: Final = "argo-admission.io/mutating-policy-version"
 PROBE_ANNOTATION: Final = "argo-admission.io/mutating-policy-probe"
 """Set on the probe template only: the policy's mark mutation looks for it."""
 PROBE_PREFIX: Final = "argo-admission-probe-"
+MUTATING_POLICY_LEASE: Final = "argo-admission-mutating-policy"
+"""The Lease electing the one server that keeps the policy (in the server's namespace)."""
 NARROWING: Final = "not-mutated-in-the-api-server"
 """The name of mutatingpolicy.webhook_condition's matchCondition."""
 

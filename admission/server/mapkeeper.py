@@ -29,7 +29,6 @@ from admission.server.policykeeper import RESYNC_SECONDS, WIDEN_GRACE_SECONDS, _
 
 log = logging.getLogger("argo_admission.mapkeeper")
 
-LEASE: Final = "argo-admission-mutating-policy"
 POLL_SECONDS: Final = 1.0
 """The longest wait between two looks (a reload of the policy, the Lease)."""
 

@@ -17,7 +17,7 @@ from admission.cluster.registration import (
     read_configurations,
     validating_name,
 )
-from admission.core.mapinstall import mutating_webhooks
+from admission.core.mapinstall import MUTATING_POLICY_LEASE, mutating_webhooks
 from admission.core.vapinstall import enforcing_webhooks
 
 DEFAULT_LEASE: Final = "argo-admission-audit"
@@ -61,6 +61,9 @@ class ServeOptions:
     register_mutating_policy: bool = False
     """Keep the exported MutatingAdmissionPolicy in the API server and narrow the mutating
     webhook to it."""
+    mutating_policy_lease: str | None = None
+    """NAMESPACE/NAME of the Lease electing the one server that keeps the
+    MutatingAdmissionPolicy; None: argo-admission-mutating-policy in our namespace."""
     mutating_policy_probe_namespace: str = "default"
     """Where the dry-run probe template proving the MutatingAdmissionPolicy in force is sent."""
     events_per_minute: int = 0
@@ -185,4 +188,12 @@ def _mutating_policy_problem(options: ServeOptions) -> str:
     if not hooks:
         where = options.register_webhooks
         return f"--register-mutating-policy: no webhook in {where} calls /mutate"
-    return _cluster_problem("--register-mutating-policy", options)
+    return _namespaced_problem("--mutating-policy-lease", mutating_policy_lease(options)) or (
+        _cluster_problem("--register-mutating-policy", options)
+    )
+
+
+def mutating_policy_lease(options: ServeOptions) -> str:
+    """NAMESPACE/NAME of the MutatingAdmissionPolicy's Lease: as given, or
+    argo-admission-mutating-policy in our namespace."""
+    return options.mutating_policy_lease or f"{own_namespace()}/{MUTATING_POLICY_LEASE}"

@@ -333,10 +333,11 @@ def policy_keeper(options: ServeOptions, api_client: Any) -> Any:
 def map_keeper(options: ServeOptions, api_client: Any, *, config: Any, ready: Any) -> Any:
     """The loop keeping the exported MutatingAdmissionPolicy (--register-mutating-policy),
     named as the mutating configuration it narrows, elected by its own Lease."""
-    from admission.cluster.leases import LeaseElector, own_namespace
+    from admission.cluster.leases import LeaseElector
     from admission.cluster.mapregistration import MapInstaller
     from admission.core.mapinstall import mutating_webhooks
-    from admission.server.mapkeeper import LEASE, MapKeeper, MapKeeperLoop
+    from admission.server.mapkeeper import MapKeeper, MapKeeperLoop
+    from admission.server.options import mutating_policy_lease
 
     assert options.register_webhooks is not None  # start_problem says so
     name, hooks = mutating_webhooks(read_configurations(options.register_webhooks))
@@ -349,7 +350,7 @@ def map_keeper(options: ServeOptions, api_client: Any, *, config: Any, ready: An
     )
     return MapKeeperLoop(
         MapKeeper(installer, webhook=hooks[0]),
-        LeaseElector(api_client, own_namespace(), LEASE),
+        LeaseElector(api_client, *mutating_policy_lease(options).split("/", 1)),
         config=config,
         ready=ready,
     )

@@ -64,6 +64,8 @@ def test_auto_keeps_the_policy_where_the_cluster_serves_it_and_a_baseline_is_enf
     assert "--register-mutating-policy" in args
     assert args[args.index("--mutating-policy-probe-namespace") + 1] == "default"
     assert args[args.index("--webhook-owner") + 1] == CLUSTER_ROLE  # owned like the webhooks
+    lease = args[args.index("--mutating-policy-lease") + 1]
+    assert lease == f"{NAMESPACE}/argo-admission-mutating-policy"  # where its Role grants it
 
 
 def test_only_the_servers_flags_and_the_policys_rbac_differ_from_the_webhook_only_render() -> None:
