@@ -133,9 +133,21 @@ def test_true_keeps_the_policy_even_where_the_render_cannot_see_the_api() -> Non
             {"mutatingAdmissionPolicy": {"enabled": True, "probeNamespace": "kube-system"}},
             "mutatingAdmissionPolicy.probeNamespace kube-system is exempt",
         ),
+        (
+            {
+                "mutatingAdmissionPolicy": {"enabled": True},
+                "webhook": {"mutating": {"enabled": False}},
+            },
+            "mutatingAdmissionPolicy.enabled=true needs the mutating webhook",
+        ),
         ({"mutatingAdmissionPolicy": {"enabled": "yes"}}, "mutatingAdmissionPolicy"),
     ],
-    ids=["helm-registers", "probe-in-an-exempt-namespace", "not-auto-true-or-false"],
+    ids=[
+        "helm-registers",
+        "probe-in-an-exempt-namespace",
+        "no-mutating-webhook",
+        "not-auto-true-or-false",
+    ],
 )
 def test_contradicting_values_fail_with_the_key_to_change(
     extra: dict[str, Any], message: str
