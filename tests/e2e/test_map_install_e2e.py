@@ -10,8 +10,9 @@ server's user. Until the probe can be sent (its Role in `default` withheld) the 
 installed but the webhook stays wide; once a probe template comes back marked by that version
 it is narrowed: a template CREATE gets the baseline from the policy with /mutate never asked (no
 mutate line in the audit file at --log-level debug, which writes every decision; its validate
-line is there), and a ref Workflow still reaches /mutate for its refDefaults. A reload to warn
-mode widens the webhook before the binding is turned off (made to match nothing, kept).
+line is there), and a ref Workflow still reaches /mutate for its refDefaults. A reload writing
+another version widens the webhook first and narrows it once that version marks the probe; a
+reload to warn mode widens it before the binding is turned off (made to match nothing, kept).
 """
 
 from __future__ import annotations
@@ -268,6 +269,34 @@ def test_the_server_installs_the_mutating_policy_and_narrows_the_webhook_once_it
         )
         assert ("validate", "CREATE", "WorkflowTemplate", name) in seen  # the file is written
         assert ("mutate", "CREATE", "WorkflowTemplate", name) not in seen  # the policy alone
+
+        # another version (one more container field): widened before it is written, narrowed
+        # again once the probe comes back marked by it, and templates get the new field
+        old = installed["metadata"]["annotations"][VERSION_ANNOTATION]
+        stricter = {"policy": {"securityContext": {"container": {"readOnlyRootFilesystem": True}}}}
+        policy.write_text(
+            render_policy(deep_merge(VALUES, stricter), release=RELEASE, namespace=NAMESPACE)
+        )
+        newer = wait_for(
+            lambda: read(admin, "MutatingAdmissionPolicy"),
+            until=lambda found: found["metadata"]["annotations"][VERSION_ANNOTATION] != old,
+            what="the server to write the new version",
+        )["metadata"]["annotations"][VERSION_ANNOTATION]
+        wait_for(lambda: narrowed(admin), what="the webhook narrowed again", timeout=60)
+        log = (tmp_path / "serve.log").read_text()
+        assert log.index(f"mutating policy version {newer} replaces") < log.rindex(
+            "wrote MutatingAdmissionPolicy"
+        )  # widened before the new version was written
+        assert log.rindex(f"version {newer} marked the probe") > log.rindex(
+            "wrote MutatingAdmissionPolicy"
+        )  # narrowed only after this version marked the probe
+        second = make_template(unique("tmpl"), "team-a")
+        made = send(
+            control_plane, "POST", path_of(second, "team-a"), second, user=ALICE, groups=["team"]
+        )
+        assert made.status == 201, made.message
+        container = made.body["spec"]["templates"][0]["container"]["securityContext"]
+        assert container["readOnlyRootFilesystem"] is True
 
         # the live policy in warn mode: the webhook widened first, then the binding turned off
         warn = deep_merge(VALUES, {"policy": {"mode": "warn"}})
