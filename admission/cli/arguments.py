@@ -302,11 +302,34 @@ def _serve_cluster_jobs(serve: argparse.ArgumentParser) -> None:
         "needs --library-configmap (default: off)",
     )
     serve.add_argument(
+        "--register-mutating-policy",
+        action="store_true",
+        help="keep the exported MutatingAdmissionPolicy (export map) in the API server while the "
+        "policy has a securityContext baseline to fill in (enforce mode), one server at a time "
+        "(the holder of --mutating-policy-lease), and narrow "
+        "the mutating webhook of --register-webhooks once a dry-run probe template proves it "
+        "in force (default: off)",
+    )
+    serve.add_argument(
         "--policy-probe-namespace",
         metavar="NAMESPACE",
         default="default",
         help="where the dry-run probe of --register-policy is sent: a namespace the policy "
         "is not exempt for (default: default)",
+    )
+    serve.add_argument(
+        "--mutating-policy-lease",
+        metavar="NAMESPACE/NAME",
+        help="the Lease that elects the one server keeping --register-mutating-policy's policy "
+        "(default: argo-admission-mutating-policy in the service account's namespace, else in "
+        "default)",
+    )
+    serve.add_argument(
+        "--mutating-policy-probe-namespace",
+        metavar="NAMESPACE",
+        default="default",
+        help="where the dry-run probe template of --register-mutating-policy is sent: a "
+        "namespace the policy is not exempt for (default: default)",
     )
 
 

@@ -17,6 +17,7 @@ from admission.cluster.registration import (
     read_configurations,
     validating_name,
 )
+from admission.core.mapinstall import MUTATING_POLICY_LEASE, mutating_webhooks
 from admission.core.vapinstall import enforcing_webhooks
 
 DEFAULT_LEASE: Final = "argo-admission-audit"
@@ -57,6 +58,14 @@ class ServeOptions:
     """Keep the exported policy in the API server and narrow the validating webhooks to it."""
     policy_probe_namespace: str = "default"
     """Where the dry-run probe proving the policy in force is sent."""
+    register_mutating_policy: bool = False
+    """Keep the exported MutatingAdmissionPolicy in the API server and narrow the mutating
+    webhook to it."""
+    mutating_policy_lease: str | None = None
+    """NAMESPACE/NAME of the Lease electing the one server that keeps the
+    MutatingAdmissionPolicy; None: argo-admission-mutating-policy in our namespace."""
+    mutating_policy_probe_namespace: str = "default"
+    """Where the dry-run probe template proving the MutatingAdmissionPolicy in force is sent."""
     events_per_minute: int = 0
     """Kubernetes Events on refusals and audit findings, at most this many a minute; 0: none."""
     metrics_port: int = 0
@@ -137,6 +146,7 @@ def start_problem(options: ServeOptions) -> str:
         or _events_problem(options)
         or _library_problem(options)
         or _policy_problem(options)
+        or _mutating_policy_problem(options)
     )
 
 
@@ -162,3 +172,28 @@ def _policy_problem(options: ServeOptions) -> str:
     if not enforcing_webhooks(configurations):
         return f"--register-policy: no webhook in {options.register_webhooks} calls /validate"
     return ""
+
+
+def _mutating_policy_problem(options: ServeOptions) -> str:
+    """Why --register-mutating-policy cannot be used ("" when it can, or is not given)."""
+    if not options.register_mutating_policy:
+        return ""
+    if not options.register_webhooks:
+        return "--register-mutating-policy needs --register-webhooks (the webhook it narrows)"
+    name, hooks = mutating_webhooks(read_configurations(options.register_webhooks))
+    if not name:
+        return (
+            f"--register-mutating-policy: {options.register_webhooks} has no mutating configuration"
+        )
+    if not hooks:
+        where = options.register_webhooks
+        return f"--register-mutating-policy: no webhook in {where} calls /mutate"
+    return _namespaced_problem("--mutating-policy-lease", mutating_policy_lease(options)) or (
+        _cluster_problem("--register-mutating-policy", options)
+    )
+
+
+def mutating_policy_lease(options: ServeOptions) -> str:
+    """NAMESPACE/NAME of the MutatingAdmissionPolicy's Lease: as given, or
+    argo-admission-mutating-policy in our namespace."""
+    return options.mutating_policy_lease or f"{own_namespace()}/{MUTATING_POLICY_LEASE}"

@@ -282,6 +282,15 @@ def build_app(
                 keeper=policy_keeper(options, api_client),
             )
         )
+    if options.register_mutating_policy:
+        state.on_close(
+            map_keeper(
+                options,
+                connect(options.kubeconfig),
+                config=lambda: state.config,
+                ready=lambda: not state.readiness(),
+            ).start()
+        )
     metrics.follow(
         policy=lambda: state.config, certificate=certificate.expiry if certificate else None
     )
@@ -319,6 +328,32 @@ def policy_keeper(options: ServeOptions, api_client: Any) -> Any:
         hooks=frozenset(h["name"] for h in hooks),
     )
     return PolicyKeeper(installer, (namespace, name), webhook=hooks[0])
+
+
+def map_keeper(options: ServeOptions, api_client: Any, *, config: Any, ready: Any) -> Any:
+    """The loop keeping the exported MutatingAdmissionPolicy (--register-mutating-policy),
+    named as the mutating configuration it narrows, elected by its own Lease."""
+    from admission.cluster.leases import LeaseElector
+    from admission.cluster.mapregistration import MapInstaller
+    from admission.core.mapinstall import mutating_webhooks
+    from admission.server.mapkeeper import MapKeeper, MapKeeperLoop
+    from admission.server.options import mutating_policy_lease
+
+    assert options.register_webhooks is not None  # start_problem says so
+    name, hooks = mutating_webhooks(read_configurations(options.register_webhooks))
+    installer = MapInstaller(
+        api_client,
+        name,
+        owner=options.webhook_owner,
+        probe_namespace=options.mutating_policy_probe_namespace,
+        hooks=frozenset(h["name"] for h in hooks),
+    )
+    return MapKeeperLoop(
+        MapKeeper(installer, webhook=hooks[0]),
+        LeaseElector(api_client, *mutating_policy_lease(options).split("/", 1)),
+        config=config,
+        ready=ready,
+    )
 
 
 def controller_configmap(options: ServeOptions) -> ControllerConfigMap | None:

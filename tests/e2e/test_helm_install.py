@@ -302,6 +302,22 @@ def test_auto_keeps_the_policy_in_the_api_server_that_serves_it(
     assert args[args.index("--library-configmap") + 1] == f"{NAMESPACE}/{RELEASE}-library"
 
 
+def test_auto_keeps_the_mutating_policy_in_the_api_server_that_serves_it(
+    install: Install, cluster: Cluster
+) -> None:
+    """mutatingAdmissionPolicy.enabled=auto, read from helm's Capabilities too: kube-apiserver
+    1.36 serves admissionregistration.k8s.io/v1 MutatingAdmissionPolicy and the defaults mutate
+    a baseline in enforce mode, so the servers are told to keep it, and may write only it."""
+    deployment = cluster.get(f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{RELEASE}")
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--register-mutating-policy" in args
+    lease = args[args.index("--mutating-policy-lease") + 1]
+    assert lease == f"{NAMESPACE}/argo-admission-mutating-policy"
+    role = cluster.get(f"/apis/rbac.authorization.k8s.io/v1/clusterroles/{RELEASE}:{NAMESPACE}")
+    named = [r for r in role["rules"] if "mutatingadmissionpolicies" in r["resources"]]
+    assert [r.get("resourceNames") for r in named] == [None, [RELEASE]]
+
+
 def test_every_object_the_chart_installed_names_the_release(
     install: Install, helm: Helm, cluster: Cluster
 ) -> None:

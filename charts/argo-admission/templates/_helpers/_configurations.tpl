@@ -125,3 +125,21 @@ servers register the webhook configurations: they narrow them.
 {{- define "argo-admission.libraryConfigMapName" -}}
 {{- printf "%s-library" (include "argo-admission.fullname" .) | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
+
+{{/*
+Whether the servers keep the exported MutatingAdmissionPolicy (mutatingAdmissionPolicy):
+`true`, or `auto` where the cluster serves it, mode is enforce and securityContext has a
+baseline to mutate in (admission/core/mutatingpolicy.py why_not). Only where the servers
+register the mutating webhook configuration: they narrow it.
+*/}}
+{{- define "argo-admission.mapInApiServer" -}}
+{{- $v := .Values.mutatingAdmissionPolicy -}}
+{{- if and (include "argo-admission.serverRegisters" .) .Values.webhook.mutating.enabled (include "argo-admission.mutate.any" .) -}}
+{{- if eq (toString $v.enabled) "true" -}}true
+{{- else if and (eq (toString $v.enabled) "auto")
+  (.Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy")
+  (eq .Values.policy.mode "enforce")
+  (include "argo-admission.mutate.baseline" .) -}}true
+{{- end -}}
+{{- end -}}
+{{- end -}}
