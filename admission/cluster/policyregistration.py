@@ -96,6 +96,12 @@ class PolicyInstaller:
 
     @staticmethod
     def _same(body: dict[str, Any], existing: dict[str, Any]) -> bool:
+        """Whether `existing` says what `body` says; a binding turned off (INERT) is not the
+        same as one wanted on, whatever else it says (a wanted binding may have no
+        matchResources at all, which INERT's would otherwise pass for)."""
+        off = says_at_least(INERT, existing.get("spec", {}).get("matchResources"))
+        if off and not says_at_least(INERT, body["spec"].get("matchResources")):
+            return False
         meta = {k: body["metadata"].get(k) for k in ("labels", "annotations", "ownerReferences")}
         return says_at_least(body["spec"], existing.get("spec")) and says_at_least(
             meta, existing.get("metadata")

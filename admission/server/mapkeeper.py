@@ -25,7 +25,7 @@ from admission.cluster.mapregistration import MapInstaller
 from admission.core.config import Config
 from admission.core.mapinstall import NARROWING, installed_objects, probe_problem, wanted
 from admission.core.mutatingpolicy import webhook_condition
-from admission.server.policykeeper import RESYNC_SECONDS, WIDEN_GRACE_SECONDS, _short
+from admission.server.policykeeper import RESYNC_SECONDS, WIDEN_GRACE_SECONDS, short_error
 
 log = logging.getLogger("argo_admission.mapkeeper")
 
@@ -69,7 +69,7 @@ class MapKeeper:
                 self._remove()
         except Exception as exc:  # the API server away or refusing: the next step tries again
             self.version = None
-            self._say(f"keeping the mutating policy in the API server failed: {_short(exc)}")
+            self._say(f"keeping the mutating policy in the API server failed: {short_error(exc)}")
 
     def _keep(self, config: Config) -> None:
         now = self.clock()

@@ -88,7 +88,7 @@ class PolicyKeeper:
                 self._remove()
         except Exception as exc:  # the API server away or refusing: the next step tries again
             self.version = None
-            self._say(f"keeping the policy in the API server failed (retrying): {_short(exc)}")
+            self._say(f"keeping the policy in the API server failed (retrying): {short_error(exc)}")
 
     def _keep(self, config: Config) -> None:
         if self.blocked:
@@ -202,7 +202,7 @@ class PolicyKeeper:
             self._last_problem = line
 
 
-def _short(exc: Exception) -> str:
+def short_error(exc: Exception) -> str:
     """One line for a failed call: the API server's status and message, else the error."""
     status, body = getattr(exc, "status", None), getattr(exc, "body", None)
     if status is None or not isinstance(body, str | bytes):

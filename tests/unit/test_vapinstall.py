@@ -467,3 +467,19 @@ def test_a_moment_without_the_index_does_not_turn_the_policy_off() -> None:
     installer.answer = LOST
     keeper.step(STRICT)
     assert not any(c.startswith("disable") for c in installer.calls)
+
+
+def test_a_validating_binding_turned_off_is_written_back_on_when_the_policy_is_wanted_again() -> (
+    None
+):
+    """A wanted binding with no matchResources is not "the same" as the stored one that was
+    turned off (INERT), or the policy would stay off."""
+    from admission.cluster.policyregistration import PolicyInstaller
+    from admission.core.vapinstall import INERT
+
+    objects, _ = installed_objects(STRICT, name="argo-admission", library=LIBRARY, owner=None)
+    binding = next(o for o in objects if o["kind"].endswith("Binding"))
+    assert "matchResources" not in binding["spec"]
+    stored = {**binding, "spec": {**binding["spec"], "matchResources": INERT}}
+    assert not PolicyInstaller._same(binding, stored)
+    assert PolicyInstaller._same(binding, {**binding, "spec": {**binding["spec"], "x": 1}})
