@@ -300,7 +300,7 @@ def test_a_failing_api_server_is_retried_without_narrowing() -> None:
 
 
 def test_a_binding_turned_off_is_written_back_on_when_the_policy_is_wanted_again() -> None:
-    from admission.cluster.mapregistration import _same
+    from admission.cluster.policywriter import same as _same
     from admission.core.vapinstall import INERT
 
     binding = objects_of(MUTATING)[1]

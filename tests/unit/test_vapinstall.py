@@ -474,12 +474,12 @@ def test_a_validating_binding_turned_off_is_written_back_on_when_the_policy_is_w
 ):
     """A wanted binding with no matchResources is not "the same" as the stored one that was
     turned off (INERT), or the policy would stay off."""
-    from admission.cluster.policyregistration import PolicyInstaller
+    from admission.cluster.policywriter import same
     from admission.core.vapinstall import INERT
 
     objects, _ = installed_objects(STRICT, name="argo-admission", library=LIBRARY, owner=None)
     binding = next(o for o in objects if o["kind"].endswith("Binding"))
     assert "matchResources" not in binding["spec"]
     stored = {**binding, "spec": {**binding["spec"], "matchResources": INERT}}
-    assert not PolicyInstaller._same(binding, stored)
-    assert PolicyInstaller._same(binding, {**binding, "spec": {**binding["spec"], "x": 1}})
+    assert not same(binding, stored)
+    assert same(binding, {**binding, "spec": {**binding["spec"], "x": 1}})
