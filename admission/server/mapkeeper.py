@@ -8,15 +8,13 @@ webhook is narrowed (mutatingpolicy.webhook_condition) once a dry-run probe temp
 with that version's mark. Otherwise: widened first, the binding turned off a grace period later
 (made to match nothing, never deleted, as the validating policy's: vapinstall.INERT). Every
 RESYNC_SECONDS it looks again: a server starting registers the configurations it was given,
-un-narrowed, and the next look narrows them again. The same steps as policykeeper.py, without
-an index: the loop here is its own, with its own Lease.
+un-narrowed, and the next look narrows them again. The steps are keeper.py's, as for the
+validating policy, without an index: the loop here is its own, with its own Lease.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -25,121 +23,45 @@ from admission.cluster.mapregistration import MapInstaller
 from admission.core.config import Config
 from admission.core.mapinstall import NARROWING, installed_objects, probe_problem, wanted
 from admission.core.mutatingpolicy import webhook_condition
-from admission.server.policykeeper import RESYNC_SECONDS, WIDEN_GRACE_SECONDS, short_error
-
-log = logging.getLogger("argo_admission.mapkeeper")
+from admission.server.keeper import Keeper
 
 POLL_SECONDS: Final = 1.0
 """The longest wait between two looks (a reload of the policy, the Lease)."""
 
 
-class MapKeeper:
-    """Keeps the policy `installer.name` true to the live policy, one step at a time."""
+class MapKeeper(Keeper):
+    """Keeps the MutatingAdmissionPolicy `installer.name`."""
 
-    def __init__(
-        self,
-        installer: MapInstaller,
-        *,
-        webhook: dict[str, Any] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        resync: float = RESYNC_SECONDS,
-        grace: float = WIDEN_GRACE_SECONDS,
-    ) -> None:
-        self.installer, self.webhook = installer, webhook
-        self.clock, self.resync, self.grace = clock, resync, grace
-        self._last_problem = ""
-        self.reset()
+    installer: MapInstaller
+    NOUN = "mutating policy"
+    WEBHOOKS = "mutating webhook"
+    NARROWING = NARROWING
+    FAILED = "keeping the mutating policy in the API server failed"
+    NOT_WANTED = "the live policy has no baseline to fill in the API server"
+    NARROWED = (
+        "narrowed the mutating webhook to what the policy %s does not change "
+        "(version %s marked the probe)"
+    )
+    TURNED_OFF = "turned the mutating policy %s off: the webhook mutates every request"
 
-    def reset(self) -> None:
-        """Forget what was seen: a new term as the Lease's holder starts by reading it all."""
-        self.version: str | None = None
-        self.narrowed = False
-        self.checked = float("-inf")
-        self.widened_at: float | None = None
-        self.removed = False
-        self._owner: dict[str, Any] | None = None
+    def wanted(self, config: Config) -> bool:
+        return wanted(config)
 
-    def step(self, config: Config) -> None:
-        """One look: install, narrow, widen or turn off as the live policy says; failures are
-        logged (once per kind) and tried again at the next step."""
-        try:
-            if wanted(config):
-                self._keep(config)
-            else:
-                self._remove()
-        except Exception as exc:  # the API server away or refusing: the next step tries again
-            self.version = None
-            self._say(f"keeping the mutating policy in the API server failed: {short_error(exc)}")
-
-    def _keep(self, config: Config) -> None:
-        now = self.clock()
-        self.widened_at, self.removed = None, False
-        if self._owner is None:
-            self._owner = self.installer.owner_ref() or {}
-        objects, version = installed_objects(
+    def objects(self, config: Config) -> tuple[list[dict[str, Any]], str]:
+        return installed_objects(
             config, name=self.installer.name, owner=self._owner or None, webhook=self.webhook
         )
-        due = now - self.checked >= self.resync
-        if version == self.version and self.narrowed and not due:
-            return
+
+    def condition(self, config: Config) -> dict[str, str]:
         condition = webhook_condition(config)
         assert condition is not None  # wanted() says so
-        if version != self.version:
-            if self.installer.live_version() != version:
-                self._widen(f"mutating policy version {version} replaces the one in place")
-            self.installer.apply(objects)
-            self.version = version
-        elif due and self.installer.apply(objects):  # changed by someone else: proven again
-            self._widen("the mutating policy was changed in the API server")
-        if due or not self.narrowed:
-            self.narrowed = self.installer.is_narrowed(condition)
-            self.checked = now
-        if not self.narrowed:
-            self._narrow(condition, version)
+        return condition
 
-    def _narrow(self, condition: dict[str, str], version: str) -> None:
-        problem = probe_problem(version, *self.installer.probe())
-        if problem:
-            self._say(f"the mutating webhook stays as it is: {problem}", level=logging.INFO)
-            return
-        changed = self.installer.narrow(condition)
-        if not (changed or self.installer.is_narrowed(condition)):
-            return  # no configuration to narrow yet: the servers register it once Ready
-        if changed:
-            log.info(
-                "narrowed the mutating webhook to what the policy %s does not change "
-                "(version %s marked the probe)",
-                self.installer.name,
-                version,
-            )
-        self.narrowed, self._last_problem = True, ""
+    def probe(self, version: str) -> str | None:
+        return probe_problem(version, *self.installer.probe())
 
-    def _widen(self, why: str) -> None:
-        if self.installer.widen(NARROWING):
-            log.info("widened the mutating webhook: %s", why)
-        self.narrowed = False
-
-    def _remove(self) -> None:
-        """Widen, wait out the grace period, then turn the binding off (once per term)."""
-        if self.removed:
-            return
-        now = self.clock()
-        if self.widened_at is None:
-            self._widen("the live policy has no baseline to fill in the API server")
-            self.version, self.widened_at = None, now
-        if now - self.widened_at < self.grace:
-            return
-        if self.installer.disable():
-            log.info(
-                "turned the mutating policy %s off: the webhook mutates every request",
-                self.installer.name,
-            )
-        self.removed = True
-
-    def _say(self, line: str, *, level: int = logging.WARNING) -> None:
-        if line != self._last_problem:
-            log.log(level, "%s", line)
-            self._last_problem = line
+    def disable(self) -> bool:
+        return self.installer.disable()
 
 
 class MapKeeperLoop:
