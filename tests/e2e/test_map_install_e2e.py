@@ -33,9 +33,10 @@ from admission.core.mapinstall import NARROWING, VERSION_ANNOTATION
 from admission.core.vapinstall import INERT
 from admission.server import certs
 from chart_render import deep_merge, render, render_policy, render_webhooks
+from chartserver import Rbac, serve_flags
 from controlplane import ControlPlane
 from harness.processes import free_port, wait_for
-from identities import ALICE, WEBHOOK, user_subject
+from identities import ALICE
 from policymap import allow_writes, path_of, revoke_writes
 from policyvap import create, ensure_namespace, send
 from webhook import serve
@@ -67,55 +68,8 @@ def chart(values: dict[str, Any] | None = None) -> list[dict[str, Any]]:
 
 def server_args(docs: list[dict[str, Any]], webhooks: Path, audit: Path) -> list[str]:
     """The chart's serve flags for the policy, the configurations file made local."""
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
-    args = [str(a) for a in deployment["spec"]["template"]["spec"]["containers"][0]["args"]]
     keep = ("--mutating-policy-lease", "--mutating-policy-probe-namespace", "--webhook-owner")
-    out = ["--register-webhooks", str(webhooks), "--register-mutating-policy"]
-    for flag in keep:
-        out += [flag, args[args.index(flag) + 1]]
-    return [*out, "--audit-file", str(audit), "--log-level", "debug"]
-
-
-class Rbac:
-    """The chart's ClusterRole and Roles, bound to the server's user; the probe's held back."""
-
-    def __init__(self, admin: k8s.ApiClient, docs: list[dict[str, Any]]) -> None:
-        self.api = k8s.RbacAuthorizationV1Api(admin)
-        self.docs = [d for d in docs if d["kind"] in ("ClusterRole", "Role")]
-        self.made: list[tuple[str, str]] = []
-
-    def grant(self, *, probe: bool) -> None:
-        for doc in self.docs:
-            namespace = doc["metadata"].get("namespace", "")
-            if (namespace == "default") is not probe:
-                continue
-            name = doc["metadata"]["name"]
-            body = {"metadata": {"name": name}, "rules": doc["rules"]}
-            role = {"apiGroup": "rbac.authorization.k8s.io", "kind": doc["kind"], "name": name}
-            binding = {
-                "metadata": {"name": name},
-                "roleRef": role,
-                "subjects": [user_subject(WEBHOOK)],
-            }
-            if namespace:
-                self.api.create_namespaced_role(namespace, body)
-                self.api.create_namespaced_role_binding(namespace, binding)
-            else:
-                self.api.create_cluster_role(body)
-                self.api.create_cluster_role_binding(binding)
-            self.made.append((namespace, name))
-
-    def uid(self, name: str) -> str:
-        return str(self.api.read_cluster_role(name).metadata.uid)
-
-    def revoke(self) -> None:
-        for namespace, name in reversed(self.made):
-            if namespace:
-                self.api.delete_namespaced_role_binding(name, namespace)
-                self.api.delete_namespaced_role(name, namespace)
-            else:
-                self.api.delete_cluster_role_binding(name)
-                self.api.delete_cluster_role(name)
+    return serve_flags(docs, "--register-mutating-policy", keep, webhooks=webhooks, audit=audit)
 
 
 def read(admin: k8s.ApiClient, kind: str) -> dict[str, Any] | None:
