@@ -6,13 +6,47 @@ No pytest in here; test_policy_install_e2e.py and test_map_install_e2e.py use it
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client as k8s
+from kubernetes.client.rest import ApiException
 
+from admission.server import certs
+from chart_render import render_policy, render_webhooks
 from identities import WEBHOOK, user_subject
+
+
+def server_files(
+    tmp_path: Path, port: int, values: dict[str, Any], *, release: str, namespace: str, api: str
+) -> tuple[Path, Path, Path]:
+    """Certificates, the chart's webhook configurations for a server on `port` and its policy
+    file, written under `tmp_path`: (webhooks, policy, audit file)."""
+    certs.write_bundle(tmp_path / "certs", certs.make_bundle(certs.default_hosts()))
+    hooks = render_webhooks(
+        f"https://127.0.0.1:{port}",
+        base64.b64encode((tmp_path / "certs" / "ca.crt").read_bytes()).decode(),
+        values,
+        release=release,
+        namespace=namespace,
+        api_versions=(api,),
+    )
+    webhooks, policy = tmp_path / "webhooks.yaml", tmp_path / "policy.yaml"
+    webhooks.write_text(yaml.safe_dump_all(hooks))
+    policy.write_text(render_policy(values, release=release, namespace=namespace))
+    return webhooks, policy, tmp_path / "audit.log"
+
+
+def gone(delete: Callable[..., Any], *args: Any) -> None:
+    """Call `delete`; an object already gone (404) is fine."""
+    try:
+        delete(*args)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
 
 
 def serve_flags(

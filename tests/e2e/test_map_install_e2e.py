@@ -17,7 +17,6 @@ reload to warn mode widens it before the binding is turned off (made to match no
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -31,9 +30,8 @@ from kubernetes.client.rest import ApiException
 
 from admission.core.mapinstall import NARROWING, VERSION_ANNOTATION
 from admission.core.vapinstall import INERT
-from admission.server import certs
-from chart_render import deep_merge, render, render_policy, render_webhooks
-from chartserver import Rbac, serve_flags
+from chart_render import deep_merge, render, render_policy
+from chartserver import Rbac, gone, serve_flags, server_files
 from controlplane import ControlPlane
 from harness.processes import free_port, wait_for
 from identities import ALICE
@@ -126,20 +124,12 @@ def release(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterator[Rbac]
         revoke_writes(control_plane)
         rbac.revoke()
         api = k8s.AdmissionregistrationV1Api(admin)
-        _gone(api.delete_mutating_admission_policy_binding, RELEASE)
-        _gone(api.delete_mutating_admission_policy, RELEASE)
-        _gone(api.delete_mutating_webhook_configuration, RELEASE)
-        _gone(api.delete_validating_webhook_configuration, RELEASE)
+        gone(api.delete_mutating_admission_policy_binding, RELEASE)
+        gone(api.delete_mutating_admission_policy, RELEASE)
+        gone(api.delete_mutating_webhook_configuration, RELEASE)
+        gone(api.delete_validating_webhook_configuration, RELEASE)
         leases = k8s.CoordinationV1Api(admin)
-        _gone(leases.delete_namespaced_lease, "argo-admission-mutating-policy", NAMESPACE)
-
-
-def _gone(delete: Any, *args: Any) -> None:
-    try:
-        delete(*args)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+        gone(leases.delete_namespaced_lease, "argo-admission-mutating-policy", NAMESPACE)
 
 
 def test_the_server_installs_the_mutating_policy_and_narrows_the_webhook_once_it_mutates(
@@ -151,22 +141,9 @@ def test_the_server_installs_the_mutating_policy_and_narrows_the_webhook_once_it
 ) -> None:
     docs = chart()
     port = free_port()
-    certs.write_bundle(tmp_path / "certs", certs.make_bundle(certs.default_hosts()))
-    hooks = render_webhooks(
-        f"https://127.0.0.1:{port}",
-        base64.b64encode((tmp_path / "certs" / "ca.crt").read_bytes()).decode(),
-        deep_merge(VALUES, {}),
-        release=RELEASE,
-        namespace=NAMESPACE,
-        api_versions=(MAP_API,),
+    webhooks, policy, audit = server_files(
+        tmp_path, port, VALUES, release=RELEASE, namespace=NAMESPACE, api=MAP_API
     )
-    webhooks, policy, audit = (
-        tmp_path / "webhooks.yaml",
-        tmp_path / "policy.yaml",
-        tmp_path / "audit.log",
-    )
-    webhooks.write_text(yaml.safe_dump_all(hooks))
-    policy.write_text(render_policy(VALUES, release=RELEASE, namespace=NAMESPACE))
     baseline = yaml.safe_load(policy.read_text())["securityContext"]
     args = ["--config", str(policy), *server_args(docs, webhooks, audit)]
     with serve(control_plane, tmp_path, *args, port=port):

@@ -16,7 +16,6 @@ turned off (its bindings made to match nothing, kept).
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -29,9 +28,8 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from admission.core.vapinstall import INERT, NARROWING, VERSION_ANNOTATION
-from admission.server import certs
-from chart_render import deep_merge, render, render_policy, render_webhooks
-from chartserver import Rbac, serve_flags
+from chart_render import deep_merge, render, render_policy
+from chartserver import Rbac, gone, serve_flags, server_files
 from controlplane import ControlPlane
 from harness.processes import free_port, wait_for
 from identities import ALICE, BOB
@@ -135,23 +133,15 @@ def release(control_plane: ControlPlane, admin: k8s.ApiClient) -> Iterator[Rbac]
         rbac.revoke()
         api = k8s.AdmissionregistrationV1Api(admin)
         for name in (RELEASE, f"{RELEASE}-exempt"):
-            _gone(
+            gone(
                 api.patch_validating_admission_policy_binding,
                 name,
                 {"spec": {"matchResources": INERT}},
             )
-        _gone(api.delete_validating_webhook_configuration, RELEASE)
-        _gone(k8s.CoreV1Api(admin).delete_namespaced_config_map, f"{RELEASE}-library", NAMESPACE)
+        gone(api.delete_validating_webhook_configuration, RELEASE)
+        gone(k8s.CoreV1Api(admin).delete_namespaced_config_map, f"{RELEASE}-library", NAMESPACE)
         leases = k8s.CoordinationV1Api(admin)
-        _gone(leases.delete_namespaced_lease, "argo-admission-library", NAMESPACE)
-
-
-def _gone(delete: Any, *args: Any) -> None:
-    try:
-        delete(*args)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
+        gone(leases.delete_namespaced_lease, "argo-admission-library", NAMESPACE)
 
 
 def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is_in_force(
@@ -170,22 +160,9 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
     name = template["metadata"]["name"]
     docs = chart()
     port = free_port()
-    certs.write_bundle(tmp_path / "certs", certs.make_bundle(certs.default_hosts()))
-    hooks = render_webhooks(
-        f"https://127.0.0.1:{port}",
-        base64.b64encode((tmp_path / "certs" / "ca.crt").read_bytes()).decode(),
-        deep_merge(VALUES, {}),
-        release=RELEASE,
-        namespace=NAMESPACE,
-        api_versions=(VAP_API,),
+    webhooks, policy, audit = server_files(
+        tmp_path, port, VALUES, release=RELEASE, namespace=NAMESPACE, api=VAP_API
     )
-    webhooks, policy, audit = (
-        tmp_path / "webhooks.yaml",
-        tmp_path / "policy.yaml",
-        tmp_path / "audit.log",
-    )
-    webhooks.write_text(yaml.safe_dump_all(hooks))
-    policy.write_text(render_policy(VALUES, release=RELEASE, namespace=NAMESPACE))
     args = ["--config", str(policy), *server_args(docs, webhooks, audit)]
     with serve(control_plane, tmp_path, *args, port=port):
         installed = wait_for(
@@ -253,7 +230,7 @@ def test_the_server_installs_the_policy_and_narrows_the_webhooks_only_once_it_is
         assert binding is not None
         assert (
             binding["spec"]["matchResources"]["namespaceSelector"]
-            == hooks[0]["webhooks"][0]["namespaceSelector"]
+            == next(yaml.safe_load_all(webhooks.read_text()))["webhooks"][0]["namespaceSelector"]
         )
         away = make_inline_workflow(unique("away"), "team-b")
         answer = create(control_plane, away, namespace="team-b", user=BOB, groups=["team"])
